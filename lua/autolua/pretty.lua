@@ -1,0 +1,64 @@
+-- Pretty printer for values shown to a person (eval results, the REPL): tables are laid out
+-- with nesting and width limits, cycles are marked, and secrets print as ***.
+local M = {}
+
+local SECRET_KEYS = { api_key = true, token = true, access = true, password = true, secret = true }
+
+local function is_identifier(k)
+  return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil
+end
+
+local function scalar(v)
+  local t = type(v)
+  if t == "string" then return ("%q"):format(v):gsub("\\\n", "\\n") end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  local mt = getmetatable(v)
+  if mt and mt.__tostring then return tostring(v) end
+  return nil
+end
+
+local function sorted_keys(t)
+  local keys, n = {}, #t
+  for k in pairs(t) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+  end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return keys, n
+end
+
+local function format(v, opts, depth, seen, indent)
+  local s = scalar(v)
+  if s then return s end
+  if type(v) ~= "table" then return tostring(v) end
+  if seen[v] then return "<cycle>" end
+  if depth >= opts.depth then return "{...}" end
+  seen[v] = true
+  local keys, n = sorted_keys(v)
+  local parts, inner = {}, indent .. "  "
+  for i = 1, n do parts[#parts + 1] = format(v[i], opts, depth + 1, seen, inner) end
+  for _, k in ipairs(keys) do
+    local shown = opts.secrets and SECRET_KEYS[k] and v[k] ~= nil and "***"
+      or format(v[k], opts, depth + 1, seen, inner)
+    local key = is_identifier(k) and k or "[" .. format(k, opts, depth + 1, seen, inner) .. "]"
+    parts[#parts + 1] = key .. " = " .. shown
+  end
+  seen[v] = nil
+  if #parts == 0 then return "{}" end
+  local flat = "{ " .. table.concat(parts, ", ") .. " }"
+  if #flat + #indent <= opts.width and not flat:find("\n") then return flat end
+  return "{\n" .. inner .. table.concat(parts, ",\n" .. inner) .. "\n" .. indent .. "}"
+end
+
+-- pretty.format(value, {depth = 6, width = 100, secrets = true}) -> string
+function M.format(v, opts)
+  opts = opts or {}
+  local o = { depth = opts.depth or 6, width = opts.width or 100, secrets = opts.secrets ~= false }
+  return format(v, o, 0, {}, "")
+end
+
+return M

@@ -1,0 +1,323 @@
+/*
+** The HTTP core (see http.h).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include "http.h"
+
+#define NOTE_DATA_MAX (256 * 1024)   /* stream sinks pause past this much unread data */
+#define ERROR_BODY_MAX (1024 * 1024) /* a non-2xx body kept in memory with a sink, at most */
+
+typedef struct sockw { ev_io io; al_http *h; int events; } sockw;
+
+static void drain(al_http *h);
+
+/* {====================================================== loop glue */
+
+static void action(al_http *h, curl_socket_t fd, int flags) {
+  CURLMcode rc = curl_multi_socket_action(h->multi, fd, flags, &h->running);
+  if (rc != CURLM_OK) fprintf(stderr, "autolua: curl_multi_socket_action: %s\n", curl_multi_strerror(rc));
+  drain(h);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  sockw *s = (sockw *)w;
+  int flags = (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0) |
+              (revents & EV_ERROR ? CURL_CSELECT_ERR : 0);
+  action(s->h, w->fd, flags);   /* 's' may be freed inside: nothing reads it after */
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop; (void)revents;
+  action(w->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* curl tells which events it wants on a socket; the record lives in curl's per-socket pointer. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
+  (void)e;
+  al_http *h = userp;
+  sockw *s = sockp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) { ev_io_stop(h->loop, &s->io); free(s); }
+    return 0;                 /* curl forgets the assigned pointer itself */
+  }
+  int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s) return 0;         /* never -1: that would abort every transfer */
+    s->h = h;
+    curl_multi_assign(h->multi, fd, s);
+  } else if (s->events == events && s->io.fd == fd) {
+    return 0;
+  } else {
+    ev_io_stop(h->loop, &s->io);
+  }
+  s->events = events;
+  ev_io_init(&s->io, on_io, fd, events);
+  ev_io_start(h->loop, &s->io);
+  return 0;
+}
+
+/* One timer for the whole multi handle; a new value replaces the old, -1 removes it. Zero is
+** honoured by a 0 s timer, never by calling curl from inside its own callback. */
+static int on_timer(CURLM *m, long ms, void *userp) {
+  (void)m;
+  al_http *h = userp;
+  ev_timer_stop(h->loop, &h->timer);
+  if (ms >= 0) {
+    ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
+    ev_timer_start(h->loop, &h->timer);
+  }
+  return 0;
+}
+
+/* }====================================================== */
+
+/* {====================================================== requests */
+
+static void unlink_active(al_req *r) {
+  if (r->prev) r->prev->next = r->next; else if (r->h->active == r) r->h->active = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
+static void drop_tmp(al_req *r) {
+  if (r->fd >= 0) { close(r->fd); r->fd = -1; }
+  if (r->tmp) { unlink(r->tmp); free(r->tmp); r->tmp = NULL; }
+}
+
+/* A file sink is renamed into place only when the whole 2xx body arrived. */
+static void settle_file(al_req *r) {
+  if (r->sink != AL_SINK_FILE || r->fd < 0) return;
+  int ok = r->result == CURLE_OK && r->status >= 200 && r->status < 300;
+  if (ok && close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
+  r->fd = -1;
+  if (ok && rename(r->tmp, r->path) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
+  if (ok) { free(r->tmp); r->tmp = NULL; }
+  else drop_tmp(r);
+}
+
+static void complete(al_req *r, CURLcode result) {
+  curl_multi_remove_handle(r->h->multi, r->easy);
+  r->in_multi = 0;
+  unlink_active(r);
+  r->result = result;
+  settle_file(r);
+  r->done = 1;
+  if (r->notify) r->notify(r, AL_REQ_DONE);
+}
+
+static void drain(al_http *h) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURLcode result = m->data.result;   /* 'm' dies with the handle's removal */
+    al_req *r = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (r) complete(r, result);
+  }
+}
+
+static int is2xx(long status) { return status >= 200 && status < 300; }
+
+static size_t write_file(al_req *r, const char *p, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(r->fd, p + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r->sys_errno = errno;
+      return 0;               /* curl ends the transfer with CURLE_WRITE_ERROR */
+    }
+    done += (size_t)n;
+  }
+  return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
+  al_req *r = ud;
+  size_t len = size * nmemb;
+  if (r->sink == AL_SINK_MEMORY || !is2xx(r->status)) {
+    size_t keep = len;
+    if (r->sink != AL_SINK_MEMORY && r->body.len + keep > ERROR_BODY_MAX)
+      keep = r->body.len < ERROR_BODY_MAX ? ERROR_BODY_MAX - r->body.len : 0;
+    if (al_buf_add(&r->body, p, keep) != 0) { r->sys_errno = ENOMEM; return 0; }
+    if (r->sink == AL_SINK_MEMORY) r->bytes += (curl_off_t)len;
+    return len;
+  }
+  if (r->sink == AL_SINK_FILE) {
+    size_t n = write_file(r, p, len);
+    r->bytes += (curl_off_t)n;
+    return n;
+  }
+  if (r->body.len >= r->stream_max) {   /* the reader is behind: wait for it */
+    r->paused = 1;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  if (al_buf_add(&r->body, p, len) != 0) { r->sys_errno = ENOMEM; return 0; }
+  r->bytes += (curl_off_t)len;
+  if (r->notify) r->notify(r, AL_REQ_DATA);
+  return len;
+}
+
+/* Keeps the header lines of the last response only: a new status line starts over, so the
+** headers of a 100 Continue or of an intermediate response never mix in. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
+  al_req *r = ud;
+  size_t len = size * nmemb;
+  if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
+    al_buf_reset(&r->head);
+    const char *sp = memchr(p, ' ', len);
+    r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    return len;
+  }
+  if (al_buf_add(&r->head, p, len) != 0) return 0;
+  return len;
+}
+
+static CURL *take_easy(al_http *h) {
+  if (h->npool > 0) {
+    CURL *e = h->pool[--h->npool];
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+static void setup_easy(al_req *r) {
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");       /* every encoding curl can decode */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+al_req *al_req_new(al_http *h) {
+  al_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->h = h;
+  r->fd = -1;
+  r->stream_max = NOTE_DATA_MAX;
+  r->easy = take_easy(h);
+  if (!r->easy) { free(r); return NULL; }
+  setup_easy(r);
+  return r;
+}
+
+int al_req_sink_file(al_req *r, const char *path) {
+  const char *slash = strrchr(path, '/');
+  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+  const char *base = slash ? slash + 1 : path;
+  if (!*base) { errno = EISDIR; return -1; }
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n), *dst = strdup(path);
+  if (!tmp || !dst) { free(tmp); free(dst); errno = ENOMEM; return -1; }
+  snprintf(tmp, n, "%.*s.%s.part-XXXXXX", (int)dirlen, path, base);
+  int fd = mkstemp(tmp);
+  if (fd < 0) { int e = errno; free(tmp); free(dst); errno = e; return -1; }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  r->sink = AL_SINK_FILE;
+  r->fd = fd;
+  r->tmp = tmp;
+  free(r->path);
+  r->path = dst;
+  return 0;
+}
+
+void al_req_start(al_req *r) {
+  r->next = r->h->active;
+  r->prev = NULL;
+  if (r->next) r->next->prev = r;
+  r->h->active = r;
+  r->in_multi = 1;
+  curl_multi_add_handle(r->h->multi, r->easy);   /* schedules its own 0 ms kick-off */
+}
+
+void al_req_resume(al_req *r) {
+  if (r->paused && r->in_multi) {
+    r->paused = 0;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  }
+}
+
+static void stop(al_req *r) {
+  if (r->in_multi) {
+    curl_multi_remove_handle(r->h->multi, r->easy);
+    r->in_multi = 0;
+    unlink_active(r);
+  }
+}
+
+void al_req_rearm(al_req *r) {
+  stop(r);
+  drop_tmp(r);
+  al_buf_reset(&r->body);
+  al_buf_reset(&r->head);
+  r->status = 0;
+  r->bytes = 0;
+  r->done = r->paused = 0;
+  r->result = CURLE_OK;
+  r->errbuf[0] = 0;
+  curl_easy_reset(r->easy);
+  setup_easy(r);
+}
+
+void al_req_free(al_req *r) {
+  if (!r) return;
+  stop(r);
+  drop_tmp(r);
+  al_http *h = r->h;
+  if (h->npool < (int)(sizeof h->pool / sizeof h->pool[0])) h->pool[h->npool++] = r->easy;
+  else curl_easy_cleanup(r->easy);
+  if (r->headers) curl_slist_free_all(r->headers);
+  al_buf_free(&r->body);
+  al_buf_free(&r->head);
+  free(r->path);
+  free(r);
+}
+
+/* }====================================================== */
+
+al_http *al_http_new(struct ev_loop *loop) {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
+  al_http *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->loop = loop;
+  h->multi = curl_multi_init();
+  if (!h->multi) { free(h); return NULL; }
+  ev_timer_init(&h->timer, on_timeout, 0., 0.);
+  h->timer.data = h;
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  return h;
+}
+
+void al_http_free(al_http *h) {
+  if (!h) return;
+  while (h->active) al_req_free(h->active);
+  /* the socket callback still fires during cleanup, so the loop must outlive it */
+  curl_multi_cleanup(h->multi);
+  ev_timer_stop(h->loop, &h->timer);
+  for (int i = 0; i < h->npool; i++) curl_easy_cleanup(h->pool[i]);
+  free(h);
+}

@@ -1,0 +1,66 @@
+/*
+** The HTTP core: one curl multi handle driven by libev through the socket and timer callbacks.
+** No Lua here: a request reports through its 'notify' function, which only marks work to do.
+** HTTP-CORE.md (in the design notes) lists the pitfalls this file avoids.
+*/
+#ifndef AUTOLUA_HTTP_H
+#define AUTOLUA_HTTP_H
+
+#include <curl/curl.h>
+#include <ev.h>
+#include "buf.h"
+
+typedef struct al_req al_req;
+
+typedef enum { AL_SINK_MEMORY, AL_SINK_FILE, AL_SINK_STREAM } al_sink;
+typedef enum { AL_REQ_DATA, AL_REQ_DONE } al_req_event;
+
+struct al_http {
+  struct ev_loop *loop;
+  CURLM *multi;
+  ev_timer timer;
+  int running;
+  CURL *pool[64];          /* finished easy handles, kept for reuse */
+  int npool;
+  al_req *active;          /* requests handed to curl, for aborting them all at exit */
+};
+typedef struct al_http al_http;
+
+struct al_req {
+  al_http *h;
+  CURL *easy;
+  struct curl_slist *headers;
+  al_sink sink;
+  al_buf body;             /* memory sink, pending stream chunks, or a non-2xx answer's body */
+  al_buf head;             /* raw header lines of the last response */
+  long status;             /* from the last status line seen */
+  curl_off_t bytes;        /* body bytes delivered to the sink */
+  CURLcode result;
+  int done, paused, in_multi;
+  int sys_errno;           /* why a file write failed */
+  int fd;                  /* file sink: the temporary file */
+  char *path, *tmp;
+  size_t stream_max;       /* stream sink: pause when this much is waiting */
+  void (*notify)(al_req *r, al_req_event ev);
+  void *ud;
+  al_req *prev, *next;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+al_http *al_http_new(struct ev_loop *loop);
+/* Aborts every request still running (their temporary files are removed) and frees the core. */
+void al_http_free(al_http *h);
+
+/* A request with an easy handle carrying the options every request shares. */
+al_req *al_req_new(al_http *h);
+/* Streams the answer into 'path' through a temporary file beside it; -1 and errno on failure. */
+int al_req_sink_file(al_req *r, const char *path);
+void al_req_start(al_req *r);
+/* Lets a paused stream transfer go on once its chunks were consumed. */
+void al_req_resume(al_req *r);
+/* Stops a request if running, removes its temporary file, frees it. */
+void al_req_free(al_req *r);
+/* Prepares the same request object for another transfer (a followed redirect). */
+void al_req_rearm(al_req *r);
+
+#endif

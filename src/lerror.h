@@ -1,0 +1,30 @@
+/*
+** Structured error objects: tables with 'kind', 'message' and optional 'status', 'code',
+** 'method', 'url', 'retryable', 'attempts', sharing one metatable whose __tostring gives a line.
+*/
+#ifndef AUTOLUA_LERROR_H
+#define AUTOLUA_LERROR_H
+
+#include <lua.h>
+
+#define ERROR_MT "autolua.error"
+
+/* Pushes a new error object of 'kind' with a formatted message. */
+void al_error_push(lua_State *L, const char *kind, const char *fmt, ...);
+/* Pushes one and raises it. */
+int al_error_raise(lua_State *L, const char *kind, const char *fmt, ...);
+/* Field setters for the error on top of the stack. */
+void al_error_setstr(lua_State *L, const char *field, const char *value);
+void al_error_setint(lua_State *L, const char *field, lua_Integer value);
+void al_error_setbool(lua_State *L, const char *field, int value);
+
+int al_error_kind_is(lua_State *L, int idx, const char *kind);
+/* Pushes tostring(value) (error objects, strings, anything) and returns it. */
+const char *al_error_tostring(lua_State *L, int idx);
+
+/* Raises a 'kind = "argument"' error naming argument 'arg' of function 'fname'. */
+int al_argerror(lua_State *L, const char *fname, const char *fmt, ...);
+
+int luaopen_autolua_error(lua_State *L);
+
+#endif

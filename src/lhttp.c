@@ -1,0 +1,524 @@
+/*
+** autolua.http: http.request{...} -> res. Arguments are checked before anything is sent; the
+** running task parks on its limiter (if any) and on the transfer; every failure raises a
+** structured error. lua/autolua/http.lua adds res:json().
+*/
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <lauxlib.h>
+#include "modules.h"
+#include "http.h"
+#include "lerror.h"
+#include "llimiter.h"
+#include "runtime.h"
+#include "sched.h"
+#include "url.h"
+
+#define BOX_MT "autolua.http.request"
+#define RESPONSE_MT "autolua.http.response"
+#define FNAME "http.request"
+#define MAX_REDIRECTS 10
+
+/* Stack slots of http.request while it runs. */
+enum { OPTS = 1, BOX, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
+
+/* The request's userdata: owns the al_req, so an error on any path frees it through __gc. */
+typedef struct box {
+  al_req *r;
+  int follow, redirects;
+  int cross_origin;        /* a redirect left the first origin: only safe headers go on */
+  int body_dropped;        /* a redirect turned the request into a GET */
+  double timeout;
+  al_task *task;
+} box;
+
+static al_http *http_of(lua_State *L) {
+  al_runtime *rt = al_runtime_of(L);
+  if (!rt->http) {
+    rt->http = al_http_new(rt->loop);
+    if (!rt->http) al_error_raise(L, "network", "cannot start libcurl");
+  }
+  return rt->http;
+}
+
+/* {====================================================== arguments */
+
+static const char *opt_string(lua_State *L, const char *field, int required) {
+  int t = lua_getfield(L, OPTS, field);
+  if (t == LUA_TNIL && !required) { lua_pop(L, 1); return NULL; }
+  if (t != LUA_TSTRING)
+    al_argerror(L, FNAME, "'%s' must be a string, got %s", field, luaL_typename(L, -1));
+  const char *s = lua_tostring(L, -1);
+  lua_pop(L, 1);          /* still referenced by the options table */
+  return s;
+}
+
+static double opt_seconds(lua_State *L, const char *field) {
+  int t = lua_getfield(L, OPTS, field);
+  double v = -1;
+  if (t == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && !(v > 0)))
+    al_argerror(L, FNAME, "'%s' must be a positive number of seconds, got %s", field,
+                t == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+  lua_pop(L, 1);
+  return v;
+}
+
+static int has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
+
+/* Builds the URL from 'url' and the 'query' table into slot URL. */
+static void build_url(lua_State *L) {
+  const char *url = opt_string(L, "url", 1);
+  const char *err = al_url_check(url);
+  if (err) al_argerror(L, FNAME, "%s: %s", err, url);
+  lua_getfield(L, OPTS, "query");
+  if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+    al_argerror(L, FNAME, "'query' must be a table, got %s", luaL_typename(L, -1));
+  if (lua_isnil(L, -1)) lua_pushstring(L, url);
+  else if (al_url_with_query(L, url, lua_gettop(L)) != 0)
+    al_argerror(L, FNAME, "%s", lua_tostring(L, -1));
+  lua_replace(L, URL);
+  lua_pop(L, 1);
+}
+
+/* Method into slot METHOD (upper case), body into slot BODY (string or nil). */
+static void build_method_body(lua_State *L) {
+  const char *m = opt_string(L, "method", 0);
+  char up[16];
+  size_t n = m ? strlen(m) : 0;
+  if (m && (n == 0 || n >= sizeof up)) al_argerror(L, FNAME, "'method' is not an HTTP method: %s", m);
+  for (size_t i = 0; i < n; i++) {
+    if (!isalpha((unsigned char)m[i])) al_argerror(L, FNAME, "'method' is not an HTTP method: %s", m);
+    up[i] = (char)toupper((unsigned char)m[i]);
+  }
+  up[n] = 0;
+  lua_pushstring(L, m ? up : "GET");
+  lua_replace(L, METHOD);
+  int tb = lua_getfield(L, OPTS, "body");
+  int tj = lua_getfield(L, OPTS, "json");
+  if (tb != LUA_TNIL && tj != LUA_TNIL) al_argerror(L, FNAME, "give 'body' or 'json', not both");
+  if (tb != LUA_TNIL && tb != LUA_TSTRING)
+    al_argerror(L, FNAME, "'body' must be a string, got %s", luaL_typename(L, -2));
+  if (tj != LUA_TNIL) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getglobal(L, "require");
+      lua_pushliteral(L, "autolua.json");
+      lua_call(L, 1, 1);
+      lua_getfield(L, -1, "encode");
+      lua_remove(L, -2);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
+    }
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+      al_argerror(L, FNAME, "'json' cannot be encoded: %s", lua_tostring(L, -1));
+    lua_replace(L, BODY);
+    lua_pop(L, 2);
+  } else {
+    lua_pop(L, 1);
+    lua_replace(L, BODY);
+  }
+}
+
+/* Headers the caller gave, checked; after a cross-origin redirect only the harmless ones. */
+static int safe_header(const char *name) {
+  static const char *const safe[] = {"accept", "accept-encoding", "accept-language", "user-agent", NULL};
+  for (int i = 0; safe[i]; i++) if (strcasecmp(name, safe[i]) == 0) return 1;
+  return 0;
+}
+
+static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, const char *name, const char *value) {
+  lua_pushfstring(L, "%s: %s", name, value);
+  struct curl_slist *l = curl_slist_append(list, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (!l) { curl_slist_free_all(list); al_error_raise(L, "network", "out of memory"); }
+  return l;
+}
+
+static struct curl_slist *build_headers(lua_State *L, box *b, int has_body, int is_json) {
+  struct curl_slist *list = NULL;
+  int ua = 0, ct = 0;
+  int t = lua_getfield(L, OPTS, "headers");
+  if (t != LUA_TNIL && t != LUA_TTABLE) al_argerror(L, FNAME, "'headers' must be a table");
+  if (t == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || (!lua_isstring(L, -1)))
+        { curl_slist_free_all(list); al_argerror(L, FNAME, "'headers' must map names to strings"); }
+      const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
+      if (has_crlf(name) || has_crlf(value) || strchr(name, ':'))
+        { curl_slist_free_all(list); al_argerror(L, FNAME, "header '%s' has a line break or colon", name); }
+      if (!b->cross_origin || safe_header(name)) {
+        if (strcasecmp(name, "user-agent") == 0) ua = 1;
+        if (strcasecmp(name, "content-type") == 0) ct = 1;
+        if (!(b->body_dropped && strcasecmp(name, "content-type") == 0))
+          list = add_header(L, list, name, value);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (!ua) list = add_header(L, list, "User-Agent", "autolua/" AUTOLUA_VERSION);
+  if (is_json && !ct && has_body) list = add_header(L, list, "Content-Type", "application/json");
+  struct curl_slist *l = curl_slist_append(list, "Expect:");   /* no 100-continue round trip */
+  if (!l) { curl_slist_free_all(list); al_error_raise(L, "network", "out of memory"); }
+  return l;
+}
+
+/* }====================================================== */
+
+/* {====================================================== setting up the transfer */
+
+static void set_method(al_req *r, const char *method, const char *body, size_t len) {
+  CURL *e = r->easy;
+  if (strcmp(method, "HEAD") == 0) { curl_easy_setopt(e, CURLOPT_NOBODY, 1L); return; }
+  if (body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+  } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  else if (strcmp(method, "GET") == 0 && body)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "GET");
+}
+
+static void notify(al_req *r, al_req_event ev);
+static int transferk(lua_State *L, int status, lua_KContext ctx);
+
+/* Configures box->r from the options and slots; raises argument errors before any I/O. */
+static void configure(lua_State *L, box *b) {
+  al_req *r = b->r;
+  const char *method = lua_tostring(L, METHOD);
+  size_t blen = 0;
+  const char *body = b->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
+  int is_json = lua_getfield(L, OPTS, "json") != LUA_TNIL;
+  lua_pop(L, 1);
+  if (r->headers) curl_slist_free_all(r->headers);
+  r->headers = build_headers(L, b, body != NULL, is_json);
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
+  set_method(r, method, body, blen);
+  if (b->timeout > 0) curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(b->timeout * 1000));
+  const char *ca = opt_string(L, "ca_file", 0);
+  if (ca) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+  r->notify = notify;
+  r->ud = b;
+}
+
+/* }====================================================== */
+
+/* {====================================================== results */
+
+static void push_headers(lua_State *L, const al_buf *h) {
+  lua_createtable(L, 0, 12);
+  const char *p = h->p, *end = h->p + h->len;
+  while (p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *line_end = eol ? eol : end;
+    const char *colon = memchr(p, ':', (size_t)(line_end - p));
+    if (colon && colon > p) {
+      char name[256];
+      size_t n = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+      for (size_t i = 0; i < n; i++) name[i] = (char)tolower((unsigned char)p[i]);
+      name[n] = 0;
+      const char *v = colon + 1, *ve = line_end;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      if (lua_getfield(L, -1, name) == LUA_TSTRING) {    /* repeated: joined as HTTP allows */
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      }
+      lua_setfield(L, -2, name);
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+}
+
+static void push_response(lua_State *L, box *b) {
+  al_req *r = b->r;
+  char *eff = NULL;
+  long version = 0;
+  double total = 0;
+  long connects = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
+  curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, r->status);
+  lua_setfield(L, -2, "status");
+  push_headers(L, &r->head);
+  lua_setfield(L, -2, "headers");
+  if (r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300)) {
+    lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
+    lua_setfield(L, -2, "body");
+  }
+  if (r->sink == AL_SINK_FILE) {
+    lua_pushstring(L, r->path);
+    lua_setfield(L, -2, "path");
+  }
+  lua_pushstring(L, eff ? eff : lua_tostring(L, URL));
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, (lua_Integer)r->bytes);
+  lua_setfield(L, -2, "bytes");
+  lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2" : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+  lua_setfield(L, -2, "version");
+  lua_pushnumber(L, total);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushboolean(L, connects == 0);
+  lua_setfield(L, -2, "reused");
+  luaL_setmetatable(L, RESPONSE_MT);
+}
+
+typedef struct { CURLcode c; const char *kind, *code; int retryable; } errmap;
+
+static const errmap *map_error(CURLcode c) {
+  static const errmap map[] = {
+    {CURLE_COULDNT_RESOLVE_HOST, "network", "dns", 1},
+    {CURLE_COULDNT_RESOLVE_PROXY, "network", "dns", 1},
+    {CURLE_COULDNT_CONNECT, "network", "refused", 1},
+    {CURLE_OPERATION_TIMEDOUT, "timeout", "timeout", 1},
+    {CURLE_SEND_ERROR, "network", "reset", 1},
+    {CURLE_RECV_ERROR, "network", "reset", 1},
+    {CURLE_GOT_NOTHING, "network", "reset", 1},
+    {CURLE_PARTIAL_FILE, "network", "truncated", 1},
+    {CURLE_HTTP2, "network", "reset", 1},
+    {CURLE_HTTP2_STREAM, "network", "reset", 1},
+    {CURLE_SSL_CONNECT_ERROR, "network", "tls", 0},
+    {CURLE_PEER_FAILED_VERIFICATION, "network", "tls", 0},
+    {CURLE_SSL_CACERT_BADFILE, "network", "tls", 0},
+    {CURLE_SSL_CERTPROBLEM, "network", "tls", 0},
+    {CURLE_BAD_CONTENT_ENCODING, "decode", "encoding", 0},
+    {CURLE_WRITE_ERROR, "http", "io", 0},
+    {CURLE_TOO_MANY_REDIRECTS, "http", "redirects", 0},
+    {CURLE_UNSUPPORTED_PROTOCOL, "argument", "scheme", 0},
+    {CURLE_URL_MALFORMAT, "argument", "url", 0},
+    {CURLE_OK, "network", "curl", 0}};
+  const errmap *m = map;
+  while (m->c != CURLE_OK && m->c != c) m++;
+  return m;
+}
+
+/* Pushes the error object for a failed transfer. */
+static void push_failure(lua_State *L, box *b) {
+  al_req *r = b->r;
+  const errmap *m = map_error(r->result);
+  if (r->result == CURLE_WRITE_ERROR && r->sys_errno)
+    al_error_push(L, m->kind, "writing %s: %s", r->path ? r->path : "the response", strerror(r->sys_errno));
+  else if (r->result == CURLE_PARTIAL_FILE)
+    al_error_push(L, m->kind, "connection closed before the body was complete (%s)", r->errbuf);
+  else
+    al_error_push(L, m->kind, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
+  al_error_setstr(L, "code", m->code);
+  al_error_setbool(L, "retryable", m->retryable);
+  al_error_setint(L, "attempts", 1);
+  al_error_setstr(L, "method", lua_tostring(L, METHOD));
+  al_url_push_redacted(L, lua_tostring(L, URL));
+  lua_setfield(L, -2, "url");
+}
+
+/* }====================================================== */
+
+/* {====================================================== the transfer */
+
+static void notify(al_req *r, al_req_event ev) {
+  (void)ev;
+  box *b = r->ud;
+  al_task *t = b->task;
+  /* only a task parked on this very transfer: inside its sink function it may wait elsewhere */
+  if (t->state == AL_PARKED && t->k == transferk && t->kctx == (lua_KContext)b) al_wake(t, 0);
+}
+
+static void release(box *b) {
+  al_req_free(b->r);
+  b->r = NULL;
+}
+
+static void cancel_transfer(al_task *t) { release((box *)t->kctx); }
+
+static int start(lua_State *L, box *b) {
+  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(b->r, lua_tostring(L, SINKFN)) != 0) {
+    const char *path = lua_tostring(L, SINKFN);
+    int e = errno;
+    release(b);
+    return al_argerror(L, FNAME, "cannot write 'sink' %s: %s", path,
+                       e == ENOENT ? "its directory does not exist" : strerror(e));
+  }
+  al_req_start(b->r);
+  return al_park(L, b->task, cancel_transfer, (lua_KContext)b, transferk);
+}
+
+static int limitedk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  box *b = (box *)ctx;
+  if (!lua_toboolean(L, -1)) release(b);
+  al_limiter_admitted(L, al_limiter_check(L, LIMITER));
+  return start(L, b);
+}
+
+static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+
+/* Follows a redirect as a new transfer: 303 (and 301/302 after a POST) become a GET without a
+** body; once the target leaves the first origin, only harmless headers go on, so credentials
+** (Authorization, X-DexiIO-*, cookies) never reach another host. */
+static int redirect(lua_State *L, box *b) {
+  char *loc = NULL;
+  curl_easy_getinfo(b->r->easy, CURLINFO_REDIRECT_URL, &loc);
+  if (!loc) return 0;
+  if (++b->redirects > MAX_REDIRECTS) {
+    b->r->result = CURLE_TOO_MANY_REDIRECTS;
+    snprintf(b->r->errbuf, sizeof b->r->errbuf, "more than %d redirects", MAX_REDIRECTS);
+    push_failure(L, b);
+    release(b);
+    return lua_error(L);
+  }
+  const char *method = lua_tostring(L, METHOD);
+  long st = b->r->status;
+  if (st == 303 || ((st == 301 || st == 302) && strcmp(method, "POST") == 0)) {
+    if (strcmp(method, "HEAD") != 0) { lua_pushliteral(L, "GET"); lua_replace(L, METHOD); }
+    b->body_dropped = 1;
+  }
+  lua_pushstring(L, loc);
+  lua_replace(L, URL);
+  if (!al_url_same_origin(opt_string(L, "url", 1), loc)) b->cross_origin = 1;
+  al_req_rearm(b->r);
+  configure(L, b);
+  return start(L, b);
+}
+
+static int sinkdone(lua_State *L, int status, lua_KContext ctx);
+
+static int transferk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  box *b = (box *)ctx;
+  al_req *r = b->r;
+  if (r->sink == AL_SINK_STREAM && r->body.len > 0 && r->status >= 200 && r->status < 300) {
+    lua_pushvalue(L, SINKFN);
+    lua_pushlstring(L, r->body.p, r->body.len);
+    al_buf_reset(&r->body);
+    return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
+  }
+  if (!r->done) return al_park(L, b->task, cancel_transfer, ctx, transferk);
+  if (r->result != CURLE_OK) {
+    push_failure(L, b);
+    release(b);
+    return lua_error(L);
+  }
+  if (b->follow && is_redirect(r->status)) {
+    int n = redirect(L, b);
+    if (n == 0) goto respond;     /* a 3xx without Location is an answer like any other */
+    return n;
+  }
+respond:
+  push_response(L, b);
+  release(b);
+  return 1;
+}
+
+/* After the sink function ran (or failed): an error stops the transfer and propagates. */
+static int sinkdone(lua_State *L, int status, lua_KContext ctx) {
+  box *b = (box *)ctx;
+  if (status != LUA_OK && status != LUA_YIELD) {
+    release(b);
+    return lua_error(L);
+  }
+  al_req_resume(b->r);
+  return transferk(L, LUA_OK, ctx);
+}
+
+/* }====================================================== */
+
+static int box_gc(lua_State *L) {
+  box *b = luaL_checkudata(L, 1, BOX_MT);
+  release(b);
+  return 0;
+}
+
+static void check_limiter(lua_State *L) {
+  if (lua_getfield(L, OPTS, "limiter") != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
+    al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
+  lua_replace(L, LIMITER);
+}
+
+static double max_wait(lua_State *L) {
+  int t = lua_getfield(L, OPTS, "max_wait");
+  double v = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+  if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && v < 0))
+    al_argerror(L, FNAME, "'max_wait' must be a number of seconds >= 0");
+  lua_pop(L, 1);
+  return v;
+}
+
+/* http.request{method =, url =, query =, headers =, body = | json =, timeout =, follow =,
+** sink = path | function(chunk), limiter =, max_wait =, ca_file =} -> res */
+static int l_request(lua_State *L) {
+  if (!lua_istable(L, 1))
+    return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));
+  lua_settop(L, NSLOTS);
+  al_task *t = al_task_current(L, FNAME);
+  build_url(L);
+  build_method_body(L);
+  check_limiter(L);
+  double wait = max_wait(L);
+  int tf = lua_getfield(L, OPTS, "follow");
+  if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
+  int follow = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  double timeout = opt_seconds(L, "timeout");
+  int ts = lua_getfield(L, OPTS, "sink");
+  if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
+    al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
+  lua_replace(L, SINKFN);
+  box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, BOX_MT);
+  lua_replace(L, BOX);
+  b->task = t;
+  b->follow = follow;
+  b->timeout = timeout;
+  b->r = al_req_new(http_of(L));
+  if (!b->r) return al_error_raise(L, "network", "cannot create a curl handle");
+  if (ts == LUA_TFUNCTION) b->r->sink = AL_SINK_STREAM;
+  configure(L, b);
+  if (!lua_isnil(L, LIMITER) &&
+      !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, (lua_KContext)b, limitedk))
+    return 0;   /* not reached: the acquisition parked */
+  return start(L, b);
+}
+
+static int l_escape(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  al_url_push_escaped(L, s, n);
+  return 1;
+}
+
+static int l_redact(lua_State *L) {
+  al_url_push_redacted(L, luaL_checkstring(L, 1));
+  return 1;
+}
+
+int luaopen_autolua_http_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"request", l_request}, {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
+  luaL_newmetatable(L, BOX_MT);
+  lua_pushcfunction(L, box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  luaL_newmetatable(L, RESPONSE_MT);
+  lua_setfield(L, -2, "response_mt");
+  return 1;
+}

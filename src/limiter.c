@@ -1,0 +1,75 @@
+/*
+** Limiter arithmetic (see limiter.h).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include "limiter.h"
+
+int al_limit_init_rate(al_limit *l, double rate, double per, double burst) {
+  if (!(rate > 0) || !(per > 0) || !(burst >= 1) || !isfinite(rate / per)) return -1;
+  *l = (al_limit){0};
+  l->kind = AL_LIMIT_RATE;
+  l->interval = per / rate;
+  l->burst = burst;
+  l->tat = -INFINITY;
+  l->paused_until = -INFINITY;
+  return 0;
+}
+
+int al_limit_init_window(al_limit *l, int limit, double window) {
+  if (limit < 1 || limit > AL_LIMIT_MAX_WINDOW || !(window > 0) || !isfinite(window)) return -1;
+  *l = (al_limit){0};
+  l->kind = AL_LIMIT_WINDOW;
+  l->limit = limit;
+  l->window = window;
+  l->paused_until = -INFINITY;
+  l->ring = malloc(sizeof(double) * (size_t)limit);
+  return l->ring ? 0 : -1;
+}
+
+void al_limit_free(al_limit *l) {
+  free(l->ring);
+  l->ring = NULL;
+}
+
+double al_limit_capacity(const al_limit *l) {
+  return l->kind == AL_LIMIT_RATE ? l->burst : (double)l->limit;
+}
+
+/* GCRA: taking 'n' at 't' moves the empty-again time to max(tat, t) + n*interval, which may
+** lie at most 'burst' intervals ahead of 't'. */
+static double rate_next(const al_limit *l, double n) {
+  /* a billionth of an interval of slack, so sums of intervals that round up still fit */
+  return l->tat + (n - l->burst) * l->interval - l->interval * 1e-9;
+}
+
+/* The window has room for 'n' once the unit 'limit - n' places before the newest has left it. */
+static double window_next(const al_limit *l, double n) {
+  int need = l->count + (int)n - l->limit;
+  if (need <= 0) return -INFINITY;
+  return l->ring[(l->head + need - 1) % l->limit] + l->window;
+}
+
+double al_limit_next(const al_limit *l, double n) {
+  double t = l->kind == AL_LIMIT_RATE ? rate_next(l, n) : window_next(l, n);
+  return t > l->paused_until ? t : l->paused_until;
+}
+
+void al_limit_take(al_limit *l, double t, double n) {
+  if (l->kind == AL_LIMIT_RATE) {
+    l->tat = (l->tat > t ? l->tat : t) + n * l->interval;
+    return;
+  }
+  for (int i = 0; i < (int)n; i++) {
+    if (l->count == l->limit) {     /* the oldest leaves the ring */
+      l->head = (l->head + 1) % l->limit;
+      l->count--;
+    }
+    l->ring[(l->head + l->count) % l->limit] = t;
+    l->count++;
+  }
+}
+
+void al_limit_pause_until(al_limit *l, double t) {
+  if (t > l->paused_until) l->paused_until = t;
+}

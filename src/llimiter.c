@@ -1,0 +1,313 @@
+/*
+** autolua.limiter: limiters as userdata, with a FIFO queue of parked tasks woken by one timer.
+*/
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <lauxlib.h>
+#include "modules.h"
+#include "limiter.h"
+#include "llimiter.h"
+#include "lerror.h"
+#include "runtime.h"
+
+#define LIMITER_MT "autolua.limiter"
+#define REGISTRY_KEY "autolua.limiters"
+
+struct al_limiter {
+  al_limit lim;
+  al_runtime *rt;
+  al_queue waiting;
+  ev_timer timer;
+  double acquired, waited;
+  char key[64];
+};
+
+double al_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+al_limiter *al_limiter_check(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, LIMITER_MT);
+}
+
+/* {====================================================== the queue */
+
+static void arm(al_limiter *l) {
+  struct ev_loop *loop = l->rt->loop;
+  ev_timer_stop(loop, &l->timer);
+  if (!l->waiting.head) return;
+  double at = al_limit_next(&l->lim, l->waiting.head->want);
+  ev_now_update(loop);
+  double delay = at - al_now();
+  ev_timer_set(&l->timer, delay > 0 ? delay : 0., 0.);
+  ev_timer_start(loop, &l->timer);
+}
+
+/* A queued task is charged at its scheduled time, not at the later moment the timer ran, so
+** timer lateness never accumulates into drift. */
+static void admit(al_limiter *l, al_task *t, double at, double now) {
+  al_q_remove(t);
+  ev_timer_stop(l->rt->loop, &t->timer);
+  al_limit_take(&l->lim, l->lim.kind == AL_LIMIT_RATE ? at : now, t->want);
+  l->acquired += t->want;
+  l->waited += now - t->parked_at;
+  lua_pushboolean(t->co, 1);
+  al_wake(t, 1);
+}
+
+static void service(al_limiter *l) {
+  double now = al_now();
+  al_task *t;
+  while ((t = l->waiting.head) != NULL) {
+    double at = al_limit_next(&l->lim, t->want);
+    if (at > now) break;
+    admit(l, t, at, now);
+  }
+  arm(l);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop; (void)revents;
+  service(w->data);
+}
+
+static void on_max_wait(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop; (void)revents;
+  al_task *t = w->data;
+  al_limiter *l = t->parked_on;
+  int was_head = l->waiting.head == t;
+  al_q_remove(t);
+  lua_pushboolean(t->co, 0);
+  al_wake(t, 1);
+  if (was_head) service(l);
+}
+
+static void cancel_wait(al_task *t) {
+  al_limiter *l = t->parked_on;
+  int was_head = l->waiting.head == t;
+  al_q_remove(t);
+  ev_timer_stop(t->rt->loop, &t->timer);
+  if (was_head) service(l);
+}
+
+/* }====================================================== */
+
+/* {====================================================== acquisition */
+
+void al_limiter_admitted(lua_State *L, al_limiter *l) {
+  int ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!ok)
+    al_error_raise(L, "rate_limited", "waited longer than max_wait for limiter%s%s",
+                   l->key[0] ? " " : "", l->key);
+}
+
+int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
+                       lua_KContext ctx, lua_KFunction k) {
+  if (!(n > 0) || n > al_limit_capacity(&l->lim))
+    return al_argerror(L, "limiter:acquire", "cannot take %f units at once (capacity %f)", n,
+                       al_limit_capacity(&l->lim));
+  double now = al_now();
+  if (!l->waiting.head && al_limit_next(&l->lim, n) <= now) {
+    al_limit_take(&l->lim, now, n);
+    l->acquired += n;
+    return 1;
+  }
+  al_task *t = al_task_current(L, "limiter:acquire");
+  if (max_wait == 0) {
+    al_error_push(L, "rate_limited", "limiter%s%s has no room now and max_wait is 0",
+                  l->key[0] ? " " : "", l->key);
+    return lua_error(L);
+  }
+  t->want = n;
+  t->parked_at = now;
+  t->parked_on = l;
+  al_q_push(&l->waiting, t);
+  if (l->waiting.head == t) arm(l);
+  if (max_wait > 0) {
+    ev_init(&t->timer, on_max_wait);
+    t->timer.data = t;
+    ev_now_update(l->rt->loop);
+    ev_timer_set(&t->timer, max_wait, 0.);
+    ev_timer_start(l->rt->loop, &t->timer);
+  }
+  return al_park(L, t, cancel_wait, ctx, k);
+}
+
+/* }====================================================== */
+
+/* {====================================================== Lua API */
+
+static double opt_number(lua_State *L, int t, const char *field, double def, const char *fname) {
+  int ty = lua_getfield(L, t, field);
+  double v = def;
+  if (ty == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  else if (ty != LUA_TNIL) al_argerror(L, fname, "'%s' must be a number, got %s", field, luaL_typename(L, -1));
+  lua_pop(L, 1);
+  return v;
+}
+
+/* With a key, returns the limiter already registered under it (the first definition wins),
+** leaving it on the stack; otherwise returns NULL. */
+static al_limiter *lookup(lua_State *L, const char **key) {
+  *key = NULL;
+  if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return NULL; }
+  *key = luaL_checkstring(L, -1);
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  if (lua_getfield(L, -1, *key) != LUA_TNIL) {
+    lua_remove(L, -2);
+    return lua_touserdata(L, -1);
+  }
+  lua_pop(L, 2);
+  return NULL;
+}
+
+static al_limiter *newlimiter(lua_State *L, const char *key) {
+  al_limiter *l = lua_newuserdatauv(L, sizeof *l, 0);
+  memset(l, 0, sizeof *l);
+  l->rt = al_runtime_of(L);
+  ev_init(&l->timer, on_timer);
+  l->timer.data = l;
+  if (key) snprintf(l->key, sizeof l->key, "'%s'", key);
+  luaL_setmetatable(L, LIMITER_MT);
+  return l;
+}
+
+static void remember(lua_State *L, const char *key) {
+  if (!key) return;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, key);
+  lua_pop(L, 1);
+}
+
+static int l_rate(lua_State *L) {
+  const char *key;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (lookup(L, &key)) return 1;
+  double rate = opt_number(L, 1, "rate", NAN, "limiter.rate");
+  double per = opt_number(L, 1, "per", 1, "limiter.rate");
+  double burst = opt_number(L, 1, "burst", 1, "limiter.rate");
+  al_limiter *l = newlimiter(L, key);
+  if (al_limit_init_rate(&l->lim, rate, per, burst) != 0)
+    return al_argerror(L, "limiter.rate", "needs rate > 0, per > 0 and burst >= 1");
+  remember(L, key);
+  return 1;
+}
+
+static int l_window(lua_State *L) {
+  const char *key;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (lookup(L, &key)) return 1;
+  double limit = opt_number(L, 1, "limit", NAN, "limiter.window");
+  double window = opt_number(L, 1, "window", NAN, "limiter.window");
+  al_limiter *l = newlimiter(L, key);
+  if (!(limit >= 1 && limit <= AL_LIMIT_MAX_WINDOW && limit == floor(limit)) ||
+      al_limit_init_window(&l->lim, (int)limit, window) != 0)
+    return al_argerror(L, "limiter.window", "needs an integer limit from 1 to %d and window > 0",
+                       AL_LIMIT_MAX_WINDOW);
+  remember(L, key);
+  return 1;
+}
+
+static double check_units(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx) || lua_istable(L, idx)) return 1;
+  if (!lua_isnumber(L, idx)) al_argerror(L, "limiter:acquire", "units must be a number");
+  return lua_tonumber(L, idx);
+}
+
+static int acquirek(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  al_limiter_admitted(L, al_limiter_check(L, 1));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* lim:acquire([n], [{max_wait = s}]) */
+static int l_acquire(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  double n = check_units(L, 2);
+  int opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
+  double max_wait = opts ? opt_number(L, opts, "max_wait", -1, "limiter:acquire") : -1;
+  if (opts && max_wait < 0 && max_wait != -1)
+    return al_argerror(L, "limiter:acquire", "max_wait must be >= 0");
+  lua_settop(L, 1);
+  if (al_limiter_acquire(L, l, n, max_wait, 0, acquirek)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return 0;
+}
+
+static int l_try(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  double n = check_units(L, 2);
+  double now = al_now();
+  int ok = n > 0 && n <= al_limit_capacity(&l->lim) && !l->waiting.head &&
+           al_limit_next(&l->lim, n) <= now;
+  if (ok) { al_limit_take(&l->lim, now, n); l->acquired += n; }
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+/* lim:pause_until(t): nothing is admitted before task.now() reaches 't'. */
+static int l_pause_until(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  al_limit_pause_until(&l->lim, luaL_checknumber(L, 2));
+  arm(l);
+  return 0;
+}
+
+static int l_stats(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_pushnumber(L, l->acquired);
+  lua_setfield(L, -2, "acquired");
+  lua_pushnumber(L, l->waited);
+  lua_setfield(L, -2, "waited_seconds");
+  lua_pushinteger(L, l->waiting.n);
+  lua_setfield(L, -2, "queued");
+  double pu = l->lim.paused_until;
+  if (pu > al_now()) { lua_pushnumber(L, pu); lua_setfield(L, -2, "paused_until"); }
+  return 1;
+}
+
+static int l_tostring(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  if (l->lim.kind == AL_LIMIT_RATE)
+    lua_pushfstring(L, "limiter.rate%s%s (%f/s, burst %f)", l->key[0] ? " " : "", l->key,
+                    1.0 / l->lim.interval, l->lim.burst);
+  else
+    lua_pushfstring(L, "limiter.window%s%s (%d per %f s)", l->key[0] ? " " : "", l->key,
+                    l->lim.limit, l->lim.window);
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  al_limiter *l = al_limiter_check(L, 1);
+  ev_timer_stop(l->rt->loop, &l->timer);
+  al_limit_free(&l->lim);
+  return 0;
+}
+
+int luaopen_autolua_limiter(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__gc", l_gc}, {"__tostring", l_tostring}, {"__index", NULL}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+    {"acquire", l_acquire}, {"try", l_try}, {"pause_until", l_pause_until},
+    {"stats", l_stats}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"rate", l_rate}, {"window", l_window}, {NULL, NULL}};
+  luaL_newmetatable(L, LIMITER_MT);
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  return 1;
+}
+
+/* }====================================================== */

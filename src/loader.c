@@ -1,0 +1,75 @@
+/*
+** The module searcher for autolua's Lua sources (see loader.h).
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include "loader.h"
+
+static const al_embedded *find_embedded(const char *name) {
+  for (const al_embedded *m = al_embedded_modules; m->name; m++)
+    if (strcmp(m->name, name) == 0) return m;
+  return NULL;
+}
+
+/* Tries AUTOLUA_PATH/<a/b>.lua then AUTOLUA_PATH/<a/b>/init.lua; 1 when one was loaded. */
+static int load_from_tree(lua_State *L, const char *root, const char *name) {
+  static const char *const forms[] = {"%s/%s.lua", "%s/%s/init.lua"};
+  const char *rel = luaL_gsub(L, name, ".", "/");
+  for (int i = 0; i < 2; i++) {
+    const char *path = lua_pushfstring(L, forms[i], root, rel);
+    int st = luaL_loadfilex(L, path, "t");
+    if (st == LUA_OK) {
+      lua_remove(L, -3);                 /* rel */
+      lua_insert(L, -2);                 /* chunk, path */
+      lua_pop(L, 1);
+      return 1;
+    }
+    if (st != LUA_ERRFILE) { lua_remove(L, -2); lua_remove(L, -2); return -1; }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+int al_loader_load(lua_State *L, const char *name) {
+  const char *root = getenv("AUTOLUA_PATH");
+  if (root && *root) {
+    int r = load_from_tree(L, root, name);
+    if (r != 0) return r > 0 ? 0 : -1;
+  }
+  const al_embedded *m = find_embedded(name);
+  if (!m) {
+    lua_pushfstring(L, "no autolua module '%s'", name);
+    return -1;
+  }
+  lua_pushfstring(L, "@[autolua]/%s", m->file);
+  int st = luaL_loadbufferx(L, m->src, m->len, lua_tostring(L, -1), "t");
+  lua_remove(L, -2);
+  return st == LUA_OK ? 0 : -1;
+}
+
+static int searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (al_loader_load(L, name) == 0) {
+    lua_pushliteral(L, ":autolua:");
+    return 2;
+  }
+  if (strncmp(lua_tostring(L, -1), "no autolua module", 17) == 0) {
+    lua_pushfstring(L, "\n\t%s", lua_tostring(L, -1));
+    return 1;
+  }
+  return lua_error(L);   /* a syntax error in one of our modules */
+}
+
+void al_loader_install(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  for (lua_Integer i = luaL_len(L, -1); i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}

@@ -1,0 +1,16 @@
+/* The built-in C modules and the hooks that patch Lua's standard library. */
+#ifndef AUTOLUA_MODULES_H
+#define AUTOLUA_MODULES_H
+
+#include <lua.h>
+
+int luaopen_autolua_error(lua_State *L);
+int luaopen_autolua_task_core(lua_State *L);
+int luaopen_autolua_http_core(lua_State *L);
+int luaopen_autolua_limiter(lua_State *L);
+int luaopen_autolua_sys(lua_State *L);
+
+void al_coro_install(lua_State *L);   /* coroutine.resume/wrap that pass parks on */
+void al_sys_install(lua_State *L);    /* os.exit that cleans up */
+
+#endif

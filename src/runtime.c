@@ -1,0 +1,160 @@
+/*
+** The runtime (see runtime.h): builds the Lua state and the loop, runs the main task, and
+** turns what happened into an exit status.
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include "modules.h"
+#include <lualib.h>
+#include "runtime.h"
+#include "http.h"
+#include "loader.h"
+#include "lerror.h"
+
+
+/* The signal handler's way in; also keeps everything reachable for the leak checker when
+** os.exit ends the process without closing the state. */
+static al_runtime *g_rt;
+
+al_runtime *al_runtime_of(lua_State *L) {
+  return *(al_runtime **)lua_getextraspace(L);
+}
+
+/* {====================================================== interruption */
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  al_error_raise(L, "cancelled", "interrupted");
+}
+
+/* Like lua.c: a signal may not touch the state, so it only arms a hook that raises inside the
+** running task (if Lua is busy) and wakes the loop, which cancels every task. A second ^C
+** finds the default action and ends the process. */
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL);
+  g_rt->interrupted = 1;
+  al_task *t = g_rt->sched.current;
+  if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  ev_async_send(g_rt->loop, &g_rt->interrupt);
+}
+
+static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop; (void)revents;
+  al_runtime *rt = w->data;
+  al_sched_cancel_all(rt);
+}
+
+/* }====================================================== */
+
+static void preload(lua_State *L, const char *name, lua_CFunction f) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, f);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
+al_runtime *al_runtime_new(void) {
+  al_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt) return NULL;
+  /* not ev_default_loop: it reaps every child, which breaks os.execute and io.popen */
+  rt->loop = ev_loop_new(EVFLAG_AUTO);
+  rt->L = luaL_newstate();
+  if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
+  g_rt = rt;
+  lua_State *L = rt->L;
+  *(al_runtime **)lua_getextraspace(L) = rt;
+  luaL_openlibs(L);
+  al_sched_init(rt);
+  preload(L, "autolua.error", luaopen_autolua_error);
+  preload(L, "autolua.task.core", luaopen_autolua_task_core);
+  preload(L, "autolua.http.core", luaopen_autolua_http_core);
+  preload(L, "autolua.limiter", luaopen_autolua_limiter);
+  preload(L, "autolua.sys", luaopen_autolua_sys);
+  luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
+  lua_pop(L, 1);
+  al_loader_install(L);
+  al_coro_install(L);
+  al_sys_install(L);
+  ev_async_init(&rt->interrupt, on_interrupt);
+  rt->interrupt.data = rt;
+  ev_async_start(rt->loop, &rt->interrupt);
+  ev_unref(rt->loop);
+  signal(SIGINT, on_sigint);
+  return rt;
+}
+
+void al_runtime_free(al_runtime *rt) {
+  signal(SIGINT, SIG_DFL);
+  ev_ref(rt->loop);
+  ev_async_stop(rt->loop, &rt->interrupt);
+  lua_close(rt->L);              /* finalizers still need the loop and the HTTP core */
+  if (rt->http) {
+    al_http_free(rt->http);
+    curl_global_cleanup();
+  }
+  ev_ref(rt->loop);
+  ev_ref(rt->loop);
+  ev_prepare_stop(rt->loop, &rt->sched.prepare);
+  ev_check_stop(rt->loop, &rt->sched.check);
+  ev_idle_stop(rt->loop, &rt->sched.idle);
+  ev_loop_destroy(rt->loop);
+  g_rt = NULL;
+  free(rt);
+}
+
+void al_runtime_setargs(al_runtime *rt, char **argv, int argc, int script) {
+  lua_State *L = rt->L;
+  lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
+  (void)rt;
+  fflush(stdout);
+  fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
+  fflush(stderr);
+}
+
+/* After the loop: errors nobody waited for, and tasks nothing can wake any more. */
+static void settle(al_runtime *rt) {
+  al_task *t;
+  while ((t = al_q_pop(&rt->sched.failed)) != NULL) {
+    al_runtime_report(rt, "error in a task nobody waited for: ", lua_tostring(t->co, 2));
+    if (rt->exit_code == 0) rt->exit_code = 1;
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+  }
+  if (rt->sched.live > 0 && !rt->interrupted) {
+    fprintf(stderr, "autolua: %d task(s) still waiting with nothing left to wake them (deadlock)\n",
+            rt->sched.live);
+    if (rt->exit_code == 0) rt->exit_code = 1;
+  }
+}
+
+int al_runtime_main(al_runtime *rt, int nargs) {
+  al_task *t = al_task_spawn(rt->L, nargs);
+  t->is_main = 1;
+  lua_pop(rt->L, 1);
+  ev_run(rt->loop, 0);
+  settle(rt);
+  return rt->interrupted ? 130 : rt->exit_code;
+}
+
+void al_runtime_exit(al_runtime *rt, int code) {
+  fflush(stdout);
+  fflush(stderr);
+  if (rt->http) {   /* removes the temporary files of unfinished downloads */
+    al_http_free(rt->http);
+    rt->http = NULL;
+  }
+  exit(code);
+}

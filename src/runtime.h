@@ -1,0 +1,45 @@
+/*
+** The runtime: one lua_State, one libev loop, one curl multi handle, and the task scheduler that
+** ties them together. Every C module finds it through the state's extra space.
+*/
+#ifndef AUTOLUA_RUNTIME_H
+#define AUTOLUA_RUNTIME_H
+
+#include <signal.h>
+#include <ev.h>
+#include <lua.h>
+#include "sched.h"
+
+typedef struct al_http al_http;
+
+typedef struct al_runtime {
+  lua_State *L;
+  struct ev_loop *loop;
+  al_sched sched;
+  al_http *http;
+  int exit_code;          /* set by failures, os.exit and interrupts */
+  int exiting;            /* shutting down: every task is being cancelled */
+  ev_async interrupt;     /* SIGINT arrives here from the signal handler */
+  volatile sig_atomic_t interrupted;
+} al_runtime;
+
+/* The runtime that owns 'L' (any thread of the state). */
+al_runtime *al_runtime_of(lua_State *L);
+
+al_runtime *al_runtime_new(void);
+void al_runtime_free(al_runtime *rt);
+
+/* Sets the global 'arg' table the way lua.c does: script at 0, its arguments from 1. */
+void al_runtime_setargs(al_runtime *rt, char **argv, int argc, int script);
+
+/* Runs the function on top of the stack (with 'nargs' arguments below it... see .c) as the
+** main task, drives the loop until every task is done, and returns the exit status. */
+int al_runtime_main(al_runtime *rt, int nargs);
+
+/* Reports an error value of a finished task on stderr with its traceback. */
+void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
+
+/* Ends the process now with 'code' after aborting transfers (os.exit). */
+void al_runtime_exit(al_runtime *rt, int code);
+
+#endif
