@@ -87,7 +87,8 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_module(rt, "autolua.cli", "eval", argv + 2, argc - 2);
   }
   if (strcmp(a, "repl") == 0) return run_module(rt, "autolua.repl", "run", NULL, 0);
-  if (a[0] == '-' && a[1] != 0) return usage_error("unknown option '%s'", a);
+  if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
+  if (a[0] == '-') return usage_error("unknown option '%s'", a);
   if (looks_like_command(a)) return usage_error("unknown command or missing file '%s'", a);
   return run_file(rt, a, argv, argc, 1);
 }

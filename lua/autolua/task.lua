@@ -64,19 +64,24 @@ local function source(items, fname)
       return i, items[i]
     end, n
   elseif type(items) == "function" then
-    local i, pulling, queue = 0, false, {}
+    local i, pulling, queue, finished = 0, false, {}, false
+    local function wake_next()   -- a queued puller may have been cancelled: skip it
+      repeat
+        local nxt = table.remove(queue, 1)
+      until nxt == nil or core.wake(nxt)
+    end
     return function()
       while pulling do
         queue[#queue + 1] = core.current()
         core.park()
       end
+      if finished then wake_next(); return nil end
       pulling = true
       local ok, v = pcall(items)
       pulling = false
-      local nxt = table.remove(queue, 1)
-      if nxt then core.wake(nxt) end
-      if not ok then error(v, 0) end
-      if v == nil then return nil end
+      wake_next()
+      if not ok then finished = true; error(v, 0) end
+      if v == nil then finished = true; return nil end
       i = i + 1
       return i, v
     end, math.huge

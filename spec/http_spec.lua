@@ -1,0 +1,269 @@
+local http = require "autolua.http"
+local task = require "autolua.task"
+local S = require "support"
+
+local function url(path) return S.url("misc", path) end
+
+describe("autolua.http", function()
+  it("sends method, query, headers and a JSON body", function()
+    local res = http.request {
+      method = "post", url = url("/echo"), query = { q = "a b&c", n = 3, list = { "x", "y" } },
+      headers = { ["X-Test"] = "yes" }, json = { a = 1, list = { 1, 2 } },
+    }
+    assert.equal(200, res.status)
+    assert.equal("application/json", res.headers["content-type"])
+    local echo = res:json()
+    assert.equal("POST", echo.method)
+    assert.same({ "a b&c" }, echo.query.q)
+    assert.same({ "x", "y" }, echo.query.list)
+    assert.equal("yes", echo.headers["x-test"])
+    assert.equal("application/json", echo.headers["content-type"])
+    assert.matches("^autolua/", echo.headers["user-agent"])
+    assert.same({ a = 1, list = { 1, 2 } }, echo.json)
+    assert.equal(#res.body, res.bytes)
+    assert.matches("/echo%?list=x&list=y&n=3&q=a%%20b%%26c$", res.url)
+  end)
+
+  it("returns non-2xx statuses instead of raising", function()
+    local res = http.request { url = url("/status/404") }
+    assert.equal(404, res.status)
+    assert.same({ status = 404 }, res:json())
+    assert.equal(503, http.request { url = url("/status/503") }.status)
+  end)
+
+  it("reuses connections", function()
+    http.request { url = url("/echo") }
+    local res = http.request { url = url("/echo") }
+    assert.is_true(res.reused)
+  end)
+
+  it("accepts gzip and decodes it", function()
+    local res = http.request { url = url("/gzip") }
+    assert.equal("gzip", res.headers["content-encoding"])
+    assert.is_true(res:json().compressed)
+  end)
+
+  it("does not block the loop: 50 one-second requests take about one second", function()
+    local t0 = task.now()
+    local items = {}
+    for i = 1, 50 do items[i] = i end
+    local statuses = task.map(items, function()
+      return http.request { url = url("/delay?s=1") }.status
+    end, { concurrency = 50 })
+    local dt = task.now() - t0
+    assert.equal(50, #statuses)
+    assert.is_true(dt < 10, "took " .. dt .. " s")
+  end)
+
+  it("keeps other tasks running while a request waits", function()
+    local ticks = 0
+    local ticker = task.spawn(function() for _ = 1, 10 do task.sleep(0.02); ticks = ticks + 1 end end)
+    http.request { url = url("/delay?s=0.5") }
+    assert.equal(10, ticks)
+    ticker:wait()
+  end)
+
+  describe("redirects", function()
+    it("are returned unless follow is set", function()
+      local res = http.request { url = url("/redirect?to=/echo") }
+      assert.equal(302, res.status)
+      res = http.request { url = url("/redirect?to=/echo"), follow = true }
+      assert.equal(200, res.status)
+      assert.matches("/echo$", res.url)
+    end)
+
+    it("never carry credentials to another origin", function()
+      local other = url("/headers"):gsub("127%.0%.0%.1", "localhost")
+      local res = http.request {
+        url = url("/redirect"), query = { to = other }, follow = true,
+        headers = { Authorization = "Bearer s3cret", ["X-DexiIO-Access"] = "hash", Accept = "application/json" },
+      }
+      assert.equal(200, res.status)
+      local seen = res:json()
+      assert.is_nil(seen.authorization)
+      assert.is_nil(seen["x-dexiio-access"])
+      assert.equal("application/json", seen.accept)
+      local same = http.request {
+        url = url("/redirect?to=/headers"), follow = true, headers = { Authorization = "Bearer s3cret" },
+      }
+      assert.equal("Bearer s3cret", same:json().authorization)
+    end)
+
+    it("turn a 303 after a POST into a GET", function()
+      local res = http.request {
+        method = "POST", url = url("/redirect?to=/echo&status=303"), json = { x = 1 }, follow = true,
+      }
+      assert.equal("GET", res:json().method)
+    end)
+
+    it("stop a loop with a clear error", function()
+      local ok, err = pcall(http.request, { url = url("/redirect_loop"), follow = true })
+      assert.is_false(ok)
+      assert.equal("http", err.kind)
+      assert.equal("redirects", err.code)
+    end)
+  end)
+
+  describe("sinks", function()
+    it("stream a large body to a file, renamed only when complete", function()
+      local dir = S.tmpdir()
+      local n = 24 * 1024 * 1024 + 7
+      local res = http.request { url = url("/bytes?seed=big&n=" .. n), sink = dir .. "/big.bin" }
+      assert.equal(200, res.status)
+      assert.is_nil(res.body)
+      assert.equal(n, res.bytes)
+      assert.equal(dir .. "/big.bin", res.path)
+      local want = http.request { url = url("/bytes_sha256?seed=big&n=" .. n) }:json().sha256
+      assert.equal(want, S.sha256(dir .. "/big.bin"))
+      assert.same({ "big.bin" }, S.ls(dir))
+      os.execute("rm -rf " .. dir)
+    end)
+
+    it("leave nothing at the path when the body is truncated", function()
+      local dir = S.tmpdir()
+      local ok, err = pcall(http.request, { url = url("/truncated?n=100000&at=5000"), sink = dir .. "/t.bin" })
+      assert.is_false(ok)
+      assert.equal("network", err.kind)
+      assert.equal("truncated", err.code)
+      assert.is_true(err.retryable)
+      assert.same({}, S.ls(dir))
+      os.execute("rm -rf " .. dir)
+    end)
+
+    it("write nothing for a non-2xx answer, whose body stays in memory", function()
+      local dir = S.tmpdir()
+      local res = http.request { url = url("/status/404"), sink = dir .. "/x.bin" }
+      assert.equal(404, res.status)
+      assert.same({ status = 404 }, res:json())
+      assert.same({}, S.ls(dir))
+      os.execute("rm -rf " .. dir)
+    end)
+
+    it("refuse a path in a missing directory before sending", function()
+      local ok, err = pcall(http.request, { url = url("/echo"), sink = "/nonexistent-dir/x.bin" })
+      assert.is_false(ok)
+      assert.equal("argument", err.kind)
+      assert.matches("directory does not exist", err.message)
+    end)
+
+    it("hand chunks to a function that may itself wait", function()
+      local parts, total = 0, 0
+      local res = http.request {
+        url = url("/bytes?seed=f&n=3000000"),
+        sink = function(chunk) parts = parts + 1; total = total + #chunk; task.sleep(0.001) end,
+      }
+      assert.equal(200, res.status)
+      assert.equal(3000000, total)
+      assert.equal(3000000, res.bytes)
+      assert.is_true(parts >= 2)
+    end)
+
+    it("stop the transfer when the function raises", function()
+      local ok, err = pcall(http.request, {
+        url = url("/bytes?seed=f&n=3000000"), sink = function() error("enough", 0) end,
+      })
+      assert.is_false(ok)
+      assert.equal("enough", err)
+    end)
+  end)
+
+  describe("failures raise structured errors", function()
+    local function fails(opts)
+      local ok, err = pcall(http.request, opts)
+      assert.is_false(ok)
+      assert.is_table(err)
+      assert.equal("string", type(tostring(err)))
+      return err
+    end
+
+    it("connection refused", function()
+      local err = fails { url = "http://127.0.0.1:1/x" }
+      assert.equal("network", err.kind)
+      assert.equal("refused", err.code)
+      assert.is_true(err.retryable)
+      assert.equal("GET", err.method)
+      assert.equal(1, err.attempts)
+      assert.matches("^network: GET http://127%.0%.0%.1:1/x: ", tostring(err))
+    end)
+
+    it("DNS failure", function()
+      local err = fails { url = "http://no-such-host.invalid/" }
+      assert.equal("network", err.kind)
+      assert.equal("dns", err.code)
+    end)
+
+    it("connection reset", function()
+      local err = fails { url = url("/reset") }
+      assert.equal("network", err.kind)
+      assert.equal("reset", err.code)
+    end)
+
+    it("timeout", function()
+      local t0 = task.now()
+      local err = fails { url = url("/delay?s=3"), timeout = 0.3 }
+      assert.equal("timeout", err.kind)
+      assert.is_true(task.now() - t0 < 2)
+    end)
+
+    it("TLS: an untrusted certificate is refused, a trusted one works", function()
+      if not S.fake.misc_tls then pending("no openssl for the TLS fake") return end
+      local err = fails { url = S.fake.misc_tls .. "/echo" }
+      assert.equal("network", err.kind)
+      assert.equal("tls", err.code)
+      local res = http.request { url = S.fake.misc_tls .. "/echo", ca_file = S.fake.tls_ca }
+      assert.equal(200, res.status)
+    end)
+
+    it("secrets in the URL are redacted", function()
+      local err = fails { url = "http://user:pw@127.0.0.1:1/x?api_key=abc&page=2" }
+      assert.not_matches("pw", tostring(err))
+      assert.not_matches("abc", tostring(err))
+      assert.matches("page=2", err.url)
+    end)
+
+    it("invalid JSON in res:json()", function()
+      local res = http.request { url = url("/invalid_json") }
+      local ok, err = pcall(res.json, res)
+      assert.is_false(ok)
+      assert.equal("decode", err.kind)
+      assert.equal(200, err.status)
+    end)
+
+    it("argument mistakes, before anything is sent", function()
+      local function arg_error(opts, pattern)
+        local err = fails(opts)
+        assert.equal("argument", err.kind)
+        assert.matches(pattern, err.message)
+      end
+      arg_error({ url = "ftp://example.com/" }, "unsupported URL scheme")
+      arg_error({ url = "example.com/x" }, "not an absolute")
+      arg_error({ url = url("/echo"), timeout = "abc" }, "'timeout' must be a positive number")
+      arg_error({ url = url("/echo"), timeout = -1 }, "'timeout'")
+      arg_error({ url = 42 }, "'url' must be a string")
+      arg_error({ url = url("/echo"), headers = { ["X-A"] = "a\r\nX-B: b" } }, "line break")
+      arg_error({ url = url("/echo"), body = "x", json = {} }, "not both")
+      arg_error({ url = url("/echo"), sink = 5 }, "'sink'")
+      arg_error({ url = url("/echo"), method = "GE T" }, "not an HTTP method")
+      arg_error({ url = url("/echo"), query = { k = {} , [1] = "x" } }, "query")
+      local ok, err = pcall(http.request, "http://x/")
+      assert.is_false(ok)
+      assert.equal("argument", err.kind)
+    end)
+  end)
+
+  it("speaks HTTP/2 when the server offers it", function()
+    local state = os.getenv("AUTOLUA_H2_STATE")
+    if not state then pending("nghttpd is not installed") return end
+    local h2 = require("autolua.json").decode(S.slurp(state))
+    local results = task.map({ 1, 2, 3, 4, 5, 6, 7, 8 }, function()
+      return http.request { url = h2.url .. "/small.json", ca_file = h2.ca }
+    end, { concurrency = 8 })
+    local fresh = 0
+    for _, res in ipairs(results) do
+      assert.equal(200, res.status)
+      assert.equal("2", res.version)
+      if not res.reused then fresh = fresh + 1 end
+    end
+    assert.equal(1, fresh)   -- one connection, multiplexed
+  end)
+end)
