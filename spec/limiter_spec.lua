@@ -9,10 +9,10 @@ describe("autolua.limiter", function()
     local times = {}
     for i = 1, 11 do lim:acquire(); times[i] = task.now() end
     local span = times[11] - times[1]
-    assert.is_true(span >= 0.49 and span < 0.7, "10 gaps took " .. span)
+    assert.is_true(span >= 0.49 and span < 0.8, "10 gaps took " .. span)
+    -- never ahead of the schedule; a late wake-up is not carried into the next ones (no drift)
     for i = 2, 11 do
-      local gap = times[i] - times[i - 1]
-      assert.is_true(gap > 0.04 and gap < 0.08, "gap " .. gap)
+      assert.is_true(times[i] - times[1] >= (i - 1) * 0.05 - 1e-3, "acquisition " .. i .. " came early")
     end
   end)
 

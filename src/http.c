@@ -95,6 +95,7 @@ static void drop_tmp(al_req *r) {
 static void settle_file(al_req *r) {
   if (r->sink != AL_SINK_FILE || r->fd < 0) return;
   int ok = r->result == CURLE_OK && r->status >= 200 && r->status < 300;
+  if (ok && r->expect >= 0 && r->bytes != r->expect) { r->size_mismatch = 1; ok = 0; }
   if (ok && close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
   r->fd = -1;
   if (ok && rename(r->tmp, r->path) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
@@ -216,6 +217,7 @@ al_req *al_req_new(al_http *h) {
   r->h = h;
   r->fd = -1;
   r->stream_max = NOTE_DATA_MAX;
+  r->expect = -1;
   r->easy = take_easy(h);
   if (!r->easy) { free(r); return NULL; }
   setup_easy(r);
@@ -273,7 +275,7 @@ void al_req_rearm(al_req *r) {
   al_buf_reset(&r->head);
   r->status = 0;
   r->bytes = 0;
-  r->done = r->paused = 0;
+  r->done = r->paused = r->size_mismatch = 0;
   r->result = CURLE_OK;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);

@@ -38,6 +38,8 @@ struct al_req {
   CURLcode result;
   int done, paused, in_multi;
   int sys_errno;           /* why a file write failed */
+  curl_off_t expect;       /* file sink: the size the body must have, or -1 */
+  int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
   int fd;                  /* file sink: the temporary file */
   char *path, *tmp;
   size_t stream_max;       /* stream sink: pause when this much is waiting */

@@ -315,7 +315,12 @@ static const errmap *map_error(CURLcode c) {
 static void push_failure(lua_State *L, box *b) {
   al_req *r = b->r;
   const errmap *m = map_error(r->result);
-  if (r->result == CURLE_WRITE_ERROR && r->sys_errno)
+  if (r->size_mismatch) {
+    static const errmap size_error = {CURLE_OK, "http", "size", 1};
+    al_error_push(L, "http", "the body has %I bytes, not the %I expected; nothing was kept",
+                  (lua_Integer)r->bytes, (lua_Integer)r->expect);
+    m = &size_error;
+  } else if (r->result == CURLE_WRITE_ERROR && r->sys_errno)
     al_error_push(L, m->kind, "writing %s: %s", r->path ? r->path : "the response", strerror(r->sys_errno));
   else if (r->result == CURLE_PARTIAL_FILE)
     al_error_push(L, m->kind, "connection closed before the body was complete (%s)", r->errbuf);
@@ -411,7 +416,7 @@ static int transferk(lua_State *L, int status, lua_KContext ctx) {
     return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
   }
   if (!r->done) return al_park(L, b->task, cancel_transfer, ctx, transferk);
-  if (r->result != CURLE_OK) {
+  if (r->result != CURLE_OK || r->size_mismatch) {
     push_failure(L, b);
     release(b);
     return lua_error(L);
@@ -491,6 +496,12 @@ static int l_request(lua_State *L) {
   b->r = al_req_new(http_of(L));
   if (!b->r) return al_error_raise(L, "network", "cannot create a curl handle");
   if (ts == LUA_TFUNCTION) b->r->sink = AL_SINK_STREAM;
+  if (lua_getfield(L, OPTS, "expect_bytes") != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING)
+      al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
+    b->r->expect = (curl_off_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
   configure(L, b);
   if (!lua_isnil(L, LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, (lua_KContext)b, limitedk))

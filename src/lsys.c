@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <readline/readline.h>
 #include <readline/history.h>
 #include <lauxlib.h>
@@ -122,6 +123,19 @@ static int l_exit(lua_State *L) {
   return 0;
 }
 
+/* sys.stat(path) -> {type = "file"|"directory"|"other", size =} or nil, message */
+static int l_stat(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) return luaL_fileresult(L, 0, path);
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_setfield(L, -2, "size");
+  return 1;
+}
+
 static int l_version(lua_State *L) {
   lua_pushliteral(L, AUTOLUA_VERSION);
   return 1;
@@ -130,6 +144,7 @@ static int l_version(lua_State *L) {
 int luaopen_autolua_sys(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"readline", l_readline}, {"isatty", l_isatty}, {"exit", l_exit}, {"version", l_version},
+    {"stat", l_stat},
     {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

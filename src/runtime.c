@@ -75,6 +75,8 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.http.core", luaopen_autolua_http_core);
   preload(L, "autolua.limiter", luaopen_autolua_limiter);
   preload(L, "autolua.sys", luaopen_autolua_sys);
+  preload(L, "autolua.digest", luaopen_autolua_digest);
+  preload(L, "dexi.core", luaopen_dexi_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);

@@ -1,0 +1,117 @@
+-- The request pipeline both API clients share: one call = limiter acquisition, the request,
+-- and the retry policy (429 after Retry-After or with backoff and full jitter; 5xx and network
+-- failures only where the call is safe to repeat), with structured errors and debug logs.
+local http = require "autolua.http"
+local task = require "autolua.task"
+local errors = require "autolua.error"
+local log = require "autolua.log"
+
+local M = {}
+
+local RETRY_AFTER_CAP = 300   -- seconds; a server asking for longer is answered with an error
+
+-- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or nil.
+function M.retry_after(value)
+  if not value then return nil end
+  local secs = tonumber(value)
+  if not secs then
+    local d, mon, y, h, mi, s = value:match("%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT")
+    local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
+                     Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+    if not (d and months[mon]) then return nil end
+    local t = os.time { year = y, month = months[mon], day = d, hour = h, min = mi, sec = s, isdst = false }
+    local utc_offset = os.time(os.date("!*t", 0)) - os.time(os.date("*t", 0))
+    secs = t - utc_offset - os.time()
+  end
+  secs = math.ceil(secs)
+  if secs < 0 then secs = 0 end
+  return secs
+end
+
+-- Full jitter: a random wait between 0 and min(cap, base * 2^(attempt - 1)).
+function M.backoff(attempt, opts)
+  local base, cap = opts and opts.base or 0.5, opts and opts.cap or 30
+  return math.random() * math.min(cap, base * 2 ^ (attempt - 1))
+end
+
+local function log_request(p, req, res, err, attempt, t0)
+  if not log.enabled("debug") then return end
+  log.debug("request", {
+    call = p.name, method = req.method, url = http.redact(req.url), attempt = attempt,
+    status = res and res.status, error = err and err.code or (err and err.kind),
+    ms = math.floor((task.now() - t0) * 1000 + 0.5),
+  })
+end
+
+local function wait_before_retry(p, attempt, res, why)
+  local delay = res and M.retry_after(res.headers["retry-after"])
+  if delay and delay > RETRY_AFTER_CAP then return false end
+  if delay and p.limiter then
+    -- the whole account waits, so queued requests do not collect more 429s
+    p.limiter:pause_until(task.now() + delay)
+  else
+    task.sleep(delay or M.backoff(attempt, p.backoff))
+  end
+  log.info("retrying", { call = p.name, why = why, attempt = attempt + 1, after = delay })
+  return true
+end
+
+local function retryable_failure(err)
+  return type(err) == "table" and (err.kind == "network" or err.kind == "timeout") and err.retryable
+end
+
+--[[ send(req, p) -> res, attempts
+req: the http.request options (method, url, query, headers, json|body, timeout, sink, ...).
+p: { name = call name for errors and logs, limiter =, max_wait =, retries = 5,
+     safe = retry 5xx answers and network failures too, backoff = {base =, cap =},
+     fail = function(res, attempts) -> error object for a non-2xx answer }
+]]
+function M.send(req, p)
+  local retries = p.retries or 5
+  local attempt = 0
+  req.limiter, req.max_wait = p.limiter, p.max_wait
+  while true do
+    attempt = attempt + 1
+    local t0 = task.now()
+    local ok, res = pcall(http.request, req)
+    if not ok then
+      local err = res
+      log_request(p, req, nil, err, attempt, t0)
+      if type(err) == "table" then
+        err.attempts = attempt
+        if err.kind ~= "argument" and err.kind ~= "cancelled" then err.method = p.name or err.method end
+      end
+      if not (p.safe and retryable_failure(err) and attempt <= retries
+              and wait_before_retry(p, attempt, nil, err.code or err.kind)) then
+        error(err, 0)
+      end
+    else
+      log_request(p, req, res, nil, attempt, t0)
+      local status = res.status
+      if status >= 200 and status < 300 then return res, attempt end
+      local again = attempt <= retries and (status == 429 or (p.safe and status >= 500 and status <= 599))
+      if not (again and wait_before_retry(p, attempt, res, "HTTP " .. status)) then
+        if status == 429 then
+          errors.raise { kind = "rate_limited", status = 429, method = p.name, url = http.redact(req.url),
+                         attempts = attempt, retryable = true,
+                         message = ("the server kept answering 429 Too Many Requests") }
+        end
+        error(p.fail(res, attempt), 0)
+      end
+    end
+  end
+end
+
+-- A short description of a body that is not what was expected (an HTML error page, say).
+function M.describe_body(res)
+  local ctype = res.headers["content-type"] or "no content type"
+  local body = res.body or ""
+  if ctype:find("html", 1, true) then
+    local title = body:match("<[Tt][Ii][Tt][Ll][Ee]>%s*(.-)%s*</")
+    return ("an HTML page (%s)%s"):format(ctype, title and (": " .. title) or "")
+  end
+  local snippet = body:sub(1, 80):gsub("%s+", " ")
+  return ("%s body %q"):format(ctype, snippet)
+end
+
+return M

@@ -1,0 +1,284 @@
+-- The Dexi client object: auth headers, the three per-account limiters, the request pipeline,
+-- paging, downloads and waiting. Endpoint groups live in dexi/endpoints.lua.
+local task = require "autolua.task"
+local limiter = require "autolua.limiter"
+local errors = require "autolua.error"
+local json = require "autolua.json"
+local digest = require "autolua.digest"
+local pipeline = require "autolua.client"
+local http = require "autolua.http"
+local sys = require "autolua.sys"
+
+local Client = {}
+Client.__index = Client
+
+local DEFAULT_BASE = "https://api.dexi.io/"
+local DEFAULT_LIMITS = { get = 75, write = 15, file = 15 }
+-- Each limiter runs 0.7 % under the published rate: requests leave evenly spaced, and this
+-- slack absorbs the jitter they pick up on the way, so the server's window never overflows.
+local MARGIN = 1.007
+local FINAL = { OK = true, FAILED = true, STOPPED = true }
+
+-- The secrets live outside the object, so printing or inspecting a client never shows them.
+local secrets = setmetatable({}, { __mode = "k" })
+
+local function argerror(fname, fmt, ...)
+  errors.raise { kind = "argument", message = fname .. ": " .. fmt:format(...) }
+end
+Client.argerror = argerror
+
+function Client.check_id(fname, id, what)
+  if type(id) ~= "string" or id == "" then
+    argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
+  end
+  return id
+end
+
+local function check_limits(given)
+  local limits = {}
+  for class, default in pairs(DEFAULT_LIMITS) do
+    local v = given and given[class]
+    if v == nil then v = default end
+    if v ~= false and (type(v) ~= "number" or v <= 0) then
+      argerror("dexi.client", "limits.%s must be a positive number of requests per second (or false)", class)
+    end
+    limits[class] = v
+  end
+  return limits
+end
+
+function Client.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("dexi.client", "expects a table of options") end
+  local account = opts.account or os.getenv("DEXI_ACCOUNT")
+  local key = opts.api_key or os.getenv("DEXI_API_KEY")
+  if type(account) ~= "string" or account == "" or type(key) ~= "string" or key == "" then
+    argerror("dexi.client", "missing credentials: set DEXI_ACCOUNT and DEXI_API_KEY (or pass account = and api_key =)")
+  end
+  local base = opts.base_url or os.getenv("DEXI_BASE_URL") or DEFAULT_BASE
+  if type(base) ~= "string" or not base:match("^https?://[^/]") then
+    argerror("dexi.client", "base_url must be an http(s) URL, got %s", tostring(base))
+  end
+  if not base:find("/$") then base = base .. "/" end
+  local self = setmetatable({
+    account = account, base_url = base, retries = opts.retries or 5, timeout = opts.timeout or 60,
+    backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {},
+  }, Client)
+  secrets[self] = { access = digest.md5(account .. key) }
+  for class, rate in pairs(self.limits) do
+    if rate then
+      self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
+    end
+  end
+  require("dexi.endpoints").attach(self)
+  return self
+end
+
+function Client:__tostring()
+  return ("dexi.client (account %s, %s)"):format(self.account, self.base_url)
+end
+
+-- {====================================================== requests
+
+local REASONS = { [400] = "bad request", [404] = "not found", [405] = "method not allowed",
+                  [409] = "conflict", [410] = "gone", [422] = "unprocessable", [500] = "server error",
+                  [502] = "bad gateway", [503] = "service unavailable", [504] = "gateway timeout" }
+
+-- The error for a final non-2xx answer. Dexi's error body is {"error": true, "code": N}.
+function Client:failure(res, method, url, attempts)
+  local status = res.status
+  local e = { kind = "api", status = status, method = method, url = http.redact(url), attempts = attempts,
+              retryable = status >= 500 }
+  local body = json.decode(res.body or "")
+  if status == 401 or status == 403 then
+    e.code = "unauthorized"
+    e.message = ("the Dexi API refused the credentials of account %s: check DEXI_ACCOUNT and DEXI_API_KEY"):format(self.account)
+  elseif type(body) == "table" then
+    e.code = status == 404 and "not_found" or (REASONS[status] or "error"):gsub(" ", "_")
+    e.message = body.message or body.msg or REASONS[status] or "request failed"
+  else
+    e.kind = "http"
+    e.message = "unexpected answer: " .. pipeline.describe_body(res)
+  end
+  return errors.new(e)
+end
+
+function Client:headers()
+  return {
+    ["X-DexiIO-Account"] = self.account,
+    ["X-DexiIO-Access"] = secrets[self].access,
+    Accept = "application/json",
+    ["Content-Type"] = "application/json",
+  }
+end
+
+--[[ send(method, path, o) -> res
+o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
+DELETE), timeout =, sink =, expect_bytes =} ]]
+function Client:send(method, path, o)
+  o = o or {}
+  local class = o.class or (method == "GET" and "get" or "write")
+  local req = {
+    method = method, url = self.base_url .. path, query = o.query, json = o.json,
+    headers = self:headers(), timeout = o.timeout or self.timeout, sink = o.sink, expect_bytes = o.expect_bytes,
+  }
+  local safe = o.safe
+  if safe == nil then safe = method == "GET" or method == "DELETE" end
+  return pipeline.send(req, {
+    name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
+    backoff = self.backoff, max_wait = o.max_wait,
+    fail = function(res, attempts) return self:failure(res, method, req.url, attempts) end,
+  })
+end
+
+-- The decoded JSON of a 2xx answer; an empty body (DELETE answers so) is success: true.
+function Client.decode(res, method)
+  local body = res.body
+  if body == nil or body == "" then return true end
+  local value, why = json.decode(body)
+  if value == nil and why then
+    errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url),
+                   message = ("the answer is not valid JSON (%s): %s"):format(why, pipeline.describe_body(res)) }
+  end
+  return value
+end
+
+-- client:request(method, path, {query =, json =}) -> decoded JSON
+function Client:request(method, path, o)
+  if type(method) ~= "string" or not method:match("^%a+$") then argerror("client:request", "method must be an HTTP verb") end
+  if type(path) ~= "string" then argerror("client:request", "path must be a string") end
+  if o ~= nil and type(o) ~= "table" then argerror("client:request", "options must be a table") end
+  method = method:upper()
+  local res = self:send(method, (path:gsub("^/", "")), o)
+  return Client.decode(res, method)
+end
+
+-- }======================================================
+
+-- {====================================================== paging
+
+local function same_row(a, b)
+  if a == nil or b == nil then return false end
+  local ok1, ea = pcall(json.encode, a)
+  local ok2, eb = pcall(json.encode, b)
+  return ok1 and ok2 and ea == eb
+end
+
+--[[ Iterates the rows of every page: fetch(offset, limit) -> {offset =, totalRows =, rows =}.
+Advances 'offset' by the rows received; stops at totalRows, at an empty page, or (without
+totalRows) at a short page. A server that ignores 'offset' raises instead of looping. ]]
+function Client.pages(fetch, limit, what)
+  local offset, page, i, done = 0, nil, 0, false
+  local first_of_last
+  return function()
+    while true do
+      if page and i < #page.rows then
+        i = i + 1
+        return page.rows[i], page
+      end
+      if done then return nil end
+      local p = fetch(offset, limit)
+      local rows = type(p) == "table" and p.rows or {}
+      if type(rows) ~= "table" then rows = {} end
+      if offset > 0 and ((math.type(p.offset) == "integer" and p.offset ~= offset) or same_row(rows[1], first_of_last)) then
+        errors.raise { kind = "api", code = "paging",
+                       message = ("%s: the server ignored offset=%d (it sent the first page again); stopping instead of looping"):format(what, offset) }
+      end
+      first_of_last = rows[1]
+      offset = offset + #rows
+      local total = math.tointeger(p.totalRows)
+      if #rows == 0 or (total and offset >= total) or (not total and #rows < limit) or #rows > limit then
+        done = true
+      end
+      page, i = { rows = rows, headers = p.headers, totalRows = total }, 0
+      if #rows == 0 then return nil end
+    end
+  end
+end
+
+-- }======================================================
+
+-- {====================================================== downloads
+
+local EXTENSIONS = {
+  ["image/jpeg"] = "jpg", ["image/png"] = "png", ["image/gif"] = "gif", ["image/webp"] = "webp",
+  ["image/svg+xml"] = "svg", ["application/pdf"] = "pdf", ["text/csv"] = "csv", ["text/plain"] = "txt",
+  ["text/html"] = "html", ["application/json"] = "json", ["application/zip"] = "zip",
+  ["application/octet-stream"] = "bin",
+}
+
+-- A file name from a file id and its MIME type: a bare id keeps its name, a path-style id
+-- (accounts/.../lines/<line>/<Field>) becomes <line>_<Field>, plus the type's extension.
+function Client.file_name(id, mime)
+  local segs = {}
+  for s in id:gmatch("[^/]+") do segs[#segs + 1] = s end
+  local name = segs[#segs] or "file"
+  if #segs >= 2 and id:find("accounts/", 1, true) then name = segs[#segs - 1] .. "_" .. name end
+  name = name:gsub("[^%w%._-]", "_"):gsub("^%.+", "_")
+  local ext = mime and (EXTENSIONS[mime:lower()] or mime:lower():match("^[%w.+-]+/([%w]+)$"))
+  if ext and not name:lower():find("%." .. ext .. "$") then name = name .. "." .. ext end
+  return name
+end
+
+local function target(dest, id, mime)
+  local st = sys.stat(dest)
+  if (st and st.type == "directory") or dest:find("/$") then
+    if not st then argerror("client:download", "directory %s does not exist", dest) end
+    return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
+  end
+  return dest
+end
+
+-- What a download value names: a pointer gives id, size and type; anything else is an id.
+function Client.file_ref(value, fname)
+  if type(value) ~= "string" or value == "" then
+    argerror(fname, "expects a file pointer or a file id, got %s", type(value) == "string" and "an empty string" or type(value))
+  end
+  if value:sub(1, 5) == "FILE:" then
+    local fp, why = require("dexi").file_pointer(value)
+    if not fp then argerror(fname, "malformed file pointer (%s): %s", why, value) end
+    return fp.id, fp.size, fp.mime
+  end
+  return value
+end
+
+-- client:download(value, dest, {execution = id}) -> {path =, bytes =, mime =}
+function Client:download(value, dest, opts)
+  local fname = "client:download"
+  local id, size, mime = Client.file_ref(value, fname)
+  if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
+  if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
+  local execution = opts and opts.execution
+  if execution ~= nil then Client.check_id(fname, execution, "execution") end
+  local path = target(dest, id, mime)
+  local file_path = require("dexi").file_path(id)
+  local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
+              or ("files/%s"):format(file_path)
+  local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size,
+                                      timeout = opts and opts.timeout or 600 })
+  return { path = path, bytes = res.bytes, mime = res.headers["content-type"] or mime }
+end
+
+-- }======================================================
+
+-- client:wait_execution(id, {timeout =, interval =}) -> execution (whatever its final state)
+function Client:wait_execution(id, opts)
+  local fname = "client:wait_execution"
+  Client.check_id(fname, id, "execution id")
+  opts = opts or {}
+  local timeout, interval = opts.timeout or 3600, opts.interval or 2
+  if type(timeout) ~= "number" or timeout <= 0 then argerror(fname, "timeout must be a positive number") end
+  if type(interval) ~= "number" or interval < 0 then argerror(fname, "interval must be a number >= 0") end
+  local deadline = task.now() + timeout
+  while true do
+    local e = self.executions.get(id)
+    if type(e) == "table" and FINAL[e.state] then return e end
+    if task.now() + interval > deadline then
+      errors.raise { kind = "timeout", code = "timeout",
+                     message = ("execution %s is still %s after %g s"):format(id, tostring(e and e.state), timeout) }
+    end
+    task.sleep(interval)
+  end
+end
+
+return Client

@@ -1,0 +1,236 @@
+-- Every Dexi endpoint as a Lua function, grouped as in the API (robots, runs, executions,
+-- datasets, files). Arguments are checked before anything is sent.
+local http = require "autolua.http"
+local json = require "autolua.json"
+local Client = require "dexi.client"
+
+local M = {}
+
+local esc = http.escape
+local check_id, argerror = Client.check_id, Client.argerror
+local PAGE = 200                       -- the API's cap on rows per page
+local SYNC_TIMEOUT = 3600              -- the /wait variants hold the request until the run ends
+
+local function opt_table(fname, t, what)
+  if t ~= nil and type(t) ~= "table" then argerror(fname, "%s must be a table", what or "options") end
+  return t or {}
+end
+
+local function check_table(fname, t, what)
+  if type(t) ~= "table" then argerror(fname, "%s must be a table, got %s", what, type(t)) end
+  return t
+end
+
+local function check_list(fname, t, what)
+  check_table(fname, t, what)
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" then argerror(fname, "%s must be a list of tables", what) end
+  end
+  return json.array(t)
+end
+
+local function opt_int(fname, v, what)
+  if v ~= nil and (math.type(v) ~= "integer" or v < 0) then argerror(fname, "%s must be a whole number >= 0", what) end
+  return v
+end
+
+local function opt_bool(fname, v, what)
+  if v ~= nil and type(v) ~= "boolean" then argerror(fname, "%s must be a boolean", what) end
+  return v
+end
+
+local FORMATS = { json = true, csv = true, xml = true, scsv = true }
+local function opt_format(fname, v)
+  if v ~= nil and not FORMATS[v] then argerror(fname, "format must be json, csv, xml or scsv") end
+  return v
+end
+
+-- A result in JSON is decoded; other formats come back as text.
+local function result_of(res, method, format)
+  if format and format ~= "json" then return res.body end
+  return Client.decode(res, method)
+end
+
+local function robots(c)
+  local g = {}
+  function g.create(def)
+    return Client.decode(c:send("POST", "robots", { json = check_table("robots.create", def, "the robot definition") }), "POST")
+  end
+  function g.update(def)
+    check_table("robots.update", def, "the robot definition")
+    check_id("robots.update", def._id, "def._id")
+    return Client.decode(c:send("PUT", "robots", { json = def }), "PUT")
+  end
+  function g.get(id)
+    return Client.decode(c:send("GET", "robots/" .. esc(check_id("robots.get", id))), "GET")
+  end
+  function g.remove(id)
+    return Client.decode(c:send("DELETE", "robots/" .. esc(check_id("robots.remove", id))), "DELETE")
+  end
+  return g
+end
+
+local function sync_query(fname, o)
+  o = opt_table(fname, o)
+  return { connect = opt_bool(fname, o.connect, "connect"), format = opt_format(fname, o.format),
+           deleteAfter = opt_bool(fname, o.delete_after, "delete_after") }, o
+end
+
+local function runs(c)
+  local g = {}
+  local function path(fname, id, rest) return "runs/" .. esc(check_id(fname, id, "run id")) .. (rest or "") end
+
+  function g.list(o)
+    local fname = "runs.list"
+    o = opt_table(fname, o)
+    if o.robot_id ~= nil then check_id(fname, o.robot_id, "robot_id") end
+    return Client.decode(c:send("GET", "runs", { query = {
+      robotId = o.robot_id, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
+  end
+  function g.save(def)
+    check_table("runs.save", def, "the run definition")
+    return Client.decode(c:send("POST", "runs", { json = def, query = { robotId = def.robotId } }), "POST")
+  end
+  function g.get(id) return Client.decode(c:send("GET", path("runs.get", id)), "GET") end
+  function g.remove(id) return Client.decode(c:send("DELETE", path("runs.remove", id)), "DELETE") end
+  function g.execute(id, o)
+    o = opt_table("runs.execute", o)
+    return Client.decode(c:send("POST", path("runs.execute", id, "/execute"),
+      { query = { connect = opt_bool("runs.execute", o.connect, "connect") } }), "POST")
+  end
+  function g.execute_with_input(id, inputs, o)
+    local fname = "runs.execute_with_input"
+    o = opt_table(fname, o)
+    return Client.decode(c:send("POST", path(fname, id, "/execute/inputs"),
+      { json = check_table(fname, inputs, "inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
+  end
+  function g.execute_bulk(id, list, o)
+    local fname = "runs.execute_bulk"
+    o = opt_table(fname, o)
+    return Client.decode(c:send("POST", path(fname, id, "/execute/bulk"),
+      { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
+  end
+  function g.execute_sync(id, o)
+    local q, opts = sync_query("runs.execute_sync", o)
+    local res = c:send("POST", path("runs.execute_sync", id, "/execute/wait"), { query = q, timeout = opts.timeout or SYNC_TIMEOUT })
+    return result_of(res, "POST", q.format)
+  end
+  function g.execute_with_input_sync(id, inputs, o)
+    local fname = "runs.execute_with_input_sync"
+    local q, opts = sync_query(fname, o)
+    local res = c:send("POST", path(fname, id, "/execute/inputs/wait"),
+      { json = check_table(fname, inputs, "inputs"), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
+    return result_of(res, "POST", q.format)
+  end
+  function g.execute_bulk_sync(id, list, o)
+    local fname = "runs.execute_bulk_sync"
+    local q, opts = sync_query(fname, o)
+    local res = c:send("POST", path(fname, id, "/execute/bulk/wait"),
+      { json = check_list(fname, list, "the list of inputs"), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
+    return result_of(res, "POST", q.format)
+  end
+  function g.latest_result(id, o)
+    o = opt_table("runs.latest_result", o)
+    local format = opt_format("runs.latest_result", o.format)
+    return result_of(c:send("GET", path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
+  end
+  function g.executions(id, o)
+    local fname = "runs.executions"
+    o = opt_table(fname, o)
+    return Client.decode(c:send("GET", path(fname, id, "/executions"), { query = {
+      offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
+  end
+  function g.set_inputs(id, rows, o)
+    local fname = "runs.set_inputs"
+    o = opt_table(fname, o)
+    return Client.decode(c:send("PUT", path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
+      query = { append = opt_bool(fname, o.append, "append") } }), "PUT")
+  end
+  function g.clear_inputs(id)
+    return Client.decode(c:send("DELETE", path("runs.clear_inputs", id, "/inputs")), "DELETE")
+  end
+  function g.each(o)
+    o = opt_table("runs.each", o)
+    if o.robot_id ~= nil then check_id("runs.each", o.robot_id, "robot_id") end
+    return (Client.pages(function(offset, limit)
+      return g.list { robot_id = o.robot_id, offset = offset, limit = limit }
+    end, PAGE, "runs.each"))
+  end
+  function g.each_execution(id)
+    check_id("runs.each_execution", id, "run id")
+    return (Client.pages(function(offset, limit)
+      return g.executions(id, { offset = offset, limit = limit })
+    end, PAGE, "runs.each_execution"))
+  end
+  return g
+end
+
+local function executions(c)
+  local g = {}
+  local function path(fname, id, rest) return "executions/" .. esc(check_id(fname, id, "execution id")) .. (rest or "") end
+  function g.get(id) return Client.decode(c:send("GET", path("executions.get", id)), "GET") end
+  function g.remove(id) return Client.decode(c:send("DELETE", path("executions.remove", id)), "DELETE") end
+  function g.result(id, o)
+    local fname = "executions.result"
+    o = opt_table(fname, o)
+    local format = opt_format(fname, o.format)
+    local res = c:send("GET", path(fname, id, "/result"), { query = {
+      format = format, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
+    return result_of(res, "GET", format)
+  end
+  -- Every row of a result, page by page where the server pages (it may send all at once).
+  function g.each_row(id)
+    check_id("executions.each_row", id, "execution id")
+    return (Client.pages(function(offset, limit)
+      return g.result(id, { offset = offset, limit = limit })
+    end, PAGE, "executions.each_row"))
+  end
+  function g.file(execution_id, file_id)
+    local fname = "executions.file"
+    local rel = path(fname, execution_id, "/file/") .. require("dexi").file_path(Client.file_ref(file_id, fname))
+    local res = c:send("GET", rel, { class = "file" })
+    return res.body, res.headers["content-type"]
+  end
+  function g.stop(id) return Client.decode(c:send("POST", path("executions.stop", id, "/stop")), "POST") end
+  function g.continue(id) return Client.decode(c:send("POST", path("executions.continue", id, "/continue")), "POST") end
+  function g.stats(id) return Client.decode(c:send("GET", path("executions.stats", id, "/stats")), "GET") end
+  return g
+end
+
+local function datasets(c)
+  local g = {}
+  function g.rows(id, o)
+    local fname = "datasets.rows"
+    o = opt_table(fname, o)
+    if o.query ~= nil and type(o.query) ~= "table" then argerror(fname, "query must be a table") end
+    local body = { offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit"), query = o.query }
+    -- a POST that only reads: safe to repeat after a failure
+    return Client.decode(c:send("POST", "datasets/" .. esc(check_id(fname, id, "dataset id")) .. "/rows",
+      { json = body, safe = true }), "POST")
+  end
+  function g.each_row(id, o)
+    o = opt_table("datasets.each_row", o)
+    check_id("datasets.each_row", id, "dataset id")
+    return (Client.pages(function(offset, limit)
+      return g.rows(id, { offset = offset, limit = limit, query = o.query })
+    end, PAGE, "datasets.each_row"))
+  end
+  return g
+end
+
+local function files(c)
+  return {
+    get = function(file_id)
+      local rel = "files/" .. require("dexi").file_path(Client.file_ref(file_id, "files.get"))
+      local res = c:send("GET", rel, { class = "file" })
+      return res.body, res.headers["content-type"]
+    end,
+  }
+end
+
+function M.attach(c)
+  c.robots, c.runs, c.executions = robots(c), runs(c), executions(c)
+  c.datasets, c.files = datasets(c), files(c)
+end
+
+return M
