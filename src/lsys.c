@@ -15,6 +15,7 @@
 #include "runtime.h"
 #include "lerror.h"
 #include "buf.h"
+#include "loader.h"
 
 /* {====================================================== reading lines */
 
@@ -136,6 +137,43 @@ static int l_stat(lua_State *L) {
   return 1;
 }
 
+/* sys.mkdir(path): creates the directory and its missing parents; true, or nil and a message */
+static int l_mkdir(lua_State *L) {
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n + 1);
+  memcpy(p, path, n + 1);
+  for (char *s = p + 1; ; s++) {
+    if (*s == '/' || *s == 0) {
+      char c = *s;
+      *s = 0;
+      if (mkdir(p, 0777) != 0 && errno != EEXIST) return luaL_fileresult(L, 0, path);
+      *s = c;
+      if (!c) break;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: not a directory", path);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sys.embedded() -> the names of the Lua modules compiled into the binary */
+static int l_embedded(lua_State *L) {
+  lua_newtable(L);
+  int i = 0;
+  for (const al_embedded *m = al_embedded_modules; m->name; m++) {
+    lua_pushstring(L, m->name);
+    lua_rawseti(L, -2, ++i);
+  }
+  return 1;
+}
+
 static int l_version(lua_State *L) {
   lua_pushliteral(L, AUTOLUA_VERSION);
   return 1;
@@ -144,7 +182,7 @@ static int l_version(lua_State *L) {
 int luaopen_autolua_sys(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"readline", l_readline}, {"isatty", l_isatty}, {"exit", l_exit}, {"version", l_version},
-    {"stat", l_stat},
+    {"stat", l_stat}, {"embedded", l_embedded}, {"mkdir", l_mkdir},
     {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

@@ -18,6 +18,8 @@ static const char usage_text[] =
   "       autolua run FILE [ARGS...]           the same\n"
   "       autolua eval CODE | -e CODE          run a chunk and print the values it returns\n"
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
+  "       autolua recipe list                  the packaged recipes\n"
+  "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
   "\n"
@@ -87,6 +89,10 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_module(rt, "autolua.cli", "eval", argv + 2, argc - 2);
   }
   if (strcmp(a, "repl") == 0) return run_module(rt, "autolua.repl", "run", NULL, 0);
+  if (strcmp(a, "recipe") == 0) {
+    al_runtime_setargs(rt, argv, argc, 1);
+    return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
+  }
   if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
   if (a[0] == '-') return usage_error("unknown option '%s'", a);
   if (looks_like_command(a)) return usage_error("unknown command or missing file '%s'", a);

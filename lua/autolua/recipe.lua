@@ -1,0 +1,212 @@
+-- The recipes runner: `autolua recipe list` and `autolua recipe NAME [options]`. Each recipe
+-- is a module under lua/recipes/ declaring its options; help and parsing come from that.
+local sys = require "autolua.sys"
+local json = require "autolua.json"
+local errors = require "autolua.error"
+
+local M = {}
+
+local USAGE = 2
+
+local function usage_error(fmt, ...)
+  io.stderr:write("autolua recipe: ", fmt:format(...), "\n")
+  os.exit(USAGE)
+end
+
+-- Packaged recipes: every embedded module named recipes.<name>.
+function M.names()
+  local names = {}
+  for _, mod in ipairs(sys.embedded()) do
+    local name = mod:match("^recipes%.(.+)$")
+    if name then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+function M.load(name)
+  local ok, recipe = pcall(require, "recipes." .. name)
+  if not ok then
+    if tostring(recipe):find("module 'recipes%." .. name:gsub("%p", "%%%0") .. "' not found") then return nil end
+    error(recipe, 0)
+  end
+  return recipe
+end
+
+-- The names closest to a mistyped one (edit distance), for "did you mean".
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:sub(i, i) == b:sub(j, j) and 0 or 1))
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+function M.closest(word, candidates)
+  local scored = {}
+  for _, c in ipairs(candidates) do
+    local d = distance(word, c)
+    if d <= math.max(2, #word // 3) or c:find(word, 1, true) then scored[#scored + 1] = { c, d } end
+  end
+  table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
+  local out = {}
+  for i = 1, math.min(3, #scored) do out[i] = scored[i][1] end
+  return out
+end
+
+-- {====================================================== help and parsing
+
+local function option_list(recipe)
+  local list = {}
+  for _, o in ipairs(recipe.options or {}) do list[#list + 1] = o end
+  list[#list + 1] = { name = "json", type = "boolean", help = "print the summary as JSON on stdout" }
+  list[#list + 1] = { name = "help", type = "boolean", help = "show this help" }
+  return list
+end
+
+function M.help(name, recipe)
+  local lines = { ("usage: autolua recipe %s [options]"):format(name), "", recipe.summary or "" }
+  if recipe.description then lines[#lines + 1] = ""; lines[#lines + 1] = recipe.description end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "options:"
+  for _, o in ipairs(option_list(recipe)) do
+    local flag = "--" .. o.name .. (o.type == "boolean" and "" or (" " .. (o.metavar or o.type:upper())))
+    local notes = {}
+    if o.required then notes[#notes + 1] = "required" end
+    if o.default ~= nil then notes[#notes + 1] = "default " .. tostring(o.default) end
+    if o.choices then notes[#notes + 1] = "one of " .. table.concat(o.choices, ", ") end
+    local note = #notes > 0 and (" (" .. table.concat(notes, "; ") .. ")") or ""
+    lines[#lines + 1] = ("  %-26s %s%s"):format(flag, o.help or "", note)
+  end
+  if recipe.examples and #recipe.examples > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "examples:"
+    for _, e in ipairs(recipe.examples) do lines[#lines + 1] = "  " .. e end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function convert(o, raw)
+  if o.type == "integer" then
+    local v = math.tointeger(tonumber(raw))
+    if not v then usage_error("--%s expects a whole number, got '%s'", o.name, raw) end
+    if o.min and v < o.min then usage_error("--%s must be at least %d", o.name, o.min) end
+    return v
+  elseif o.type == "number" then
+    local v = tonumber(raw)
+    if not v then usage_error("--%s expects a number, got '%s'", o.name, raw) end
+    return v
+  elseif o.type == "json" then
+    local v, why = json.decode(raw)
+    if v == nil then usage_error("--%s expects JSON: %s", o.name, why or "empty") end
+    return v
+  end
+  if o.choices then
+    local ok = false
+    for _, c in ipairs(o.choices) do if c == raw then ok = true end end
+    if not ok then usage_error("--%s must be one of %s, got '%s'", o.name, table.concat(o.choices, ", "), raw) end
+  end
+  return raw
+end
+
+-- Parses '--opt value', '--opt=value', '--flag' and '--' against the declared options.
+function M.parse(name, recipe, args)
+  local byname, known = {}, {}
+  for _, o in ipairs(option_list(recipe)) do byname[o.name] = o; known[#known + 1] = o.name end
+  local opts, rest, i = {}, {}, 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i + 1, #args do rest[#rest + 1] = args[j] end
+      break
+    end
+    local key, value = a:match("^%-%-([%w_-]+)=(.*)$")
+    key = key or a:match("^%-%-([%w_-]+)$")
+    if not key then
+      if a:sub(1, 1) == "-" then usage_error("%s: unknown option '%s'", name, a) end
+      rest[#rest + 1] = a
+    else
+      local o = byname[key]
+      if not o then
+        local near = M.closest(key, known)
+        usage_error("%s: unknown option '--%s'%s", name, key,
+          #near > 0 and (" (did you mean --" .. table.concat(near, ", --") .. "?)") or "")
+      end
+      if o.type == "boolean" then
+        if value ~= nil then usage_error("--%s takes no value", key) end
+        opts[o.name] = true
+      else
+        if value == nil then
+          i = i + 1
+          value = args[i]
+          if value == nil then usage_error("--%s needs a value", key) end
+        end
+        opts[o.name] = convert(o, value)
+      end
+    end
+    i = i + 1
+  end
+  if opts.help then return opts, rest end
+  for _, o in ipairs(option_list(recipe)) do
+    if opts[o.name] == nil and o.default ~= nil then opts[o.name] = o.default end
+    if o.required and opts[o.name] == nil then usage_error("%s: missing required option --%s", name, o.name) end
+  end
+  if recipe.check then
+    local why = recipe.check(opts)
+    if why then usage_error("%s: %s", name, why) end
+  end
+  return opts, rest
+end
+
+-- }======================================================
+
+local function list()
+  local names = M.names()
+  local width = 0
+  for _, n in ipairs(names) do width = math.max(width, #n) end
+  for _, n in ipairs(names) do
+    local r = M.load(n)
+    io.stdout:write(("%-" .. width .. "s  %s\n"):format(n, r and r.summary or ""))
+  end
+end
+
+-- The summary: one line for people, or JSON with --json.
+local function report(opts, summary)
+  if type(summary) ~= "table" then return end
+  if opts.json then
+    local copy = {}
+    for k, v in pairs(summary) do if k ~= "line" then copy[k] = v end end
+    io.stdout:write(json.encode(copy), "\n")
+  elseif summary.line then
+    io.stdout:write(summary.line, "\n")
+  end
+end
+
+function M.main(name, ...)
+  if name == nil or name == "--help" or name == "-h" then
+    io.stdout:write("usage: autolua recipe list\n       autolua recipe NAME [--option value | --option=value | --flag]...\n")
+    if name == nil then os.exit(USAGE) end
+    return
+  end
+  if name == "list" then return list() end
+  local recipe = M.load(name)
+  if not recipe then
+    local near = M.closest(name, M.names())
+    usage_error("unknown recipe '%s'%s; 'autolua recipe list' shows them all", name,
+      #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "")
+  end
+  local opts, rest = M.parse(name, recipe, { ... })
+  if opts.help then io.stdout:write(M.help(name, recipe)); return end
+  local summary, code = recipe.run(opts, rest)
+  report(opts, summary)
+  io.stdout:flush()
+  if code and code ~= 0 then os.exit(code) end
+end
+
+M.errors = errors
+return M
