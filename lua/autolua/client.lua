@@ -64,6 +64,7 @@ end
 req: the http.request options (method, url, query, headers, json|body, timeout, sink, ...).
 p: { name = call name for errors and logs, limiter =, max_wait =, retries = 5,
      safe = retry 5xx answers and network failures too, backoff = {base =, cap =},
+     accept = {[status] = true, ...}: non-2xx statuses returned to the caller, not raised,
      fail = function(res, attempts) -> error object for a non-2xx answer }
 ]]
 function M.send(req, p)
@@ -88,7 +89,7 @@ function M.send(req, p)
     else
       log_request(p, req, res, nil, attempt, t0)
       local status = res.status
-      if status >= 200 and status < 300 then return res, attempt end
+      if (status >= 200 and status < 300) or (p.accept and p.accept[status]) then return res, attempt end
       local again = attempt <= retries and (status == 429 or (p.safe and status >= 500 and status <= 599))
       if not (again and wait_before_retry(p, attempt, res, "HTTP " .. status)) then
         if status == 429 then

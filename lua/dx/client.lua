@@ -1,0 +1,334 @@
+-- The DX client object: bearer auth, the per-token sliding window, calls by dotted method name
+-- (and the c.family.method{...} sugar), cursor paging, Data Studio queries, workflow-run
+-- waits and 303 downloads.
+local task = require "autolua.task"
+local limiter = require "autolua.limiter"
+local errors = require "autolua.error"
+local json = require "autolua.json"
+local digest = require "autolua.digest"
+local pipeline = require "autolua.client"
+local http = require "autolua.http"
+local log = require "autolua.log"
+local METHODS = require "dx.methods"
+local args = require "dx.args"
+
+local Client = {}
+
+local DEFAULT_BASE = "https://api.getdx.com"
+-- The window runs 0.5 % longer than the published one: admissions are counted when requests
+-- leave, the server counts them when they arrive, and this slack covers the difference.
+local MARGIN = 1.005
+local FINAL_RUN = { SUCCEEDED = true, FAILED = true, REJECTED = true, TIMEOUT = true, CANCELLED = true }
+local secrets = setmetatable({}, { __mode = "k" })
+
+local function argerror(fname, fmt, ...)
+  errors.raise { kind = "argument", message = fname .. ": " .. fmt:format(...) }
+end
+
+-- {====================================================== construction
+
+local Family = {}
+
+local function proxy(c, path)
+  return setmetatable({ client = c, path = path }, Family)
+end
+
+Family.__index = function(f, k)
+  if type(k) ~= "string" then return nil end
+  return proxy(rawget(f, "client"), rawget(f, "path") .. "." .. k)
+end
+
+Family.__call = function(f, a)
+  return rawget(f, "client"):call(rawget(f, "path"), a)
+end
+
+Family.__tostring = function(f)
+  return "dx method " .. rawget(f, "path")
+end
+
+Client.__index = function(c, k)
+  local m = Client[k]
+  if m ~= nil or type(k) ~= "string" then return m end
+  return proxy(c, k)
+end
+
+function Client.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("dx.client", "expects a table of options") end
+  local token = opts.token or os.getenv("DX_TOKEN") or os.getenv("DX_API_TOKEN")
+  if type(token) ~= "string" or token == "" then
+    argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =")
+  end
+  local base = opts.base_url or os.getenv("DX_BASE_URL") or DEFAULT_BASE
+  if type(base) ~= "string" or not base:match("^https?://[^/]") then
+    argerror("dx.client", "base_url must be an http(s) URL, got %s", tostring(base))
+  end
+  local limit, window = opts.limit or 1000, opts.window or 60
+  if math.type(limit) ~= "integer" or limit < 1 then argerror("dx.client", "limit must be a positive integer") end
+  if type(window) ~= "number" or window <= 0 then argerror("dx.client", "window must be a positive number of seconds") end
+  local c = setmetatable({}, Client)
+  rawset(c, "base_url", (base:gsub("/+$", "")))
+  rawset(c, "limit", limit)
+  rawset(c, "window", window)
+  rawset(c, "retries", opts.retries or 5)
+  rawset(c, "timeout", opts.timeout or 60)
+  rawset(c, "backoff", opts.backoff)
+  secrets[c] = token
+  -- shared by every client of this token; the key names the token by a digest, never itself
+  rawset(c, "limiter", opts.limit ~= false and limiter.window {
+    limit = limit, window = window * MARGIN,
+    key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window) } or nil)
+  return c
+end
+
+function Client.__tostring(c)
+  return ("dx.client (%s, %d requests per %g s)"):format(rawget(c, "base_url"), rawget(c, "limit"), rawget(c, "window"))
+end
+
+-- }======================================================
+
+-- {====================================================== calls
+
+local function closest(name)
+  local names = {}
+  for m in pairs(METHODS) do names[#names + 1] = m end
+  local near = require("autolua.recipe").closest(name, names)
+  if #near == 0 then
+    local fam = name:match("^[^.]+")
+    for _, m in ipairs(names) do if m:match("^[^.]+") == fam then near[#near + 1] = m end end
+    table.sort(near)
+    while #near > 5 do table.remove(near) end
+  end
+  return near
+end
+
+local function spec_of(method)
+  if type(method) ~= "string" then argerror("dx", "the method name must be a string, got %s", type(method)) end
+  local spec = METHODS[method]
+  if not spec then
+    local near = closest(method)
+    errors.raise { kind = "argument", method = method,
+                   message = ("unknown DX method '%s'%s"):format(method,
+                     #near > 0 and (" (closest: " .. table.concat(near, ", ") .. ")") or "") }
+  end
+  return spec
+end
+
+local AUTH_HINTS = {
+  not_authed = "no token was sent: set DX_TOKEN",
+  invalid_auth = "the DX API refused the token (revoked, expired or mistyped): check DX_TOKEN",
+}
+
+-- The error for an answer that failed: a non-2xx status, or ok == false on a 2xx.
+function Client.failure(c, res, method, attempts, body)
+  if body == nil then body = json.decode(res.body or "") end
+  local e = { kind = "api", status = res.status, method = method, attempts = attempts,
+              url = http.redact(res.url or rawget(c, "base_url")), retryable = res.status >= 500 }
+  if type(body) == "table" and (body.error ~= nil or body.ok == false) then
+    local code = type(body.error) == "string" and body.error or nil
+    local details = type(body.error_details) == "table" and body.error_details.message or nil
+    e.code = res.status == 410 and "expired" or code
+    e.message = AUTH_HINTS[code] or details or (type(body.message) == "string" and body.message) or code or "request failed"
+    if code == "missing_scope" and body.needed and not e.message:find(tostring(body.needed), 1, true) then
+      e.message = ("%s (the token needs %s)"):format(e.message, tostring(type(body.needed) == "table" and table.concat(body.needed, ", ") or body.needed))
+    end
+  else
+    e.kind = "http"
+    e.message = "unexpected answer: " .. pipeline.describe_body(res)
+  end
+  return errors.new(e)
+end
+
+-- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
+function Client:send(method, a, o)
+  local spec = spec_of(method)
+  a = args.check(method, spec[2], a)
+  o = o or {}
+  local verb = spec[1]
+  local req = {
+    method = verb, url = rawget(self, "base_url") .. "/" .. method,
+    headers = { Authorization = "Bearer " .. secrets[self], Accept = "application/json" },
+    timeout = o.timeout or rawget(self, "timeout"), sink = o.sink,
+  }
+  if verb == "GET" then req.query = args.query(a) else req.json = next(a) and a or setmetatable({}, { __name = "object" }) end
+  return pipeline.send(req, {
+    name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
+    safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept,
+    fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
+  })
+end
+
+-- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
+function Client:decode(res, method)
+  local body, why = json.decode(res.body or "")
+  if type(body) ~= "table" then
+    errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url),
+                   message = ("the answer is not a JSON object (%s): %s"):format(why or type(body), pipeline.describe_body(res)) }
+  end
+  if body.ok == false or body.ok == "false" then error(Client.failure(self, res, method, 1, body), 0) end
+  return body
+end
+
+-- c:call(method, args) -> the decoded response (ok == true)
+function Client:call(method, a)
+  return self:decode(self:send(method, a), method)
+end
+
+-- }======================================================
+
+-- {====================================================== paging
+
+-- c:pages(method, args): each response in turn, following response_metadata.next_cursor (or
+-- next_page for page-numbered lists); a cursor seen before ends the walk instead of looping.
+function Client:pages(method, a)
+  spec_of(method)
+  local q = {}
+  for k, v in pairs(a or {}) do q[k] = v end
+  local seen, done = {}, false
+  return function()
+    if done then return nil end
+    local page = self:call(method, q)
+    local meta = type(page.response_metadata) == "table" and page.response_metadata or {}
+    local cursor = meta.next_cursor
+    if type(cursor) == "string" and cursor ~= "" then
+      if seen[cursor] then
+        log.warn("the server repeated a cursor; stopping", { call = method })
+        done = true
+      end
+      seen[cursor], q.cursor = true, cursor
+    elseif math.type(page.next_page) == "integer" and page.next_page > (q.page or 1) then
+      q.page = page.next_page
+    else
+      done = true
+    end
+    return page
+  end
+end
+
+local function list_field(page)
+  local keys = {}
+  for k, v in pairs(page) do
+    if type(v) == "table" and k ~= "response_metadata" and (#v > 0 or getmetatable(v) == json.array_mt) then keys[#keys + 1] = k end
+  end
+  table.sort(keys)
+  return keys[1]
+end
+
+-- c:each(method, args, field): the items of 'field' (guessed when nil) across every page.
+function Client:each(method, a, field)
+  local pages = self:pages(method, a)
+  local items, i = nil, 0
+  return function()
+    while true do
+      if items and i < #items then
+        i = i + 1
+        return items[i]
+      end
+      local page = pages()
+      if not page then return nil end
+      local f = field or list_field(page)
+      items, i = f and page[f] or {}, 0
+      if type(items) ~= "table" then
+        errors.raise { kind = "argument", method = method, message = ("the response has no list '%s'"):format(tostring(f)) }
+      end
+    end
+  end
+end
+
+-- }======================================================
+
+-- {====================================================== queries, runs, downloads
+
+local function seconds(res, default)
+  return pipeline.retry_after(res.headers["retry-after"]) or default
+end
+
+local function timeout_error(what, id, limit)
+  errors.raise { kind = "timeout", code = "timeout", message = ("%s %s did not finish within %g s"):format(what, id, limit) }
+end
+
+-- c:query(sql, {timeout =, interval =, variables =}) -> {columns =, rows =}
+function Client:query(sql, o)
+  if type(sql) ~= "string" or sql:match("^%s*$") then argerror("c:query", "sql must be a non-empty string") end
+  o = o or {}
+  local timeout, interval = o.timeout or 600, o.interval or 1
+  local deadline = task.now() + timeout
+  local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables })
+  local run = self:decode(res, "studio.queryRuns.execute").query_run
+  local id = run and run.id
+  if type(id) ~= "string" then errors.raise { kind = "decode", message = "studio.queryRuns.execute answered without a run id" } end
+  local wait = seconds(res, interval)
+  local status = run.status
+  while status ~= "succeeded" do
+    if status == "failed" then
+      local err = type(run.error) == "table" and run.error or {}
+      errors.raise { kind = "api", method = "studio.queryRuns.info", code = err.code or "query_failed",
+                     message = ("query run %s failed: %s"):format(id, err.message or "no reason given") }
+    elseif status == "expired" then
+      errors.raise { kind = "api", code = "expired", method = "studio.queryRuns.info",
+                     message = ("query run %s has expired: run the query again"):format(id) }
+    end
+    if task.now() + wait > deadline then timeout_error("query run", id, timeout) end
+    task.sleep(wait)
+    res = self:send("studio.queryRuns.info", { id = id })
+    run = self:decode(res, "studio.queryRuns.info").query_run or {}
+    status, wait = run.status, seconds(res, interval)
+  end
+  while true do
+    res = self:send("studio.queryRuns.results", { id = id }, { accept = { [409] = true } })
+    if res.status ~= 409 then
+      local results = self:decode(res, "studio.queryRuns.results").results or {}
+      return { columns = results.columns or {}, rows = results.rows or {}, id = id }
+    end
+    wait = seconds(res, interval)     -- 409: not finished after all; keep polling
+    if task.now() + wait > deadline then timeout_error("query run", id, timeout) end
+    task.sleep(wait)
+  end
+end
+
+-- c:wait_workflow_run(id, {timeout =, interval =}) -> the run, whatever its final status
+function Client:wait_workflow_run(id, o)
+  if type(id) ~= "string" or id == "" then argerror("c:wait_workflow_run", "id must be a non-empty string") end
+  o = o or {}
+  local timeout, interval = o.timeout or 3600, o.interval or 2
+  local deadline = task.now() + timeout
+  while true do
+    local run = self:call("workflowRuns.info", { id = id }).workflow_run or {}
+    if FINAL_RUN[run.status] then return run end
+    if task.now() + interval > deadline then timeout_error("workflow run", id, timeout) end
+    task.sleep(interval)
+  end
+end
+
+local function resolve(base, loc)
+  if loc:match("^https?://") then return loc end
+  if loc:sub(1, 1) == "/" then return base:match("^(https?://[^/]+)") .. loc end
+  return base .. "/" .. loc
+end
+
+-- c:download(method, args, dest) -> {path =, bytes =, mime =}: a method that answers with a
+-- file (303 to a presigned URL, or the file itself). The file host never sees the token.
+function Client:download(method, a, dest)
+  if type(dest) ~= "string" or dest == "" then argerror("c:download", "dest must be a file path") end
+  local res = self:send(method, a, { accept = { [303] = true }, sink = dest, timeout = 600 })
+  if res.status ~= 303 then
+    return { path = dest, bytes = res.bytes, mime = res.headers["content-type"] }
+  end
+  local loc = res.headers.location
+  if not loc then errors.raise { kind = "http", status = 303, method = method, message = "a 303 answer without a Location" } end
+  local url = resolve(rawget(self, "base_url"), loc)
+  local file = pipeline.send({ method = "GET", url = url, follow = true, sink = dest, timeout = 600,
+                               headers = { Accept = "*/*" } }, {
+    name = method, retries = rawget(self, "retries"), safe = true, backoff = rawget(self, "backoff"),
+    fail = function(r, attempts)
+      return errors.new { kind = "http", status = r.status, method = "GET", url = http.redact(url), attempts = attempts,
+                          message = "the file host answered " .. pipeline.describe_body(r) }
+    end,
+  })
+  return { path = dest, bytes = file.bytes, mime = file.headers["content-type"] }
+end
+
+-- }======================================================
+
+Client.METHODS = METHODS
+return Client
