@@ -286,14 +286,18 @@ function Client:query(sql, o)
   end
 end
 
--- c:wait_workflow_run(id, {timeout =, interval =}) -> the run, whatever its final status
+-- c:wait_workflow_run(id, {timeout =, interval =, on_status = fn(run)}) -> the run, whatever
+-- its final status; on_status sees each new status as it appears.
 function Client:wait_workflow_run(id, o)
   if type(id) ~= "string" or id == "" then argerror("c:wait_workflow_run", "id must be a non-empty string") end
   o = o or {}
   local timeout, interval = o.timeout or 3600, o.interval or 2
   local deadline = task.now() + timeout
+  local last
   while true do
     local run = self:call("workflowRuns.info", { id = id }).workflow_run or {}
+    if o.on_status and run.status ~= last then o.on_status(run) end
+    last = run.status
     if FINAL_RUN[run.status] then return run end
     if task.now() + interval > deadline then timeout_error("workflow run", id, timeout) end
     task.sleep(interval)

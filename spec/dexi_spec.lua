@@ -1,0 +1,747 @@
+-- The dexi client against the fake Dexi API (scripts/fake_api/dexi.py): every endpoint, auth,
+-- paging, downloads, limits and retries, waiting, and every kind of bad input. Each spec checks
+-- what the fake recorded (method, path, query, headers, body), not only what came back.
+local dexi = require "dexi"
+local task = require "autolua.task"
+local json = require "autolua.json"
+local digest = require "autolua.digest"
+local pretty = require "autolua.pretty"
+local pipeline = require "autolua.client"
+local S = require "support"
+
+-- The fake's seed (see scripts/fake_api/dexi_data.py).
+local ACCOUNT, KEY = "acc-test", "key-test"
+local ACCESS = "a4163f4200fc538d36f979892ebea9d5"          -- md5("acc-testkey-test"), lowercase hex
+local ROBOT_STAGS = "10000000-0000-4000-8000-000000000001"
+local RUN_STAGS = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"      -- 2 stored inputs {url = ...}
+local RUN_HISTORY = "20000000-0000-4000-8000-000000000002"    -- 250 executions
+local RUN_FAIL = "20000000-0000-4000-8000-000000000004"
+local EXEC_STAGS = "3a8ea1f2-6781-4371-841f-66f6210a27b9"      -- OK, 8 headers, 1 row
+local EXEC_FILES = "ae101b8f-1326-451c-ada7-3eab3c0f8a91"      -- OK, the file-pointer cases
+local EXEC_FAILED = "30000000-0000-4000-8000-000000000001"
+local EXEC_STOPPED = "30000000-0000-4000-8000-000000000002"
+local EXEC_RUNNING = "30000000-0000-4000-8000-000000000003"
+local DATASET = "40000000-0000-4000-8000-000000000001"         -- 450 rows
+local FILE_LOWER = "11fed7f0-a508-4dc8-956a-481535c6f88a"      -- image/png, 26071 bytes
+local FILE_UPPER = "6F0C4A2E-3B5D-4C1E-9A7B-2D8E5F1A0C93"      -- image/png, 432123 bytes
+local FILES_PATH = "accounts/acc-test/robots/10000000-0000-4000-8000-000000000002/runs/"
+  .. "20000000-0000-4000-8000-000000000003/executions/" .. EXEC_FILES
+  .. "/results/50000000-0000-4000-8000-0000000000aa/lines/"
+local FILE_PATH = FILES_PATH .. "50000000-0000-4000-8000-0000000000b1/ImageFile"       -- jpeg, 2974
+local FILE_ODD = "legacy-store/" .. FILES_PATH .. "50000000-0000-4000-8000-0000000000b2/Image File+1"
+local PNG = "\x89PNG\r\n\x1a\n"
+local UNKNOWN = "99999999-0000-4000-8000-000000000000"
+
+local function client(o)
+  local opts = { account = ACCOUNT, api_key = KEY, base_url = S.fake.dexi, backoff = { base = 0.01, cap = 0.05 } }
+  for k, v in pairs(o or {}) do opts[k] = v end
+  return dexi.client(opts)
+end
+
+-- A new account on the fake, so limiter state (shared per account in this process) starts clean.
+local accounts = 0
+local function fresh_account()
+  accounts = accounts + 1
+  local id, key = ("acc-spec-%d"):format(accounts), ("key-spec-%d"):format(accounts)
+  S.config("dexi", { accounts = { [id] = key } })
+  return id, key
+end
+
+-- The recorded requests, optionally only those with this method and exact path.
+local function requests(method, path)
+  local out = {}
+  for _, r in ipairs(S.requests("dexi")) do
+    if (not method or r.method == method) and (not path or r.path == path) then out[#out + 1] = r end
+  end
+  return out
+end
+
+local function only_request()
+  local all = S.requests("dexi")
+  assert.equal(1, #all, "expected exactly one request, got " .. #all)
+  return all[1]
+end
+
+local function statuses(list)
+  local out = {}
+  for i, r in ipairs(list) do out[i] = r.status end
+  return out
+end
+
+local function body_of(r) return json.decode(r.body) end
+
+local function fails(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert.is_false(ok, "expected an error")
+  assert.is_table(err, "expected an error object, got " .. tostring(err))
+  assert.is_string(tostring(err))
+  return err
+end
+
+local function file_size(path)
+  local f = assert(io.open(path, "rb"))
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+local function rmdir(dir) os.execute("rm -rf " .. S.quote(dir)) end
+
+local function no_secret(text, ...)
+  for _, secret in ipairs { KEY, ACCESS, ... } do
+    assert.is_nil(text:find(secret, 1, true), "a secret shows in: " .. text)
+  end
+end
+
+describe("dexi", function()
+  before_each(function() S.reset("dexi") end)
+
+  describe("client and auth", function()
+    it("sends the account, the lowercase md5 access hash, JSON headers and the User-Agent", function()
+      local c = client()
+      assert.equal("stags", c.robots.get(ROBOT_STAGS).name)
+      local r = only_request()
+      assert.equal("GET", r.method)
+      assert.equal("/robots/" .. ROBOT_STAGS, r.path)
+      assert.equal(ACCOUNT, r.headers["x-dexiio-account"])
+      assert.equal(ACCESS, r.headers["x-dexiio-access"])
+      assert.equal(digest.md5(ACCOUNT .. KEY), r.headers["x-dexiio-access"])
+      assert.matches("^[0-9a-f]+$", r.headers["x-dexiio-access"])
+      assert.equal(32, #r.headers["x-dexiio-access"])
+      assert.equal("application/json", r.headers["accept"])
+      assert.equal("application/json", r.headers["content-type"])
+      assert.matches("^autolua/%d+%.%d+", r.headers["user-agent"])
+    end)
+
+    it("has the documented defaults", function()
+      local c = client()
+      assert.same({ get = 75, write = 15, file = 15 }, c.limits)
+      assert.equal(5, c.retries)
+      assert.equal(S.fake.dexi:gsub("/*$", "/"), c.base_url)
+      local bare = client { base_url = (S.fake.dexi:gsub("/+$", "")) }
+      assert.equal(c.base_url, bare.base_url)
+      bare.robots.get(ROBOT_STAGS)
+      assert.equal("/robots/" .. ROBOT_STAGS, only_request().path)
+    end)
+
+    it("takes account, key and base URL from the environment", function()
+      local r = S.run_script([[
+        local c = require("dexi").client()
+        print(c.robots.get("]] .. ROBOT_STAGS .. [[").name)
+      ]], nil, { env = ("env DEXI_ACCOUNT=%s DEXI_API_KEY=%s DEXI_BASE_URL=%s"):format(
+        ACCOUNT, KEY, S.quote((S.fake.dexi:gsub("/+$", "")))) })
+      assert.equal(0, r.code, r.err)
+      assert.equal("stags\n", r.out)
+      local rec = only_request()
+      assert.equal(ACCESS, rec.headers["x-dexiio-access"])
+    end)
+
+    it("missing credentials: a clear argument error naming both variables, nothing sent", function()
+      local r = S.run_script([[
+        local dexi = require "dexi"
+        local ok, err = pcall(dexi.client)
+        print(ok, err.kind)
+        ok, err = pcall(dexi.client, { account = "acc-test" })
+        print(ok, err.kind)
+        ok, err = pcall(dexi.client, { api_key = "key-test" })
+        print(ok, err.kind)
+        dexi.client()
+      ]], nil, { env = "env -u DEXI_ACCOUNT -u DEXI_API_KEY DEXI_BASE_URL=" .. S.quote(S.fake.dexi) })
+      assert.equal(1, r.code)
+      assert.equal("false\targument\nfalse\targument\nfalse\targument\n", r.out)
+      assert.matches("DEXI_ACCOUNT", r.err)
+      assert.matches("DEXI_API_KEY", r.err)
+      assert.matches("credentials", r.err)
+      assert.same({}, S.requests("dexi"))
+    end)
+
+    it("401: kind api at once, saying the credentials were refused, with no secret", function()
+      local c = client { api_key = "wrong-key" }
+      local err = fails(c.robots.get, ROBOT_STAGS)
+      assert.equal("api", err.kind)
+      assert.equal(401, err.status)
+      assert.equal(1, err.attempts)
+      assert.is_false(err.retryable)
+      assert.matches("refused the credentials", err.message)
+      assert.matches("DEXI_API_KEY", err.message)
+      assert.equal(1, #S.requests("dexi"))
+      local wrong = digest.md5(ACCOUNT .. "wrong-key")
+      no_secret(tostring(err), "wrong-key", wrong)
+      no_secret(pretty.format(err, { secrets = false }), "wrong-key", wrong)
+      -- a POST is refused the same way
+      err = fails(c.runs.execute, RUN_STAGS)
+      assert.equal(401, err.status)
+      assert.equal(1, err.attempts)
+    end)
+
+    it("403: the same as 401, never retried", function()
+      S.config("dexi", { fault = { kind = "403", count = -1 } })
+      local c = client()
+      local err = fails(c.executions.get, EXEC_STAGS)
+      assert.equal("api", err.kind)
+      assert.equal(403, err.status)
+      assert.equal(1, err.attempts)
+      assert.matches("refused the credentials", err.message)
+      assert.equal(1, #S.requests("dexi"))
+      no_secret(tostring(err))
+    end)
+
+    it("never shows the key or the access hash in tostring, pretty-printing or errors", function()
+      local c = client()
+      assert.matches("acc%-test", tostring(c))
+      no_secret(tostring(c))
+      no_secret(pretty.format(c))
+      no_secret(pretty.format(c, { secrets = false, depth = 20, width = 10000 }))
+      local err = fails(c.executions.get, UNKNOWN)
+      no_secret(tostring(err))
+      no_secret(pretty.format(err, { secrets = false }))
+    end)
+
+    it("never logs the key or the access hash, even at debug level", function()
+      local code = [[
+        local dexi = require "dexi"
+        local c = dexi.client { backoff = { base = 0.01, cap = 0.02 } }
+        c.robots.get("]] .. ROBOT_STAGS .. [[")
+        print(pcall(c.executions.get, "]] .. UNKNOWN .. [["))
+        local bad = dexi.client { api_key = "wrong-key" }
+        print(pcall(bad.robots.get, "]] .. ROBOT_STAGS .. [["))
+        print(c, bad)
+      ]]
+      local env = ("env DEXI_ACCOUNT=%s DEXI_API_KEY=%s DEXI_BASE_URL=%s AUTOLUA_LOG=debug"):format(
+        ACCOUNT, KEY, S.quote(S.fake.dexi))
+      for _, format in ipairs { "text", "json" } do
+        local r = S.run_script(code, nil, { env = env .. " AUTOLUA_LOG_FORMAT=" .. format })
+        assert.equal(0, r.code, r.err)
+        assert.matches("request", r.err)         -- debug lines were written
+        local wrong = digest.md5(ACCOUNT .. "wrong-key")
+        no_secret(r.err, "wrong-key", wrong)
+        no_secret(r.out, "wrong-key", wrong)
+      end
+    end)
+  end)
+
+  describe("client:request", function()
+    it("sends method, path, query and JSON body and decodes the answer", function()
+      local c = client()
+      assert.equal("stags", c:request("GET", "robots/" .. ROBOT_STAGS).name)
+      assert.equal("stags", c:request("get", "/robots/" .. ROBOT_STAGS).name)
+      local run = c:request("post", "runs", { query = { robotId = ROBOT_STAGS }, json = { name = "via request" } })
+      assert.equal("via request", run.name)
+      assert.equal(ROBOT_STAGS, run.robotId)
+      local recs = S.requests("dexi")
+      assert.equal(3, #recs)
+      assert.equal("/robots/" .. ROBOT_STAGS, recs[2].path)
+      assert.equal("POST", recs[3].method)
+      assert.equal("/runs", recs[3].path)
+      assert.same({ robotId = { ROBOT_STAGS } }, recs[3].query)
+      assert.same({ name = "via request" }, body_of(recs[3]))
+    end)
+
+    it("treats an empty 2xx body as success", function()
+      local c = client()
+      assert.is_true(c:request("DELETE", "executions/" .. EXEC_FAILED))
+      local r = only_request()
+      assert.equal("DELETE", r.method)
+      assert.equal("/executions/" .. EXEC_FAILED, r.path)
+    end)
+
+    it("applies the error handling of every call", function()
+      local err = fails(client().request, client(), "GET", "no/such/path")
+      assert.equal("api", err.kind)
+      assert.equal(404, err.status)
+    end)
+  end)
+
+  describe("robots", function()
+    it("create, get, update, remove", function()
+      local c = client()
+      local def = { name = "spec robot", type = "SCRAPER", input = { url = "string" } }
+      local robot = c.robots.create(def)
+      assert.is_string(robot._id)
+      assert.equal("spec robot", robot.name)
+      local r = only_request()
+      assert.equal("POST", r.method)
+      assert.equal("/robots", r.path)
+      assert.same(def, body_of(r))
+
+      S.reset("dexi")
+      robot = c.robots.create(def)
+      assert.equal("spec robot", c.robots.get(robot._id).name)
+      local updated = c.robots.update { _id = robot._id, name = "renamed" }
+      assert.equal("renamed", updated.name)
+      assert.equal("renamed", c.robots.get(robot._id).name)
+      assert.is_true(c.robots.remove(robot._id))
+      local err = fails(c.robots.get, robot._id)
+      assert.equal(404, err.status)
+      local recs = S.requests("dexi")
+      assert.same({ "POST", "GET", "PUT", "GET", "DELETE", "GET" },
+        { recs[1].method, recs[2].method, recs[3].method, recs[4].method, recs[5].method, recs[6].method })
+      assert.equal("/robots/" .. robot._id, recs[2].path)
+      assert.equal("/robots", recs[3].path)
+      assert.same({ _id = robot._id, name = "renamed" }, body_of(recs[3]))
+      assert.equal("/robots/" .. robot._id, recs[5].path)
+    end)
+  end)
+
+  describe("runs", function()
+    it("list, with robot_id, offset and limit", function()
+      local c = client()
+      local page = c.runs.list()
+      assert.equal(234, page.totalRows)
+      assert.equal(30, #page.rows)                      -- the server's default page
+      assert.same({}, only_request().query)
+      S.reset("dexi")
+      page = c.runs.list { robot_id = ROBOT_STAGS, offset = 1, limit = 2 }
+      assert.equal(3, page.totalRows)
+      assert.equal(1, page.offset)
+      assert.equal(2, #page.rows)
+      local r = only_request()
+      assert.equal("/runs", r.path)
+      assert.same({ robotId = { ROBOT_STAGS }, offset = { "1" }, limit = { "2" } }, r.query)
+    end)
+
+    it("save (create and update), get, remove", function()
+      local c = client()
+      local run = c.runs.save { robotId = ROBOT_STAGS, name = "spec run" }
+      assert.is_string(run._id)
+      assert.equal(1, run.version)
+      local r = only_request()
+      assert.equal("POST", r.method)
+      assert.equal("/runs", r.path)
+      assert.same({ robotId = { ROBOT_STAGS } }, r.query)
+      assert.same({ robotId = ROBOT_STAGS, name = "spec run" }, body_of(r))
+      local again = c.runs.save { _id = run._id, robotId = ROBOT_STAGS, name = "renamed run" }
+      assert.equal(run._id, again._id)
+      assert.equal(2, again.version)
+      assert.equal("renamed run", c.runs.get(run._id).name)
+      assert.is_true(c.runs.remove(run._id))
+      assert.equal(404, fails(c.runs.get, run._id).status)
+      assert.equal(2, #requests("GET", "/runs/" .. run._id))
+      assert.equal(1, #requests("DELETE", "/runs/" .. run._id))
+    end)
+
+    it("execute, with and without connect", function()
+      local c = client()
+      local e = c.runs.execute(RUN_STAGS, { connect = false })
+      assert.equal("QUEUED", e.state)
+      assert.is_string(e._id)
+      local r = only_request()
+      assert.equal("POST", r.method)
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute", r.path)
+      assert.same({ connect = { "false" } }, r.query)
+      S.reset("dexi")
+      c.runs.execute(RUN_STAGS)
+      assert.same({}, only_request().query)
+    end)
+
+    it("execute_with_input sends one input object", function()
+      local c = client()
+      local e = c.runs.execute_with_input(RUN_STAGS, { url = "https://example.com/x", n = 2 }, { connect = true })
+      assert.equal("PENDING", e.state)
+      local r = only_request()
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute/inputs", r.path)
+      assert.same({ connect = { "true" } }, r.query)
+      assert.same({ url = "https://example.com/x", n = 2 }, body_of(r))
+    end)
+
+    it("execute_bulk sends a JSON array, even an empty one", function()
+      local c = client()
+      local e = c.runs.execute_bulk(RUN_STAGS, { { url = "a" }, { url = "b" } })
+      assert.equal("PENDING", e.state)
+      local r = only_request()
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute/bulk", r.path)
+      assert.same({ { url = "a" }, { url = "b" } }, body_of(r))
+      S.reset("dexi")
+      c.runs.execute_bulk(RUN_STAGS, {})
+      assert.equal("[]", only_request().body)
+    end)
+
+    it("execute_sync returns the result, with format, delete_after and connect", function()
+      local c = client()
+      local result = c.runs.execute_sync(RUN_STAGS, { format = "json", delete_after = false, connect = false })
+      assert.equal("url", result.headers[1])
+      assert.equal(2, #result.rows)                     -- one row per stored input
+      assert.equal("https://example.com/a", result.rows[1][1])
+      local r = only_request()
+      assert.equal("POST", r.method)
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute/wait", r.path)
+      assert.same({ format = { "json" }, deleteAfter = { "false" }, connect = { "false" } }, r.query)
+    end)
+
+    it("execute_with_input_sync and execute_bulk_sync", function()
+      local c = client()
+      local result = c.runs.execute_with_input_sync(RUN_STAGS, { url = "https://example.com/one" })
+      assert.equal(1, #result.rows)
+      assert.equal("https://example.com/one", dexi.rows_as_records(result)[1].url)
+      local csv = c.runs.execute_bulk_sync(RUN_STAGS, { { url = "a" }, { url = "b" }, { url = "c" } }, { format = "csv" })
+      assert.is_string(csv)
+      assert.matches('^"url","title"', csv)
+      local lines = 0
+      for _ in csv:gmatch("[^\n]+") do lines = lines + 1 end
+      assert.equal(4, lines)
+      local recs = S.requests("dexi")
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute/inputs/wait", recs[1].path)
+      assert.same({ url = "https://example.com/one" }, body_of(recs[1]))
+      assert.equal("/runs/" .. RUN_STAGS .. "/execute/bulk/wait", recs[2].path)
+      assert.same({ format = { "csv" } }, recs[2].query)
+      assert.same({ { url = "a" }, { url = "b" }, { url = "c" } }, body_of(recs[2]))
+    end)
+
+    it("the blocking variants get a long read timeout, unlike ordinary calls", function()
+      S.config("dexi", { wait_seconds = 0.8 })
+      local c = client { timeout = 0.3, retries = 0 }
+      local result = c.runs.execute_sync(RUN_STAGS)
+      assert.equal(2, #result.rows)
+      local err = fails(c.runs.execute_sync, RUN_STAGS, { timeout = 0.3 })
+      assert.equal("timeout", err.kind)
+      S.config("dexi", { fault = { kind = "delay", seconds = 0.8, path = "/runs/" } })
+      err = fails(c.runs.get, RUN_STAGS)
+      assert.equal("timeout", err.kind)
+    end)
+
+    it("latest_result in JSON and in another format", function()
+      local c = client()
+      local result = c.runs.latest_result(RUN_STAGS)
+      assert.equal(8, #result.headers)
+      assert.equal("propertyData", result.headers[1])
+      assert.equal(1, #result.rows)
+      local r = only_request()
+      assert.equal("GET", r.method)
+      assert.equal("/runs/" .. RUN_STAGS .. "/latest/result", r.path)
+      local csv = c.runs.latest_result(RUN_STAGS, { format = "csv" })
+      assert.matches('^"propertyData","images"', csv)
+      assert.same({ format = { "csv" } }, S.requests("dexi")[2].query)
+    end)
+
+    it("executions, with offset and limit", function()
+      local c = client()
+      local page = c.runs.executions(RUN_HISTORY, { offset = 10, limit = 5 })
+      assert.equal(250, page.totalRows)
+      assert.equal(5, #page.rows)
+      assert.equal("31000000-0000-4000-8000-000000000240", page.rows[1]._id)   -- newest first
+      local r = only_request()
+      assert.equal("/runs/" .. RUN_HISTORY .. "/executions", r.path)
+      assert.same({ offset = { "10" }, limit = { "5" } }, r.query)
+    end)
+
+    it("set_inputs (replace, append) and clear_inputs", function()
+      local c = client()
+      c.runs.set_inputs(RUN_STAGS, { { url = "x1" } }, { append = false })
+      c.runs.set_inputs(RUN_STAGS, { { url = "x2" } }, { append = true })
+      local recs = S.requests("dexi")
+      assert.equal("PUT", recs[1].method)
+      assert.equal("/runs/" .. RUN_STAGS .. "/inputs", recs[1].path)
+      assert.same({ append = { "false" } }, recs[1].query)
+      assert.same({ { url = "x1" } }, body_of(recs[1]))
+      assert.same({ append = { "true" } }, recs[2].query)
+      local records = dexi.rows_as_records(c.runs.execute_sync(RUN_STAGS))
+      assert.equal(2, #records)
+      assert.equal("x1", records[1].url)
+      assert.equal("x2", records[2].url)
+
+      assert.is_true(c.runs.clear_inputs(RUN_STAGS))
+      assert.equal(1, #requests("DELETE", "/runs/" .. RUN_STAGS .. "/inputs"))
+      local result = c.runs.execute_sync(RUN_STAGS)
+      assert.equal("title", result.headers[1])          -- no input columns any more
+    end)
+  end)
+
+  describe("executions", function()
+    it("get", function()
+      local e = client().executions.get(EXEC_STAGS)
+      assert.equal(EXEC_STAGS, e._id)
+      assert.equal("OK", e.state)
+      assert.equal(1444436317128, e.finished)
+      local r = only_request()
+      assert.equal("GET", r.method)
+      assert.equal("/executions/" .. EXEC_STAGS, r.path)
+    end)
+
+    it("remove", function()
+      local c = client()
+      assert.is_true(c.executions.remove(EXEC_FAILED))
+      assert.equal(1, #requests("DELETE", "/executions/" .. EXEC_FAILED))
+      assert.equal(404, fails(c.executions.get, EXEC_FAILED).status)
+    end)
+
+    it("result, in JSON, paged, and in other formats", function()
+      local c = client()
+      local result = c.executions.result(EXEC_FILES)
+      assert.same({ "image", "label", "error" }, result.headers)
+      assert.equal(6, #result.rows)
+      assert.equal(json.null, result.rows[1][3])
+      local page = c.executions.result(EXEC_FILES, { offset = 2, limit = 2 })
+      assert.equal(2, #page.rows)
+      assert.equal("path-style id", page.rows[1][2])
+      local xml = c.executions.result(EXEC_STAGS, { format = "xml" })
+      assert.matches("^<%?xml", xml)
+      local recs = S.requests("dexi")
+      assert.equal("/executions/" .. EXEC_FILES .. "/result", recs[1].path)
+      assert.same({}, recs[1].query)
+      assert.same({ offset = { "2" }, limit = { "2" } }, recs[2].query)
+      assert.same({ format = { "xml" } }, recs[3].query)
+    end)
+
+    it("stop, then stopping again is a 400, not retried", function()
+      local c = client()
+      assert.same({}, c.executions.stop(EXEC_RUNNING))
+      assert.equal("STOPPED", c.executions.get(EXEC_RUNNING).state)
+      local err = fails(c.executions.stop, EXEC_RUNNING)
+      assert.equal("api", err.kind)
+      assert.equal(400, err.status)
+      assert.equal(1, err.attempts)
+      assert.equal(2, #requests("POST", "/executions/" .. EXEC_RUNNING .. "/stop"))
+    end)
+
+    it("continue resumes a stopped execution", function()
+      local c = client()
+      assert.same({}, c.executions.continue(EXEC_STOPPED))
+      assert.equal(1, #requests("POST", "/executions/" .. EXEC_STOPPED .. "/continue"))
+      local e = c:wait_execution(EXEC_STOPPED, { interval = 0 })
+      assert.equal("OK", e.state)
+    end)
+
+    it("stats", function()
+      local stats = client().executions.stats(EXEC_STAGS)
+      assert.equal("OK", stats.state)
+      assert.equal(RUN_STAGS, stats.runId)
+      assert.equal(1, stats.resultsTotal)
+      assert.equal("/executions/" .. EXEC_STAGS .. "/stats", only_request().path)
+    end)
+
+    it("file returns the raw bytes and the type, for a pointer or an id", function()
+      local c = client()
+      local bytes, mime = c.executions.file(EXEC_FILES, "FILE:image/png;26071;" .. FILE_LOWER)
+      assert.equal("image/png", mime)
+      assert.equal(26071, #bytes)
+      assert.equal(PNG, bytes:sub(1, #PNG))
+      local again = c.executions.file(EXEC_FILES, FILE_LOWER)
+      assert.equal(bytes, again)
+      bytes, mime = c.executions.file(EXEC_FILES, FILE_PATH)
+      assert.equal("image/jpeg", mime)
+      assert.equal(2974, #bytes)
+      bytes = c.executions.file(EXEC_FILES, FILE_ODD)
+      assert.equal(5120, #bytes)
+      local recs = S.requests("dexi")
+      assert.equal("/executions/" .. EXEC_FILES .. "/file/" .. FILE_LOWER, recs[1].path)
+      assert.equal("/executions/" .. EXEC_FILES .. "/file/" .. FILE_PATH:gsub("/", "%%2F"), recs[3].path)
+      local odd = recs[4].path:match("/file/(.*)$")
+      assert.is_nil(odd:find("/", 1, true))
+      assert.matches("^accounts%%2F", odd)            -- the legacy prefix is gone
+      assert.matches("Image%%20File%%2B1$", odd)
+      for _, r in ipairs(recs) do assert.equal(200, r.status) end
+    end)
+
+    it("each_row walks a result (one page here)", function()
+      local rows = {}
+      for row in client().executions.each_row(EXEC_FILES) do rows[#rows + 1] = row end
+      assert.equal(6, #rows)
+      assert.equal("no file", rows[6][2])
+      local r = only_request()
+      assert.same({ offset = { "0" }, limit = { "200" } }, r.query)
+    end)
+  end)
+
+  describe("datasets", function()
+    it("rows, with offset, limit and query, under the 200-row cap", function()
+      local c = client()
+      local page = c.datasets.rows(DATASET)
+      assert.equal(450, page.totalRows)
+      assert.equal(200, #page.rows)
+      local r = only_request()
+      assert.equal("POST", r.method)
+      assert.equal("/datasets/" .. DATASET .. "/rows", r.path)
+      assert.same({}, body_of(r))
+      page = c.datasets.rows(DATASET, { offset = 440, limit = 500 })
+      assert.equal(440, page.offset)
+      assert.equal(10, #page.rows)
+      assert.equal(441, page.rows[1].index)
+      assert.equal(200, #c.datasets.rows(DATASET, { limit = 500 }).rows)
+      page = c.datasets.rows(DATASET, { query = { category = "books" }, limit = 5 })
+      assert.equal(150, page.totalRows)
+      for _, row in ipairs(page.rows) do assert.equal("books", row.category) end
+      local recs = S.requests("dexi")
+      assert.same({ offset = 440, limit = 500 }, body_of(recs[2]))
+      assert.same({ query = { category = "books" }, limit = 5 }, body_of(recs[4]))
+    end)
+
+    it("each_row walks every page", function()
+      local c = client()
+      local n = 0
+      for row in c.datasets.each_row(DATASET) do
+        n = n + 1
+        assert.equal(n, row.index)
+      end
+      assert.equal(450, n)
+      local recs = S.requests("dexi")
+      assert.equal(3, #recs)
+      for i, r in ipairs(recs) do assert.same({ offset = (i - 1) * 200, limit = 200 }, body_of(r)) end
+    end)
+
+    it("each_row passes the query on every page", function()
+      S.config("dexi", { page_cap = 50 })
+      local n = 0
+      for row in client().datasets.each_row(DATASET, { query = { category = "games" } }) do
+        n = n + 1
+        assert.equal("games", row.category)
+      end
+      assert.equal(150, n)
+      local recs = S.requests("dexi")
+      assert.equal(3, #recs)
+      for _, r in ipairs(recs) do assert.same({ category = "games" }, body_of(r).query) end
+    end)
+  end)
+
+  describe("files", function()
+    it("get returns the raw bytes and the type, for a bare id or a pointer", function()
+      local c = client()
+      local bytes, mime = c.files.get(FILE_UPPER)
+      assert.equal("image/png", mime)
+      assert.equal(432123, #bytes)
+      assert.equal(PNG, bytes:sub(1, #PNG))
+      bytes, mime = c.files.get("FILE:image/svg+xml;1234;50000000-0000-4000-8000-000000000005;x")
+      assert.equal("image/svg+xml", mime)
+      assert.equal(1234, #bytes)
+      local recs = S.requests("dexi")
+      assert.equal("GET", recs[1].method)
+      assert.equal("/files/" .. FILE_UPPER, recs[1].path)
+      assert.equal("/files/50000000-0000-4000-8000-000000000005", recs[2].path)
+    end)
+
+    it("never JSON-decodes a file body, even one typed application/json", function()
+      S.config("dexi", { fault = { kind = "invalid_json", path = "/files/", count = 2 } })
+      local c = client()
+      local bytes, mime = c.files.get(FILE_LOWER)
+      assert.equal('{"_id":"', bytes)
+      assert.equal("application/json", mime)
+      local dir = S.tmpdir()
+      local got = c:download(FILE_LOWER, dir .. "/f.json")
+      assert.equal(8, got.bytes)
+      assert.equal('{"_id":"', S.slurp(dir .. "/f.json"))
+      rmdir(dir)
+    end)
+  end)
+
+  describe("paging", function()
+    it("runs.each walks every run in pages of at most 200", function()
+      local c = client()
+      local seen, n = {}, 0
+      for run in c.runs.each() do
+        assert.is_nil(seen[run._id])
+        seen[run._id] = true
+        n = n + 1
+      end
+      assert.equal(234, n)
+      local recs = S.requests("dexi")
+      assert.equal(2, #recs)
+      assert.same({ offset = { "0" }, limit = { "200" } }, recs[1].query)
+      assert.same({ offset = { "200" }, limit = { "200" } }, recs[2].query)
+    end)
+
+    it("runs.each filters by robot", function()
+      local n = 0
+      for run in client().runs.each { robot_id = ROBOT_STAGS } do
+        n = n + 1
+        assert.equal(ROBOT_STAGS, run.robotId)
+      end
+      assert.equal(3, n)
+      assert.same({ ROBOT_STAGS }, only_request().query.robotId)
+    end)
+
+    it("runs.each_execution walks every execution, newest first", function()
+      local ids = {}
+      for e in client().runs.each_execution(RUN_HISTORY) do ids[#ids + 1] = e._id end
+      assert.equal(250, #ids)
+      assert.equal("31000000-0000-4000-8000-000000000250", ids[1])
+      assert.equal("31000000-0000-4000-8000-000000000001", ids[250])
+      local recs = S.requests("dexi")
+      assert.equal(2, #recs)
+      assert.same({ "200" }, recs[2].query.offset)
+    end)
+
+    -- An OK execution whose result has 'rows' rows (created on the fake's current state).
+    local function long_execution(c, rows)
+      S.config("dexi", { result_rows = rows, polls_per_state = 0 })
+      local e = c:wait_execution(c.runs.execute(RUN_STAGS)._id, { interval = 0 })
+      assert.equal("OK", e.state)
+      return e._id
+    end
+
+    it("executions.each_row walks a long result page by page", function()
+      local c = client()
+      local id = long_execution(c, 450)
+      local n = 0
+      for row in c.executions.each_row(id) do
+        n = n + 1
+        assert.equal("Item " .. n, row[2])
+      end
+      assert.equal(450, n)
+      local pages = requests("GET", "/executions/" .. id .. "/result")
+      assert.equal(3, #pages)
+      for i, r in ipairs(pages) do
+        assert.same({ offset = { tostring((i - 1) * 200) }, limit = { "200" } }, r.query)
+      end
+    end)
+
+    it("executions.each_row stops at totalRows, and takes a whole result sent at once", function()
+      local c = client()
+      local id = long_execution(c, 400)
+      S.config("dexi", { result_total_rows = true })
+      local n = 0
+      for _ in c.executions.each_row(id) do n = n + 1 end
+      assert.equal(400, n)
+      assert.equal(2, #requests("GET", "/executions/" .. id .. "/result"))
+      S.config("dexi", { result_paging = false })
+      n = 0
+      for _ in c.executions.each_row(id) do n = n + 1 end
+      assert.equal(400, n)
+      assert.equal(3, #requests("GET", "/executions/" .. id .. "/result"))
+    end)
+
+    it("stops at an empty page when totalRows overstates the rows", function()
+      S.config("dexi", { total_rows_extra = 10 })
+      local n = 0
+      for _ in client().runs.each() do n = n + 1 end
+      assert.equal(234, n)
+      assert.equal(3, #S.requests("dexi"))
+    end)
+
+    describe("a server that ignores offset raises instead of looping", function()
+      local function walk(iter)
+        local n = 0
+        local ok, err = pcall(function() for _ in iter do n = n + 1 end end)
+        assert.is_false(ok)
+        assert.equal("api", err.kind)
+        assert.equal("paging", err.code)
+        assert.matches("ignored offset", err.message)
+        return n
+      end
+
+      it("runs.each", function()
+        S.config("dexi", { ignore_offset = true })
+        assert.equal(200, walk(client().runs.each()))
+        assert.equal(2, #S.requests("dexi"))
+      end)
+
+      it("runs.each_execution", function()
+        S.config("dexi", { ignore_offset = true })
+        assert.equal(200, walk(client().runs.each_execution(RUN_HISTORY)))
+        assert.equal(2, #S.requests("dexi"))
+      end)
+
+      it("datasets.each_row", function()
+        S.config("dexi", { ignore_offset = true })
+        assert.equal(200, walk(client().datasets.each_row(DATASET)))
+        assert.equal(2, #S.requests("dexi"))
+      end)
+
+      it("executions.each_row (results carry no offset: the repeated first row tells)", function()
+        local c = client()
+        local id = long_execution(c, 450)
+        S.config("dexi", { ignore_offset = true })
+        assert.equal(200, walk(c.executions.each_row(id)))
+        assert.equal(2, #requests("GET", "/executions/" .. id .. "/result"))
+      end)
+    end)
+  end)
+end)
