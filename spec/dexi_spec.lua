@@ -117,7 +117,7 @@ describe("dexi", function()
       local c = client()
       assert.same({ get = 75, write = 15, file = 15 }, c.limits)
       assert.equal(5, c.retries)
-      assert.equal(S.fake.dexi:gsub("/*$", "/"), c.base_url)
+      assert.equal((S.fake.dexi:gsub("/*$", "/")), c.base_url)
       local bare = client { base_url = (S.fake.dexi:gsub("/+$", "")) }
       assert.equal(c.base_url, bare.base_url)
       bare.robots.get(ROBOT_STAGS)
@@ -742,6 +742,515 @@ describe("dexi", function()
         assert.equal(200, walk(c.executions.each_row(id)))
         assert.equal(2, #requests("GET", "/executions/" .. id .. "/result"))
       end)
+    end)
+  end)
+
+  describe("downloads", function()
+    local dir
+    before_each(function() dir = S.tmpdir() end)
+    after_each(function() rmdir(dir) end)
+
+    it("stream every pointer form of a result into a directory, named from id and type", function()
+      local c = client()
+      local result = c.executions.result(EXEC_FILES)
+      local want = {
+        { FILE_LOWER .. ".png", 26071, "image/png" },
+        { FILE_UPPER .. ".png", 432123, "image/png" },
+        { "50000000-0000-4000-8000-0000000000b1_ImageFile.jpg", 2974, "image/jpeg" },
+        { "50000000-0000-4000-8000-0000000000b2_Image_File_1.jpg", 5120, "image/jpeg" },
+        { "50000000-0000-4000-8000-000000000005.svg", 1234, "image/svg+xml" },
+      }
+      S.reset("dexi")
+      for i, w in ipairs(want) do
+        local got = c:download(result.rows[i][1], dir, { execution = EXEC_FILES })
+        assert.same({ path = dir .. "/" .. w[1], bytes = w[2], mime = w[3] }, got)
+        assert.equal(w[2], file_size(got.path))
+      end
+      local names = S.ls(dir)
+      table.sort(names)
+      local expected = {}
+      for i, w in ipairs(want) do expected[i] = w[1] end
+      table.sort(expected)
+      assert.same(expected, names)
+      local recs = S.requests("dexi")
+      assert.equal(5, #recs)
+      for _, r in ipairs(recs) do
+        assert.equal("GET", r.method)
+        assert.equal(200, r.status)
+        local id = r.path:match("^/executions/" .. EXEC_FILES:gsub("%-", "%%-") .. "/file/(.+)$")
+        assert.is_string(id, r.path)
+        assert.is_nil(id:find("/", 1, true), "a raw slash in " .. r.path)
+      end
+      assert.equal("/executions/" .. EXEC_FILES .. "/file/" .. FILE_PATH:gsub("/", "%%2F"), recs[3].path)
+    end)
+
+    it("write the same bytes the server sent, nothing decoded", function()
+      local c = client()
+      local bytes = c.files.get(FILE_LOWER)
+      local got = c:download("FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal(digest.sha256(bytes), digest.sha256_file(got.path))
+      assert.equal(PNG, S.slurp(got.path):sub(1, #PNG))
+    end)
+
+    it("go to a file path, through the files endpoint without an execution", function()
+      local c = client()
+      local got = c:download("FILE:image/jpeg;2974;" .. FILE_PATH, dir .. "/shot.jpg")
+      assert.same({ path = dir .. "/shot.jpg", bytes = 2974, mime = "image/jpeg" }, got)
+      assert.equal(2974, file_size(dir .. "/shot.jpg"))
+      assert.same({ "shot.jpg" }, S.ls(dir))
+      assert.equal("/files/" .. FILE_PATH:gsub("/", "%%2F"), only_request().path)
+    end)
+
+    it("take a bare file id and a result file id, with and without an execution", function()
+      local c = client()
+      local got = c:download(FILE_LOWER, dir)
+      assert.equal(dir .. "/" .. FILE_LOWER, got.path)       -- no pointer: no type to name it by
+      assert.equal(26071, got.bytes)
+      assert.equal("image/png", got.mime)
+      got = c:download(FILE_ODD, dir, { execution = EXEC_FILES })
+      assert.equal(dir .. "/50000000-0000-4000-8000-0000000000b2_Image_File_1", got.path)
+      assert.equal(5120, file_size(got.path))
+      got = c:download(FILE_ODD, dir .. "/odd.jpg")
+      assert.equal(5120, got.bytes)
+      local recs = S.requests("dexi")
+      assert.equal("/files/" .. FILE_LOWER, recs[1].path)
+      assert.matches("^/executions/" .. EXEC_FILES:gsub("%-", "%%-") .. "/file/accounts%%2F", recs[2].path)
+      assert.matches("^/files/accounts%%2F.*Image%%20File%%2B1$", recs[3].path)
+    end)
+
+    it("fail the size check with kind http, leaving no file", function()
+      S.config("dexi", { file_short_by = 10 })
+      local c = client()
+      local err = fails(c.download, c, "FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal("http", err.kind)
+      assert.equal("size", err.code)
+      assert.matches("26061", err.message)
+      assert.matches("26071", err.message)
+      err = fails(c.download, c, "FILE:image/png;26071;" .. FILE_LOWER, dir .. "/named.png")
+      assert.equal("http", err.kind)
+      assert.same({}, S.ls(dir))
+      assert.equal(2, #S.requests("dexi"))
+    end)
+
+    it("retry a truncated body, and leave no file when it never arrives whole", function()
+      local c = client { retries = 2 }
+      S.config("dexi", { fault = { kind = "truncate", path = "/file/", count = 1 } })
+      local got = c:download("FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal(26071, file_size(got.path))
+      assert.equal(2, #S.requests("dexi"))
+      os.remove(got.path)
+      S.reset("dexi")
+      S.config("dexi", { fault = { kind = "truncate", path = "/file/", count = -1 } })
+      local err = fails(c.download, c, "FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal("network", err.kind)
+      assert.equal("truncated", err.code)
+      assert.equal(3, err.attempts)
+      assert.equal(3, #S.requests("dexi"))
+      assert.same({}, S.ls(dir))
+    end)
+
+    it("draw from the file limiter, and only from it", function()
+      local c = client()
+      local function counts()
+        return { get = c.limiters.get:stats().acquired, write = c.limiters.write:stats().acquired,
+                 file = c.limiters.file:stats().acquired }
+      end
+      local before = counts()
+      c:download(FILE_LOWER, dir)
+      c:download(FILE_PATH, dir, { execution = EXEC_FILES })
+      c.files.get(FILE_LOWER)
+      c.executions.file(EXEC_FILES, FILE_LOWER)
+      local after = counts()
+      assert.same({ get = 0, write = 0, file = 4 },
+        { get = after.get - before.get, write = after.write - before.write, file = after.file - before.file })
+    end)
+  end)
+
+  describe("limits", function()
+    it("GET draws from get, POST, PUT and DELETE from write", function()
+      local c = client()
+      local function counts() return { c.limiters.get:stats().acquired, c.limiters.write:stats().acquired } end
+      local b = counts()
+      c.robots.get(ROBOT_STAGS)
+      c.runs.list()
+      c.runs.execute(RUN_STAGS)
+      c.robots.update { _id = ROBOT_STAGS, name = "stags" }
+      c.executions.remove(EXEC_FAILED)
+      local a = counts()
+      assert.same({ 2, 3 }, { a[1] - b[1], a[2] - b[2] })
+    end)
+
+    it("are overridable, and checked", function()
+      assert.same({ get = 10, write = 2, file = 15 }, client { limits = { get = 10, write = 2 } }.limits)
+      assert.equal("argument", fails(client, { limits = { get = 0 } }).kind)
+      assert.equal("argument", fails(client, { limits = { file = "fast" } }).kind)
+    end)
+
+    it("are shared by every client of one account, and only of that account", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { get = 11 } })
+      local c1 = client { account = acc, api_key = key, limits = { get = 10 } }
+      local c2 = client { account = acc, api_key = key, limits = { get = 10 } }
+      assert.equal(c1.limiters.get, c2.limiters.get)
+      assert.equal(c1.limiters.file, c2.limiters.file)
+      assert.not_equal(c1.limiters.get, client { limits = { get = 10 } }.limiters.get)
+      local t0 = task.now()
+      local items = {}
+      for i = 1, 12 do items[i] = i end
+      task.map(items, function(i)
+        return (i % 2 == 0 and c1 or c2).robots.get(ROBOT_STAGS)
+      end, { concurrency = 12 })
+      local dt = task.now() - t0
+      -- 12 requests at 10 per second between them: 11 gaps of 0.1 s; two budgets would take 0.5 s
+      assert.is_true(dt >= 0.9, "12 requests took only " .. dt .. " s")
+      local recs = S.requests("dexi")
+      assert.equal(12, #recs)
+      for _, r in ipairs(recs) do assert.equal(200, r.status) end
+    end)
+
+    it("a 429 with Retry-After pauses the limiter until then, and is retried", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { get = 1 }, retry_after = true })
+      local c = client { account = acc, api_key = key }
+      local waited = c.limiters.get:stats().waited_seconds
+      c.robots.get(ROBOT_STAGS)
+      assert.equal("stags", c.robots.get(ROBOT_STAGS).name)
+      local recs = S.requests("dexi")
+      assert.same({ 200, 429, 200 }, statuses(recs))
+      local gap = recs[3].t - recs[2].t
+      assert.is_true(gap >= 0.9 and gap < 5, "retried after " .. gap .. " s")
+      -- the wait happened in the limiter (the whole account paused), not in a private sleep
+      assert.is_true(c.limiters.get:stats().waited_seconds - waited >= 0.8)
+    end)
+
+    it("a 429 without Retry-After is retried with backoff until it passes", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { get = 1 }, rate_window = 0.3 })
+      local c = client { account = acc, api_key = key, retries = 60 }
+      c.robots.get(ROBOT_STAGS)
+      assert.equal("stags", c.robots.get(ROBOT_STAGS).name)
+      local recs = S.requests("dexi")
+      local st = statuses(recs)
+      assert.equal(200, st[1])
+      assert.equal(200, st[#st])
+      assert.is_true(#st >= 3 and #st <= 62, #st .. " requests")
+      for i = 2, #st - 1 do assert.equal(429, st[i]) end
+      assert.is_true(recs[#recs].t - recs[1].t >= 0.29)
+    end)
+
+    it("a 429 storm longer than the retry budget raises rate_limited with the attempts sent", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { get = 0 } })
+      local c = client { account = acc, api_key = key, retries = 3 }
+      local before = c.limiters.get:stats().acquired
+      local err = fails(c.robots.get, ROBOT_STAGS)
+      assert.equal("rate_limited", err.kind)
+      assert.equal(429, err.status)
+      assert.equal(4, err.attempts)
+      assert.is_true(err.retryable)
+      assert.matches("after 4 attempts", tostring(err))
+      local recs = S.requests("dexi")
+      assert.equal(4, #recs)
+      assert.same({ 429, 429, 429, 429 }, statuses(recs))
+      -- every retry was a new acquisition from the same limiter
+      assert.equal(4, c.limiters.get:stats().acquired - before)
+    end)
+
+    it("a 429 is retried for a POST too (the server did nothing)", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { write = 0 } })
+      local c = client { account = acc, api_key = key, retries = 2 }
+      local err = fails(c.runs.execute, RUN_STAGS)
+      assert.equal("rate_limited", err.kind)
+      assert.equal(3, err.attempts)
+      assert.equal(3, #requests("POST"))
+    end)
+
+    it("a Retry-After beyond reason raises at once", function()
+      local acc, key = fresh_account()
+      S.config("dexi", { limits = { get = 0 }, retry_after = true, rate_window = 1000 })
+      local c = client { account = acc, api_key = key }
+      local t0 = task.now()
+      local err = fails(c.robots.get, ROBOT_STAGS)
+      assert.equal("rate_limited", err.kind)
+      assert.equal(1, err.attempts)
+      assert.equal(1, #S.requests("dexi"))
+      assert.is_true(task.now() - t0 < 5)
+    end)
+  end)
+
+  describe("retries", function()
+    it("5xx answers are retried for GET", function()
+      S.config("dexi", { fault = { kind = "503", count = 2 } })
+      assert.equal("OK", client().executions.get(EXEC_STAGS).state)
+      assert.same({ 503, 503, 200 }, statuses(requests("GET", "/executions/" .. EXEC_STAGS)))
+    end)
+
+    it("5xx answers are retried for DELETE", function()
+      S.config("dexi", { fault = { kind = "500", count = 2 } })
+      assert.is_true(client().executions.remove(EXEC_FAILED))
+      assert.same({ 500, 500, 200 }, statuses(requests("DELETE", "/executions/" .. EXEC_FAILED)))
+    end)
+
+    it("5xx answers are not retried for POST", function()
+      S.config("dexi", { fault = { kind = "503", count = 1 } })
+      local err = fails(client().runs.execute, RUN_STAGS)
+      assert.equal("api", err.kind)
+      assert.equal(503, err.status)
+      assert.equal(1, err.attempts)
+      assert.is_true(err.retryable)
+      assert.equal("POST", err.method)
+      assert.equal(1, #S.requests("dexi"))
+    end)
+
+    it("a read-only POST (data set rows) is retried", function()
+      S.config("dexi", { fault = { kind = "502", count = 1 } })
+      assert.equal(200, #client().datasets.rows(DATASET).rows)
+      assert.same({ 502, 200 }, statuses(S.requests("dexi")))
+    end)
+
+    it("a 5xx storm ends with kind api after the retries", function()
+      S.config("dexi", { fault = { kind = "500", count = -1 } })
+      local err = fails(client { retries = 2 }.robots.get, ROBOT_STAGS)
+      assert.equal("api", err.kind)
+      assert.equal(500, err.status)
+      assert.equal(3, err.attempts)
+      assert.equal(3, #S.requests("dexi"))
+    end)
+
+    it("a reset connection is retried for GET and DELETE", function()
+      S.config("dexi", { fault = { kind = "reset", count = 2 } })
+      local c = client()
+      assert.equal("stags", c.robots.get(ROBOT_STAGS).name)
+      S.config("dexi", { fault = { kind = "reset", count = 2 } })
+      assert.is_true(c.executions.remove(EXEC_FAILED))
+      S.config("dexi", { fault = { kind = "reset", count = -1 } })
+      local err = fails(client { retries = 2 }.robots.get, ROBOT_STAGS)
+      assert.equal("network", err.kind)
+      assert.equal("reset", err.code)
+      assert.equal(3, err.attempts)
+    end)
+
+    it("a reset connection is not retried for POST", function()
+      S.config("dexi", { fault = { kind = "reset", count = -1, method = "POST" } })
+      local err = fails(client().runs.execute, RUN_STAGS)
+      assert.equal("network", err.kind)
+      assert.equal("reset", err.code)
+      assert.equal(1, err.attempts)
+      assert.equal("POST", err.method)
+    end)
+
+    it("backoff: full jitter under an exponential cap", function()
+      for attempt = 1, 12 do
+        for _ = 1, 20 do
+          local d = pipeline.backoff(attempt, { base = 0.5, cap = 30 })
+          assert.is_true(d >= 0 and d <= math.min(30, 0.5 * 2 ^ (attempt - 1)))
+        end
+      end
+    end)
+
+    it("Retry-After: seconds or an HTTP date", function()
+      assert.equal(3, pipeline.retry_after("3"))
+      assert.equal(1, pipeline.retry_after("0.2"))
+      assert.equal(0, pipeline.retry_after("-4"))
+      assert.is_nil(pipeline.retry_after(nil))
+      assert.is_nil(pipeline.retry_after("soon"))
+      local d = pipeline.retry_after(os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 20))
+      assert.is_true(d >= 18 and d <= 21, "got " .. tostring(d))
+      assert.equal(0, pipeline.retry_after("Wed, 21 Oct 2015 07:28:00 GMT"))
+    end)
+  end)
+
+  describe("wait_execution", function()
+    it("polls until OK and returns the execution", function()
+      local c = client()
+      local started = c.runs.execute(RUN_STAGS)
+      assert.equal("QUEUED", started.state)
+      local e = c:wait_execution(started._id, { interval = 0.01, timeout = 10 })
+      assert.equal("OK", e.state)
+      assert.equal(started._id, e._id)
+      assert.is_number(e.finished)
+      -- QUEUED twice, RUNNING twice, then OK (the fake's polls_per_state = 2)
+      assert.equal(5, #requests("GET", "/executions/" .. started._id))
+    end)
+
+    it("returns a FAILED execution rather than raising", function()
+      local c = client()
+      local e = c:wait_execution(c.runs.execute(RUN_FAIL)._id, { interval = 0 })
+      assert.equal("FAILED", e.state)
+    end)
+
+    it("returns a STOPPED execution rather than raising", function()
+      S.config("dexi", { final_state = "STOPPED" })
+      local c = client()
+      local e = c:wait_execution(c.runs.execute_with_input(RUN_STAGS, { url = "x" })._id, { interval = 0 })
+      assert.equal("STOPPED", e.state)
+    end)
+
+    it("does not take unknown states for final", function()
+      local c = client()
+      local states, calls = { "QUEUED", "ARCHIVING", "Ok", "DONE", "FAILED" }, 0
+      c.executions.get = function(id)
+        calls = calls + 1
+        return { _id = id, state = states[calls] }
+      end
+      assert.equal("FAILED", c:wait_execution("x", { interval = 0 }).state)
+      assert.equal(5, calls)
+    end)
+
+    it("raises kind timeout past its timeout", function()
+      S.config("dexi", { polls_per_state = 100000 })
+      local c = client()
+      local t0 = task.now()
+      local err = fails(c.wait_execution, c, EXEC_RUNNING, { timeout = 0.3, interval = 0.05 })
+      local dt = task.now() - t0
+      assert.equal("timeout", err.kind)
+      assert.matches(EXEC_RUNNING, err.message, 1, true)
+      assert.matches("RUNNING", err.message)
+      assert.is_true(dt < 3, "took " .. dt .. " s")
+      assert.is_true(#requests("GET", "/executions/" .. EXEC_RUNNING) >= 2)
+    end)
+
+    it("raises the 404 of an unknown execution", function()
+      local err = fails(client().wait_execution, client(), UNKNOWN, { interval = 0 })
+      assert.equal("api", err.kind)
+      assert.equal(404, err.status)
+    end)
+  end)
+
+  describe("bad input gets a clear error", function()
+    it("an unknown execution: kind api, status 404, not retried", function()
+      local c = client()
+      local err = fails(c.executions.get, UNKNOWN)
+      assert.equal("api", err.kind)
+      assert.equal(404, err.status)
+      assert.equal("not_found", err.code)
+      assert.equal(1, err.attempts)
+      assert.is_false(err.retryable)
+      assert.equal("GET", err.method)
+      assert.matches("/executions/" .. UNKNOWN, err.url, 1, true)
+      local line = tostring(err)
+      assert.matches("GET", line)
+      assert.matches("404", line)
+      assert.matches(UNKNOWN, line, 1, true)
+      assert.equal(1, #S.requests("dexi"))
+      assert.equal(404, fails(c.executions.result, UNKNOWN).status)
+    end)
+
+    it("an invalid JSON body: kind decode, naming the call", function()
+      S.config("dexi", { fault = { kind = "invalid_json", count = 2 } })
+      local c = client()
+      local err = fails(c.executions.get, EXEC_STAGS)
+      assert.equal("decode", err.kind)
+      assert.equal(200, err.status)
+      assert.equal("GET", err.method)
+      assert.matches("not valid JSON", err.message)
+      assert.matches("/executions/" .. EXEC_STAGS, tostring(err), 1, true)
+      err = fails(c.runs.execute, RUN_STAGS)
+      assert.equal("decode", err.kind)
+      assert.equal("POST", err.method)
+      assert.equal(2, #S.requests("dexi"))
+    end)
+
+    it("an HTML error page: kind http, naming the page, retried only where safe", function()
+      S.config("dexi", { fault = { kind = "html502", count = -1 } })
+      local c = client { retries = 1 }
+      local err = fails(c.executions.get, EXEC_STAGS)
+      assert.equal("http", err.kind)
+      assert.equal(502, err.status)
+      assert.equal(2, err.attempts)
+      assert.matches("HTML page", err.message)
+      assert.matches("502 Bad Gateway", err.message)
+      S.reset("dexi")
+      S.config("dexi", { fault = { kind = "html502", count = -1 } })
+      err = fails(c.runs.execute, RUN_STAGS)
+      assert.equal("http", err.kind)
+      assert.equal(1, err.attempts)
+      assert.equal(1, #S.requests("dexi"))
+    end)
+
+    it("a truncated JSON body is retried for GET", function()
+      S.config("dexi", { fault = { kind = "truncate", count = 1, path = "/executions/" } })
+      assert.equal("OK", client().executions.get(EXEC_STAGS).state)
+      assert.equal(2, #S.requests("dexi"))
+    end)
+
+    describe("a wrong-type argument: kind argument, nothing sent", function()
+      local cases = {
+        { "robots.get(nil)", function(c) c.robots.get(nil) end },
+        { "robots.get(42)", function(c) c.robots.get(42) end },
+        { "robots.get('')", function(c) c.robots.get("") end },
+        { "robots.remove({})", function(c) c.robots.remove({}) end },
+        { "robots.create('def')", function(c) c.robots.create("def") end },
+        { "robots.update without _id", function(c) c.robots.update { name = "x" } end },
+        { "runs.list('x')", function(c) c.runs.list("x") end },
+        { "runs.list{offset = -1}", function(c) c.runs.list { offset = -1 } end },
+        { "runs.list{limit = '5'}", function(c) c.runs.list { limit = "5" } end },
+        { "runs.list{limit = 2.5}", function(c) c.runs.list { limit = 2.5 } end },
+        { "runs.list{robot_id = 5}", function(c) c.runs.list { robot_id = 5 } end },
+        { "runs.save(nil)", function(c) c.runs.save(nil) end },
+        { "runs.get(nil)", function(c) c.runs.get(nil) end },
+        { "runs.execute connect = 'no'", function(c) c.runs.execute(RUN_STAGS, { connect = "no" }) end },
+        { "runs.execute_with_input('url=x')", function(c) c.runs.execute_with_input(RUN_STAGS, "url=x") end },
+        { "runs.execute_bulk(map)", function(c) c.runs.execute_bulk(RUN_STAGS, { url = "x" }) end },
+        { "runs.execute_sync format pdf", function(c) c.runs.execute_sync(RUN_STAGS, { format = "pdf" }) end },
+        { "runs.execute_sync delete_after 1", function(c) c.runs.execute_sync(RUN_STAGS, { delete_after = 1 }) end },
+        { "runs.execute_with_input_sync(nil)", function(c) c.runs.execute_with_input_sync(RUN_STAGS, nil) end },
+        { "runs.execute_bulk_sync('x')", function(c) c.runs.execute_bulk_sync(RUN_STAGS, "x") end },
+        { "runs.latest_result format 1", function(c) c.runs.latest_result(RUN_STAGS, { format = 1 }) end },
+        { "runs.executions(nil)", function(c) c.runs.executions(nil) end },
+        { "runs.set_inputs('x')", function(c) c.runs.set_inputs(RUN_STAGS, "x") end },
+        { "runs.set_inputs append 'yes'", function(c) c.runs.set_inputs(RUN_STAGS, { { url = "a" } }, { append = "yes" }) end },
+        { "runs.clear_inputs(42)", function(c) c.runs.clear_inputs(42) end },
+        { "runs.each{robot_id = {}}", function(c) c.runs.each { robot_id = {} } end },
+        { "runs.each_execution(nil)", function(c) c.runs.each_execution(nil) end },
+        { "executions.get(nil)", function(c) c.executions.get(nil) end },
+        { "executions.remove(1)", function(c) c.executions.remove(1) end },
+        { "executions.result offset '0'", function(c) c.executions.result(EXEC_STAGS, { offset = "0" }) end },
+        { "executions.result('x', 'json')", function(c) c.executions.result(EXEC_STAGS, "json") end },
+        { "executions.each_row(nil)", function(c) c.executions.each_row(nil) end },
+        { "executions.file(nil, id)", function(c) c.executions.file(nil, FILE_LOWER) end },
+        { "executions.file(ex, 42)", function(c) c.executions.file(EXEC_FILES, 42) end },
+        { "executions.file(ex, malformed)", function(c) c.executions.file(EXEC_FILES, "FILE:image/png;x;y") end },
+        { "executions.stop(true)", function(c) c.executions.stop(true) end },
+        { "executions.continue(nil)", function(c) c.executions.continue(nil) end },
+        { "executions.stats(nil)", function(c) c.executions.stats(nil) end },
+        { "datasets.rows(nil)", function(c) c.datasets.rows(nil) end },
+        { "datasets.rows query 'books'", function(c) c.datasets.rows(DATASET, { query = "books" }) end },
+        { "datasets.rows offset 1.5", function(c) c.datasets.rows(DATASET, { offset = 1.5 }) end },
+        { "datasets.each_row(nil)", function(c) c.datasets.each_row(nil) end },
+        { "datasets.each_row(id, 'x')", function(c) c.datasets.each_row(DATASET, "x") end },
+        { "files.get(nil)", function(c) c.files.get(nil) end },
+        { "files.get(malformed)", function(c) c.files.get("FILE:broken") end },
+        { "request(42, path)", function(c) c:request(42, "robots") end },
+        { "request('GET', nil)", function(c) c:request("GET", nil) end },
+        { "request('GET', path, 'x')", function(c) c:request("GET", "robots", "x") end },
+        { "download(nil, dir)", function(c) c:download(nil, "/tmp") end },
+        { "download(42, dir)", function(c) c:download(42, "/tmp") end },
+        { "download(malformed pointer)", function(c) c:download("FILE:image/png;1", "/tmp") end },
+        { "download(id, nil)", function(c) c:download(FILE_LOWER, nil) end },
+        { "download(id, dir, 'x')", function(c) c:download(FILE_LOWER, "/tmp", "x") end },
+        { "download execution = 5", function(c) c:download(FILE_LOWER, "/tmp", { execution = 5 }) end },
+        { "download into a missing directory/", function(c) c:download(FILE_LOWER, "/nonexistent-dir/") end },
+        { "download to a path in a missing directory", function(c) c:download(FILE_LOWER, "/nonexistent-dir/x.png") end },
+        { "wait_execution(nil)", function(c) c:wait_execution(nil) end },
+        { "wait_execution timeout -1", function(c) c:wait_execution(EXEC_STAGS, { timeout = -1 }) end },
+        { "wait_execution interval '1'", function(c) c:wait_execution(EXEC_STAGS, { interval = "1" }) end },
+        { "wait_execution(id, 'fast')", function(c) c:wait_execution(EXEC_STAGS, "fast") end },
+        { "dexi.client('x')", function() dexi.client("x") end },
+        { "dexi.client base_url ftp", function() client { base_url = "ftp://example.com/" } end },
+        { "dexi.client retries '3'", function() client { retries = "3" } end },
+        { "dexi.client timeout 'x'", function() client { timeout = "x" } end },
+      }
+      for _, case in ipairs(cases) do
+        it(case[1], function()
+          local c = client()
+          local err = fails(case[2], c)
+          assert.equal("argument", err.kind, tostring(err))
+          assert.is_string(err.message)
+          assert.same({}, S.requests("dexi"))
+        end)
+      end
     end)
   end)
 end)

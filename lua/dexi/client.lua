@@ -60,6 +60,15 @@ function Client.new(opts)
     argerror("dexi.client", "base_url must be an http(s) URL, got %s", tostring(base))
   end
   if not base:find("/$") then base = base .. "/" end
+  if opts.retries ~= nil and (math.type(opts.retries) ~= "integer" or opts.retries < 0) then
+    argerror("dexi.client", "retries must be a whole number >= 0")
+  end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    argerror("dexi.client", "timeout must be a positive number of seconds")
+  end
+  if opts.backoff ~= nil and type(opts.backoff) ~= "table" then
+    argerror("dexi.client", "backoff must be a table {base =, cap =}")
+  end
   local self = setmetatable({
     account = account, base_url = base, retries = opts.retries or 5, timeout = opts.timeout or 60,
     backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {},
@@ -124,11 +133,13 @@ function Client:send(method, path, o)
   }
   local safe = o.safe
   if safe == nil then safe = method == "GET" or method == "DELETE" end
-  return pipeline.send(req, {
+  local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
     backoff = self.backoff, max_wait = o.max_wait,
     fail = function(res, attempts) return self:failure(res, method, req.url, attempts) end,
   })
+  res.attempts = attempts      -- for the errors raised while decoding it
+  return res, attempts
 end
 
 -- The decoded JSON of a 2xx answer; an empty body (DELETE answers so) is success: true.
@@ -137,7 +148,7 @@ function Client.decode(res, method)
   if body == nil or body == "" then return true end
   local value, why = json.decode(body)
   if value == nil and why then
-    errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url),
+    errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url), attempts = res.attempts,
                    message = ("the answer is not valid JSON (%s): %s"):format(why, pipeline.describe_body(res)) }
   end
   return value
@@ -178,7 +189,8 @@ function Client.pages(fetch, limit, what)
       end
       if done then return nil end
       local p = fetch(offset, limit)
-      local rows = type(p) == "table" and p.rows or {}
+      if type(p) ~= "table" then p = {} end        -- an empty body: no rows
+      local rows = p.rows or {}
       if type(rows) ~= "table" then rows = {} end
       if offset > 0 and ((math.type(p.offset) == "integer" and p.offset ~= offset) or same_row(rows[1], first_of_last)) then
         errors.raise { kind = "api", code = "paging",
@@ -265,6 +277,7 @@ end
 function Client:wait_execution(id, opts)
   local fname = "client:wait_execution"
   Client.check_id(fname, id, "execution id")
+  if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}
   local timeout, interval = opts.timeout or 3600, opts.interval or 2
   if type(timeout) ~= "number" or timeout <= 0 then argerror(fname, "timeout must be a positive number") end

@@ -27,6 +27,7 @@ Switches (POST /_config, merged; POST /_reset restores these defaults):
                              STOPPED when it contains "stop", else OK)
   wait_seconds      0.2      how long the */wait variants block before answering
   result_rows       null     rows in results of executions created from now on
+  file_size         null     byte size of every file of executions created from now on
                              (null: one per input, 3 without inputs)
   result_paging     true     honour offset/limit on executions/{id}/result when given
                              (limit capped); false: always the whole result
@@ -50,7 +51,7 @@ import re
 import urllib.parse
 
 from common import Response, Service, SlidingWindow, encode_json
-from dexi_data import (ACCOUNT, API_KEY, FINAL_STATES, Store, access_hash, file_bytes,
+from dexi_data import (ACCOUNT, API_KEY, FINAL_STATES, Store, access_hash, file_stream,
                        format_result, normalise_file_id, now_ms, visible_result)
 
 BASE_HEADERS = {"X-Powered-By": "Express", "Vary": "Accept-Encoding",
@@ -98,6 +99,7 @@ class DexiService(Service):
         "final_state": None,
         "wait_seconds": 0.2,
         "result_rows": None,
+        "file_size": None,
         "result_paging": True,
         "result_total_rows": False,
         "page_default": 30,
@@ -236,6 +238,9 @@ class DexiService(Service):
         if fault["kind"] == "delay":
             resp.delay += float(fault.get("seconds", 2))
         elif fault["kind"] == "truncate":
+            if resp.stream is not None:        # a streamed file: cut its whole body
+                resp.body, resp.stream = b"".join(resp.stream), None
+                resp.headers.pop("Content-Length", None)
             resp.truncate_at = len(resp.body) // 2
 
     # {==== answers ====}
@@ -442,8 +447,10 @@ class DexiService(Service):
         final = "FAILED" if "fail" in name else "STOPPED" if "stop" in name else "OK"
         rows = self.config["result_rows"]
         rows = int(rows) if rows is not None else (len(inputs) or DEFAULT_ROWS)
-        return self.store.add_execution(self.store.new_id("execution"), run_id, initial, final,
-                                        inputs, rows, now_ms(), account)
+        ex = self.store.add_execution(self.store.new_id("execution"), run_id, initial, final,
+                                      inputs, rows, now_ms(), account)
+        ex.file_size = self.config["file_size"]
+        return ex
 
     def op_execute(self, req, account, run_id):
         return self._json(self._start(req, account, run_id, "plain").public())
@@ -578,8 +585,9 @@ class DexiService(Service):
         return info
 
     def _file_body(self, info):
+        """The file's bytes, streamed: files may be hundreds of MiB (benchmarks)."""
         short_by = max(0, int(self.config["file_short_by"]))
-        return file_bytes(info)[:max(0, info.size - short_by)]
+        return file_stream(info, max(0, info.size - short_by))
 
     def op_result_file(self, req, account, ex_id, file_id):
         """executions/{id}/file/{fileId}: the id may come with `/` raw or as %2F."""
@@ -588,15 +596,15 @@ class DexiService(Service):
         info = self._file_info(file_id)
         if info.execution != ex_id:
             raise ApiError(404)
-        return Response(200, self._file_body(info),
-                        {"Content-Type": info.mime, "Cache-Control": "private",
-                         "Server": JETTY}, chunked=True)
+        return Response(200, headers={"Content-Type": info.mime, "Cache-Control": "private",
+                                      "Server": JETTY}, chunked=True, stream=self._file_body(info))
 
     def op_get_file(self, req, account, file_id):
         """files/{fileId}: with a Content-Length, as the Java app SDK reads it."""
         info = self._file_info(file_id)
-        return Response(200, self._file_body(info),
-                        {"Content-Type": info.mime, "Cache-Control": "private"})
+        length = max(0, info.size - max(0, int(self.config["file_short_by"])))
+        return Response(200, headers={"Content-Type": info.mime, "Cache-Control": "private",
+                                      "Content-Length": str(length)}, stream=self._file_body(info))
 
     # {==== datasets ====}
 

@@ -1,0 +1,33 @@
+-- DX calls through the per-token sliding window, the fake enforcing the same window:
+-- N teams.list calls at 64 at once; prints the achieved rate against the window and the 429s.
+--   autolua scripts/bench/dx_window.lua [N] [LIMIT] [WINDOW]
+local dx = require "dx"
+local http = require "autolua.http"
+local json = require "autolua.json"
+local task = require "autolua.task"
+
+local n, limit, window = tonumber(arg[1] or 3000), tonumber(arg[2] or 100), tonumber(arg[3] or 6)
+local state = json.decode(io.open(assert(os.getenv("AUTOLUA_FAKE_STATE"))):read("a"))
+http.request { method = "POST", url = state.dx .. "/_reset" }
+http.request { method = "POST", url = state.dx .. "/_config", json = { limit = limit, window = window } }
+
+local c = dx.client { token = "dx-test-token", base_url = state.dx, limit = math.tointeger(limit), window = window }
+local times = {}
+local t0 = task.now()
+task.map(setmetatable({}, { __len = function() return n end }), function() end)  -- warm the module
+local items = {}
+for i = 1, n do items[i] = i end
+task.each(items, function(i)
+  c.teams.list {}
+  times[i] = task.now()
+end, { concurrency = 64 })
+local elapsed = task.now() - t0
+table.sort(times)
+-- the first window's burst is free; the rate that counts is what follows it
+local steady = (n - limit) / (times[n] - times[1]) * window
+local r429 = 0
+for _, r in ipairs(http.request { url = state.dx .. "/_requests" }:json()) do
+  if r.status == 429 then r429 = r429 + 1 end
+end
+print(("dx: %d calls in %.1f s; %.1f per %g s window = %.1f %% of %d; %d answered 429"):format(
+  n, elapsed, steady, window, steady / limit * 100, limit, r429))
