@@ -113,6 +113,27 @@ describe("dexi", function()
       assert.matches("^autolua/%d+%.%d+", r.headers["user-agent"])
     end)
 
+    it("sends the auth headers with every kind of call", function()
+      local c = client()
+      c.runs.execute_with_input(RUN_STAGS, { url = "x" })
+      c.robots.update { _id = ROBOT_STAGS, name = "stags" }
+      c.executions.remove(EXEC_FAILED)
+      c.datasets.rows(DATASET, { limit = 1 })
+      c.files.get(FILE_LOWER)
+      local dir = S.tmpdir()
+      c:download(FILE_LOWER, dir, { execution = EXEC_FILES })
+      rmdir(dir)
+      local recs = S.requests("dexi")
+      assert.equal(6, #recs)
+      for _, r in ipairs(recs) do
+        assert.equal(ACCOUNT, r.headers["x-dexiio-account"], r.path)
+        assert.equal(ACCESS, r.headers["x-dexiio-access"], r.path)
+        assert.equal(200, r.status, r.path)
+      end
+      assert.equal("application/json", recs[1].headers["content-type"])
+      assert.equal("application/json", recs[2].headers["content-type"])
+    end)
+
     it("has the documented defaults", function()
       local c = client()
       assert.same({ get = 75, write = 15, file = 15 }, c.limits)
@@ -698,6 +719,14 @@ describe("dexi", function()
       assert.equal(3, #requests("GET", "/executions/" .. id .. "/result"))
     end)
 
+    it("an empty answer ends the walk instead of failing on it", function()
+      local c = client()
+      c.runs.list = function() return true end          -- what an empty 2xx body decodes to
+      local n = 0
+      for _ in c.runs.each() do n = n + 1 end
+      assert.equal(0, n)
+    end)
+
     it("stops at an empty page when totalRows overstates the rows", function()
       S.config("dexi", { total_rows_extra = 10 })
       local n = 0
@@ -1038,6 +1067,23 @@ describe("dexi", function()
       assert.equal("reset", err.code)
       assert.equal(1, err.attempts)
       assert.equal("POST", err.method)
+      -- The pipeline made one attempt. libcurl itself resends once when a reused keep-alive
+      -- connection dies before any answer byte (the stale-connection case), so the fake may
+      -- have seen the POST twice; never more.
+      assert.is_true(#requests("POST") <= 2)
+    end)
+
+    it("a timed-out GET is retried, a timed-out POST is not", function()
+      local c = client { timeout = 0.3 }
+      S.config("dexi", { fault = { kind = "delay", seconds = 0.8, count = 1 } })
+      assert.equal("OK", c.executions.get(EXEC_STAGS).state)
+      assert.equal(2, #S.requests("dexi"))
+      S.reset("dexi")
+      S.config("dexi", { fault = { kind = "delay", seconds = 0.8, count = 1 } })
+      local err = fails(c.runs.execute, RUN_STAGS)
+      assert.equal("timeout", err.kind)
+      assert.equal(1, err.attempts)
+      assert.equal(1, #S.requests("dexi"))
     end)
 
     it("backoff: full jitter under an exponential cap", function()
@@ -1144,6 +1190,7 @@ describe("dexi", function()
       assert.equal("decode", err.kind)
       assert.equal(200, err.status)
       assert.equal("GET", err.method)
+      assert.equal(1, err.attempts)
       assert.matches("not valid JSON", err.message)
       assert.matches("/executions/" .. EXEC_STAGS, tostring(err), 1, true)
       err = fails(c.runs.execute, RUN_STAGS)

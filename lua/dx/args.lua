@@ -78,6 +78,18 @@ function M.check(method, spec, args)
   return args, declared
 end
 
+-- POST: the JSON body, a copy of the arguments in which an empty table given for a list
+-- argument goes out as [] (a plain {} would be sent as an object, which the API refuses).
+function M.body(spec, args)
+  local body = {}
+  for k, v in pairs(args) do body[k] = v end
+  for _, a in ipairs(M.parse(spec)) do
+    local v = body[a.name]
+    if a.type == "list" and type(v) == "table" and next(v) == nil then body[a.name] = json.array() end
+  end
+  return next(body) and body or setmetatable(body, { __name = "object" })
+end
+
 -- GET: a query table with lists joined by commas and tables as JSON text.
 function M.query(args)
   local q = {}

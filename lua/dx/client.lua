@@ -132,6 +132,11 @@ function Client.failure(c, res, method, attempts, body)
     if code == "missing_scope" and body.needed and not e.message:find(tostring(body.needed), 1, true) then
       e.message = ("%s (the token needs %s)"):format(e.message, tostring(type(body.needed) == "table" and table.concat(body.needed, ", ") or body.needed))
     end
+  elseif res.status >= 300 and res.status < 400 then
+    -- API calls are never redirected; following one would also carry the token elsewhere
+    e.kind = "http"
+    e.message = ("redirected to %s, which DX API calls do not follow (check DX_BASE_URL)"):format(
+      res.headers.location and http.redact(res.headers.location) or "nowhere (no Location)")
   else
     e.kind = "http"
     e.message = "unexpected answer: " .. pipeline.describe_body(res)
@@ -150,7 +155,7 @@ function Client:send(method, a, o)
     headers = { Authorization = "Bearer " .. secrets[self], Accept = "application/json" },
     timeout = o.timeout or rawget(self, "timeout"), sink = o.sink,
   }
-  if verb == "GET" then req.query = args.query(a) else req.json = next(a) and a or setmetatable({}, { __name = "object" }) end
+  if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept,
