@@ -36,8 +36,10 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 ** running task (if Lua is busy) and wakes the loop, which cancels every task. A second ^C
 ** finds the default action and ends the process. */
 static void on_sigint(int sig) {
-  signal(sig, SIG_DFL);
-  g_rt->interrupted = 1;
+  if (g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
+    signal(sig, SIG_DFL);
+    g_rt->interrupted = 1;
+  }
   al_task *t = g_rt->sched.current;
   if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   ev_async_send(g_rt->loop, &g_rt->interrupt);
@@ -46,7 +48,16 @@ static void on_sigint(int sig) {
 static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)revents;
   al_runtime *rt = w->data;
-  al_sched_cancel_all(rt);
+  if (rt->interrupt_ref == LUA_NOREF) {
+    al_sched_cancel_all(rt);
+    return;
+  }
+  lua_State *L = rt->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    al_runtime_report(rt, "interrupt handler: ", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
 }
 
 /* }====================================================== */
@@ -64,6 +75,7 @@ al_runtime *al_runtime_new(void) {
   /* not ev_default_loop: it reaps every child, which breaks os.execute and io.popen */
   rt->loop = ev_loop_new(EVFLAG_AUTO);
   rt->L = luaL_newstate();
+  rt->interrupt_ref = LUA_NOREF;
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
@@ -76,6 +88,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.limiter", luaopen_autolua_limiter);
   preload(L, "autolua.sys", luaopen_autolua_sys);
   preload(L, "autolua.digest", luaopen_autolua_digest);
+  preload(L, "autolua.line", luaopen_autolua_line);
   preload(L, "dexi.core", luaopen_dexi_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
@@ -86,7 +99,13 @@ al_runtime *al_runtime_new(void) {
   rt->interrupt.data = rt;
   ev_async_start(rt->loop, &rt->interrupt);
   ev_unref(rt->loop);
-  signal(SIGINT, on_sigint);
+  /* sigaction, not signal(): with strict POSIX feature macros signal() resets the handler */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
   return rt;
 }
 

@@ -21,6 +21,7 @@ typedef struct al_runtime {
   int exiting;            /* shutting down: every task is being cancelled */
   ev_async interrupt;     /* SIGINT arrives here from the signal handler */
   volatile sig_atomic_t interrupted;
+  int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
 } al_runtime;
 
 /* The runtime that owns 'L' (any thread of the state). */

@@ -8,9 +8,38 @@ local function is_identifier(k)
   return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil
 end
 
-local function scalar(v)
+-- Secret values from the environment (and the Dexi access hash made from them), masked
+-- wherever they show up in a printed string.
+local secret_values
+local function secrets()
+  if secret_values then return secret_values end
+  secret_values = {}
+  for _, name in ipairs { "DEXI_API_KEY", "DX_TOKEN", "DX_API_TOKEN" } do
+    local v = os.getenv(name)
+    if v and #v >= 4 then secret_values[#secret_values + 1] = v end
+  end
+  local account, key = os.getenv("DEXI_ACCOUNT"), os.getenv("DEXI_API_KEY")
+  if account and key then secret_values[#secret_values + 1] = require("autolua.digest").md5(account .. key) end
+  return secret_values
+end
+
+local function mask(s)
+  for _, secret in ipairs(secrets()) do
+    local i = s:find(secret, 1, true)
+    while i do
+      s = s:sub(1, i - 1) .. "***" .. s:sub(i + #secret)
+      i = s:find(secret, i + 3, true)
+    end
+  end
+  return s
+end
+
+local function scalar(v, opts)
   local t = type(v)
-  if t == "string" then return ("%q"):format(v):gsub("\\\n", "\\n") end
+  if t == "string" then
+    if opts and opts.secrets then v = mask(v) end
+    return ("%q"):format(v):gsub("\\\n", "\\n")
+  end
   if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
   local mt = getmetatable(v)
   if mt and mt.__tostring then return tostring(v) end
@@ -32,7 +61,7 @@ local function sorted_keys(t)
 end
 
 local function format(v, opts, depth, seen, indent)
-  local s = scalar(v)
+  local s = scalar(v, opts)
   if s then return s end
   if type(v) ~= "table" then return tostring(v) end
   if seen[v] then return "<cycle>" end

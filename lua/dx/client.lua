@@ -15,9 +15,10 @@ local args = require "dx.args"
 local Client = {}
 
 local DEFAULT_BASE = "https://api.getdx.com"
--- The window runs 0.5 % longer than the published one: admissions are counted when requests
--- leave, the server counts them when they arrive, and this slack covers the difference.
-local MARGIN = 1.005
+-- The window runs longer than the published one: admissions are counted when requests leave,
+-- the server counts them when they arrive (a new connection's handshake delays one request more
+-- than the next), and this slack covers the difference: 0.5 %, and at least a quarter second.
+local function slack(window) return math.max(window * 0.005, 0.25) end
 local FINAL_RUN = { SUCCEEDED = true, FAILED = true, REJECTED = true, TIMEOUT = true, CANCELLED = true }
 local secrets = setmetatable({}, { __mode = "k" })
 
@@ -29,21 +30,44 @@ end
 
 local Family = {}
 
+-- A proxy holds its client at [1] and its dotted path at [2]: no string keys, so every name
+-- reads as a method segment.
 local function proxy(c, path)
-  return setmetatable({ client = c, path = path }, Family)
+  return setmetatable({ c, path }, Family)
 end
 
 Family.__index = function(f, k)
   if type(k) ~= "string" then return nil end
-  return proxy(rawget(f, "client"), rawget(f, "path") .. "." .. k)
+  return proxy(rawget(f, 1), rawget(f, 2) .. "." .. k)
 end
 
 Family.__call = function(f, a)
-  return rawget(f, "client"):call(rawget(f, "path"), a)
+  return rawget(f, 1):call(rawget(f, 2), a)
 end
 
 Family.__tostring = function(f)
-  return "dx method " .. rawget(f, "path")
+  return "dx method " .. rawget(f, 2)
+end
+
+-- The next name segments under 'prefix' among the known methods (for REPL completion).
+local function children(prefix)
+  local names, seen = {}, {}
+  for m in pairs(METHODS) do
+    if m:sub(1, #prefix) == prefix then
+      local seg = m:sub(#prefix + 1):match("^[^.]+")
+      if seg and not seen[seg] then seen[seg] = true; names[#names + 1] = seg end
+    end
+  end
+  table.sort(names)
+  return names
+end
+
+Family.__complete = function(f) return children(rawget(f, 2) .. ".") end
+
+Client.__complete = function()
+  local names = children("")
+  for _, m in ipairs { "call", "pages", "each", "query", "download", "wait_workflow_run" } do names[#names + 1] = m end
+  return names
 end
 
 Client.__index = function(c, k)
@@ -76,7 +100,7 @@ function Client.new(opts)
   secrets[c] = token
   -- shared by every client of this token; the key names the token by a digest, never itself
   rawset(c, "limiter", opts.limit ~= false and limiter.window {
-    limit = limit, window = window * MARGIN,
+    limit = limit, window = window + slack(window),
     key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window) } or nil)
   return c
 end
@@ -244,8 +268,10 @@ end
 
 -- {====================================================== queries, runs, downloads
 
-local function seconds(res, default)
-  return pipeline.retry_after(res.headers["retry-after"]) or default
+-- The wait before the next poll: the caller's interval, or longer when Retry-After asks for it
+-- (a "Retry-After: 0" on every pending answer must not turn polling into a busy loop).
+local function seconds(res, interval)
+  return math.max(pipeline.retry_after(res.headers["retry-after"]) or 0, interval)
 end
 
 local function timeout_error(what, id, limit)

@@ -1,0 +1,110 @@
+-- The REPL driven through a pseudo-terminal, keystroke by keystroke.
+local S = require "support"
+local json = require "autolua.json"
+
+local TAB, CTRL_C, CTRL_D = "\t", "\3", "\4"
+
+-- Runs the REPL with 'steps' (see spec/pty_drive.py: expectations are Python regular
+-- expressions); returns the driver's report.
+local function session(steps, env)
+  local dir = S.tmpdir()
+  S.spit(dir .. "/steps.json", json.encode(steps))
+  local cmd = ("cd %s && env HOME=%s %s python3 %s/spec/pty_drive.py steps.json -- %s repl"):format(
+    S.quote(dir), S.quote(dir), env or "", S.quote(S.source), S.quote(S.bin))
+  local p = io.popen(cmd)
+  local report = json.decode(p:read("a"))
+  p:close()
+  report.dir = dir
+  return report
+end
+
+local function ok(report)
+  local f = type(report.failed) == "table" and report.failed or {}
+  assert(report.ok, ("step %s did not show %s; the screen:\n%s"):format(f.step, f.expect, report.transcript))
+end
+
+local function cleanup(report) os.execute("rm -rf " .. S.quote(report.dir)) end
+
+describe("the REPL on a terminal", function()
+  it("evaluates, continues incomplete chunks, prints tables and errors, and exits on Ctrl-D", function()
+    local r = session {
+      { expect = "> $" }, { send = "1 + 1\r" }, { expect = "\n2\n> $" },
+      { send = "for i = 1, 2 do\r" }, { expect = ">> $" }, { send = "print(i * 10)\rend\r" }, { expect = "10\n20\n> $" },
+      { send = "{ a = 1, list = { 1, 2 } }\r" }, { expect = "{ a = 1, list = { 1, 2 } }" },
+      { send = "error('boom')\r" }, { expect = "boom\nstack traceback:.*> $" },
+      { send = "x = = 1\r" }, { expect = "unexpected symbol.*> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    cleanup(r)
+  end)
+
+  it("completes globals, table fields, dx methods and module names with Tab", function()
+    local r = session {
+      { expect = "> $" }, { send = "things = { alpha = 1, beta = 2 }\r" }, { expect = "> $" },
+      { send = "things.al" .. TAB .. "\r" }, { expect = "things\\.alpha\n1\n> $" },
+      { send = "c = require('dx').client { token = 'x', base_url = 'http://127.0.0.1:1' }\r" }, { expect = "> $" },
+      { send = "c.workflowRuns.tri" .. TAB }, { expect = "c\\.workflowRuns\\.trigger$" }, { send = "\21" },
+      { send = "c.catalog.entit" .. TAB }, { expect = "c\\.catalog\\.entit" }, { send = "\21" },
+      { send = "require 'autolua.lim" .. TAB }, { expect = "autolua\\.limiter" }, { send = "\21" },
+      { send = "prin" .. TAB .. "('done')\r" }, { expect = "done\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    cleanup(r)
+  end)
+
+  it("keeps the loop running between prompts and answers HTTP in place", function()
+    local r = session {
+      { expect = "> $" },
+      { send = "task = require 'autolua.task'; n = 0; task.spawn(function() for i = 1, 10 do task.sleep(0.05); n = n + 1 end end)\r" },
+      { expect = "> $" }, { sleep = 1.2 }, { send = "n\r" }, { expect = "\n10\n> $" },
+      { send = ("require('autolua.http').request { url = %q }.status\r"):format(S.url("misc", "/echo")) },
+      { expect = "\n200\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    cleanup(r)
+  end)
+
+  it("cancels the running line on Ctrl-C and returns to the prompt", function()
+    local r = session {
+      { expect = "> $" },
+      { send = ("require('autolua.http').request { url = %q }\r"):format(S.url("misc", "/delay?s=30")) },
+      { sleep = 0.5 }, { send = CTRL_C }, { expect = "interrupted.*> $", timeout = 5 },
+      { send = "while true do end\r" }, { sleep = 0.5 }, { send = CTRL_C }, { expect = "interrupted.*> $", timeout = 5 },
+      { send = "half typed" }, { send = CTRL_C }, { send = "3 + 4\r" }, { expect = "\n7\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    cleanup(r)
+  end)
+
+  it("prints secrets as ***", function()
+    local r = session({
+      { expect = "> $" }, { send = "os.getenv('DX_TOKEN')\r" }, { expect = '"\\*\\*\\*"\n> $' },
+      { send = "'token is ' .. os.getenv('DX_TOKEN')\r" }, { expect = '"token is \\*\\*\\*"' },
+      { send = CTRL_D },
+    }, "DX_TOKEN=sekrit-token-123")
+    ok(r)
+    assert.not_matches("sekrit%-token%-123\n", r.transcript:gsub("os%.getenv%('DX_TOKEN'%)", ""))
+    cleanup(r)
+  end)
+
+  it("keeps a history file, and warns once when it cannot be written", function()
+    local r = session { { expect = "> $" }, { send = "40 + 2\r" }, { expect = "42" }, { send = CTRL_D } }
+    ok(r)
+    assert.matches("40 %+ 2", S.slurp(r.dir .. "/.local/state/autolua/history"))
+    cleanup(r)
+    r = session({
+      { expect = "> $" }, { send = "1\r" }, { expect = "cannot write the history file" },
+      { send = "2\r" }, { expect = "\n2\n> $" }, { send = CTRL_D },
+    }, "XDG_STATE_HOME=/proc/no-such-place")
+    ok(r)
+    local _, warnings = r.transcript:gsub("cannot write the history file", "")
+    assert.equal(1, warnings)
+    cleanup(r)
+  end)
+end)
