@@ -209,6 +209,12 @@ static void configure(lua_State *L, box *b) {
   if (b->timeout > 0) curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(b->timeout * 1000));
   const char *ca = opt_string(L, "ca_file", 0);
   if (ca) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+  /* On a reused connection that dies before any answer libcurl sends the request again by
+  ** itself; a call that must not be repeated (a POST that may have acted) asks for a
+  ** connection of its own instead. */
+  if (lua_getfield(L, OPTS, "reuse") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+  lua_pop(L, 1);
   r->notify = notify;
   r->ud = b;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <lauxlib.h>
 #include "modules.h"
 #include "runtime.h"
@@ -70,6 +71,28 @@ static int l_mkdir(lua_State *L) {
   return 1;
 }
 
+/* sys.listdir(path) -> sorted list of entry names (no . and ..), or nil and a message */
+static int l_listdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d) return luaL_fileresult(L, 0, path);
+  lua_newtable(L);
+  int i = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    lua_pushstring(L, e->d_name);
+    lua_rawseti(L, -2, ++i);
+  }
+  closedir(d);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 0);
+  return 1;
+}
+
 /* sys.embedded() -> the names of the Lua modules compiled into the binary */
 static int l_embedded(lua_State *L) {
   lua_newtable(L);
@@ -89,7 +112,7 @@ static int l_version(lua_State *L) {
 int luaopen_autolua_sys(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"isatty", l_isatty}, {"exit", l_exit}, {"version", l_version},
-    {"stat", l_stat}, {"embedded", l_embedded}, {"mkdir", l_mkdir},
+    {"stat", l_stat}, {"embedded", l_embedded}, {"mkdir", l_mkdir}, {"listdir", l_listdir},
     {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

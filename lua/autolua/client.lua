@@ -63,6 +63,7 @@ end
 --[[ send(req, p) -> res, attempts
 req: the http.request options (method, url, query, headers, json|body, timeout, sink, ...).
 p: { name = call name for errors and logs, limiter =, max_wait =, retries = 5,
+     pacer = a second limiter taken first (it spreads a window's requests out),
      safe = retry 5xx answers and network failures too, backoff = {base =, cap =},
      accept = {[status] = true, ...}: non-2xx statuses returned to the caller, not raised,
      fail = function(res, attempts) -> error object for a non-2xx answer }
@@ -71,9 +72,12 @@ function M.send(req, p)
   local retries = p.retries or 5
   local attempt = 0
   req.limiter, req.max_wait = p.limiter, p.max_wait
+  -- a call that is not safe to repeat takes a fresh connection, where libcurl never resends
+  if not p.safe then req.reuse = false end
   while true do
     attempt = attempt + 1
     local t0 = task.now()
+    if p.pacer then p.pacer:acquire(1, p.max_wait and { max_wait = p.max_wait } or nil) end
     local ok, res = pcall(http.request, req)
     if not ok then
       local err = res

@@ -13,18 +13,51 @@ local function usage_error(fmt, ...)
   os.exit(USAGE)
 end
 
--- Packaged recipes: every embedded module named recipes.<name>.
+-- Directories of a team's own recipes (NAME.lua files), from AUTOLUA_RECIPES_PATH (a
+-- colon-separated list); they are listed beside the packaged ones and win on a name clash.
+local function user_dirs()
+  local dirs = {}
+  for d in (os.getenv("AUTOLUA_RECIPES_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
+  return dirs
+end
+
+local function user_file(name)
+  for _, d in ipairs(user_dirs()) do
+    local path = d .. "/" .. name .. ".lua"
+    local st = sys.stat(path)
+    if st and st.type == "file" then return path end
+  end
+end
+
+-- Every recipe name: the packaged ones (embedded modules recipes.<name>) and the user's.
 function M.names()
-  local names = {}
+  local names, seen = {}, {}
+  local function add(n) if not seen[n] then seen[n] = true; names[#names + 1] = n end end
   for _, mod in ipairs(sys.embedded()) do
     local name = mod:match("^recipes%.(.+)$")
-    if name then names[#names + 1] = name end
+    if name then add(name) end
+  end
+  for _, d in ipairs(user_dirs()) do
+    for _, f in ipairs(sys.listdir(d) or {}) do
+      local name = f:match("^([%w_.-]+)%.lua$")
+      if name then add(name) end
+    end
   end
   table.sort(names)
   return names
 end
 
 function M.load(name)
+  local file = user_file(name)
+  if file then
+    local chunk, err = loadfile(file)
+    if not chunk then error(err, 0) end
+    local recipe = chunk()
+    if type(recipe) ~= "table" or type(recipe.run) ~= "function" then
+      errors.raise { kind = "argument", message = file .. " does not return a recipe (a table with a run function)" }
+    end
+    return recipe
+  end
   local ok, recipe = pcall(require, "recipes." .. name)
   if not ok then
     if tostring(recipe):find("module 'recipes%." .. name:gsub("%p", "%%%0") .. "' not found") then return nil end
