@@ -34,12 +34,16 @@ function M.backoff(attempt, opts)
   return math.random() * math.min(cap, base * 2 ^ (attempt - 1))
 end
 
+-- One debug line per request: the call, method, URL (secrets redacted), status or error,
+-- attempt, the time on the wire and the time spent waiting for the limiter before it.
 local function log_request(p, req, res, err, attempt, t0)
   if not log.enabled("debug") then return end
+  local total = task.now() - t0
+  local wire = res and res.elapsed or total
   log.debug("request", {
-    call = p.name, method = req.method, url = http.redact(req.url), attempt = attempt,
-    status = res and res.status, error = err and err.code or (err and err.kind),
-    ms = math.floor((task.now() - t0) * 1000 + 0.5),
+    call = p.name, method = req.method, url = err and err.url or http.redact(res and res.url or req.url), attempt = attempt,
+    status = res and res.status, error = err and (err.code or err.kind),
+    ms = math.floor(wire * 1000 + 0.5), wait_ms = math.floor(math.max(0, total - wire) * 1000 + 0.5),
   })
 end
 
