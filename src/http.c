@@ -298,13 +298,20 @@ void al_req_free(al_req *r) {
 
 /* }====================================================== */
 
-al_http *al_http_new(struct ev_loop *loop) {
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
+al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
+  if (al_curl_load(err, n) != 0) return NULL;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    snprintf(err, n, "curl_global_init failed");
+    return NULL;
+  }
   al_http *h = calloc(1, sizeof *h);
-  if (!h) return NULL;
+  if (h) h->multi = curl_multi_init();
+  if (!h || !h->multi) {
+    free(h);
+    snprintf(err, n, "cannot create a curl multi handle");
+    return NULL;
+  }
   h->loop = loop;
-  h->multi = curl_multi_init();
-  if (!h->multi) { free(h); return NULL; }
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);

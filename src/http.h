@@ -6,7 +6,7 @@
 #ifndef AUTOLUA_HTTP_H
 #define AUTOLUA_HTTP_H
 
-#include <curl/curl.h>
+#include "curlapi.h"
 #include <ev.h>
 #include "buf.h"
 
@@ -49,7 +49,8 @@ struct al_req {
   char errbuf[CURL_ERROR_SIZE];
 };
 
-al_http *al_http_new(struct ev_loop *loop);
+/* NULL with the reason in 'err' when libcurl cannot be loaded or started. */
+al_http *al_http_new(struct ev_loop *loop, char *err, size_t n);
 /* Aborts every request still running (their temporary files are removed) and frees the core. */
 void al_http_free(al_http *h);
 

@@ -38,8 +38,9 @@ typedef struct box {
 static al_http *http_of(lua_State *L) {
   al_runtime *rt = al_runtime_of(L);
   if (!rt->http) {
-    rt->http = al_http_new(rt->loop);
-    if (!rt->http) al_error_raise(L, "network", "cannot start libcurl");
+    char err[256];
+    rt->http = al_http_new(rt->loop, err, sizeof err);
+    if (!rt->http) al_error_raise(L, "network", "%s", err);
   }
   return rt->http;
 }

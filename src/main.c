@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <curl/curl.h>
+#include "curlapi.h"
 #include <ev.h>
 #include <lauxlib.h>
 #include "runtime.h"
@@ -38,11 +38,16 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static void print_version(void) {
-  curl_version_info_data *c = curl_version_info(CURLVERSION_NOW);
-  printf("autolua %s\n%s\nlibcurl %s (%s%s%s)\nlibev %d.%d\n", AUTOLUA_VERSION, LUA_RELEASE,
-         c->version, c->ssl_version ? c->ssl_version : "no TLS",
-         c->nghttp2_version ? ", nghttp2/" : "", c->nghttp2_version ? c->nghttp2_version : "",
-         ev_version_major(), ev_version_minor());
+  char err[256];
+  printf("autolua %s\n%s\n", AUTOLUA_VERSION, LUA_RELEASE);
+  if (al_curl_load(err, sizeof err) == 0) {
+    curl_version_info_data *c = curl_version_info(CURLVERSION_NOW);
+    printf("libcurl %s (%s%s%s)\n", c->version, c->ssl_version ? c->ssl_version : "no TLS",
+           c->nghttp2_version ? ", nghttp2/" : "", c->nghttp2_version ? c->nghttp2_version : "");
+  } else {
+    printf("libcurl: %s\n", err);
+  }
+  printf("libev %d.%d\n", ev_version_major(), ev_version_minor());
 }
 
 /* Calls require(mod)[fn] with the strings argv[0..argc-1] as the main task. */

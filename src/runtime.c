@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
+#include "curlapi.h"
 #include <lauxlib.h>
 #include "modules.h"
 #include <lualib.h>
