@@ -6,7 +6,11 @@ local cjson = require "cjson"
 
 local M = { null = cjson.null }
 
-local array_mt = { __name = "json.array" }
+-- One metatable for the whole process, kept in the registry: a second copy of this module
+-- (busted reloads modules between spec files) must still recognise arrays made by the first.
+local registry = debug.getregistry()
+local array_mt = registry["autolua.json.array_mt"] or { __name = "json.array" }
+registry["autolua.json.array_mt"] = array_mt
 M.array_mt = array_mt
 
 -- A list that encodes as a JSON array even when empty.
