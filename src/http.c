@@ -182,33 +182,38 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
-static CURL *take_easy(al_http *h) {
-  if (h->npool > 0) {
-    CURL *e = h->pool[--h->npool];
-    curl_easy_reset(e);
-    return e;
-  }
-  return curl_easy_init();
-}
-
-static void setup_easy(al_req *r) {
-  CURL *e = r->easy;
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+/* Options every transfer shares, set once per easy handle: a pooled handle keeps them, so a
+** request only sets what is its own (lhttp.c sets every such option each time). */
+static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");       /* every encoding curl can decode */
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "autolua/" AUTOLUA_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
   curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+}
+
+static CURL *take_easy(al_http *h) {
+  if (h->npool > 0) return h->pool[--h->npool];
+  CURL *e = curl_easy_init();
+  if (e) setup_common(e);
+  return e;
+}
+
+/* The pointers into this request that libcurl calls back with. */
+static void setup_request(al_req *r) {
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 }
 
 al_req *al_req_new(al_http *h) {
@@ -220,7 +225,7 @@ al_req *al_req_new(al_http *h) {
   r->expect = -1;
   r->easy = take_easy(h);
   if (!r->easy) { free(r); return NULL; }
-  setup_easy(r);
+  setup_request(r);
   return r;
 }
 
@@ -279,7 +284,9 @@ void al_req_rearm(al_req *r) {
   r->result = CURLE_OK;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);
-  setup_easy(r);
+  setup_common(r->easy);
+  setup_request(r);
+  r->dirty = 0;
 }
 
 void al_req_free(al_req *r) {
@@ -287,6 +294,10 @@ void al_req_free(al_req *r) {
   stop(r);
   drop_tmp(r);
   al_http *h = r->h;
+  if (r->dirty) {          /* an option no request resets by itself (a CA file) was used */
+    curl_easy_reset(r->easy);
+    setup_common(r->easy);
+  }
   if (h->npool < (int)(sizeof h->pool / sizeof h->pool[0])) h->pool[h->npool++] = r->easy;
   else curl_easy_cleanup(r->easy);
   if (r->headers) curl_slist_free_all(r->headers);

@@ -37,6 +37,7 @@ struct al_req {
   curl_off_t bytes;        /* body bytes delivered to the sink */
   CURLcode result;
   int done, paused, in_multi;
+  int dirty;               /* set an option that only a reset undoes; reset before reuse */
   int sys_errno;           /* why a file write failed */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */

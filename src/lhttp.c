@@ -137,46 +137,56 @@ static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, cons
   lua_pushfstring(L, "%s: %s", name, value);
   struct curl_slist *l = curl_slist_append(list, lua_tostring(L, -1));
   lua_pop(L, 1);
-  if (!l) { curl_slist_free_all(list); al_error_raise(L, "network", "out of memory"); }
+  if (!l) al_error_raise(L, "network", "out of memory");   /* 'list' stays with its request */
   return l;
 }
 
-static struct curl_slist *build_headers(lua_State *L, box *b, int has_body, int is_json) {
-  struct curl_slist *list = NULL;
-  int ua = 0, ct = 0;
+/* The list for a request without headers of its own: shared, built once. */
+static struct curl_slist *default_headers(int json) {
+  static struct curl_slist *plain, *with_json;
+  if (!plain) plain = curl_slist_append(NULL, "Expect:");      /* no 100-continue round trip */
+  if (!with_json) with_json = curl_slist_append(curl_slist_append(NULL, "Expect:"), "Content-Type: application/json");
+  return json ? with_json : plain;
+}
+
+/* The request's own header list into r->headers, or NULL when the defaults will do. */
+static void build_headers(lua_State *L, box *b, int has_body, int is_json) {
+  al_req *r = b->r;
+  int ct = 0;
+  if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
   int t = lua_getfield(L, OPTS, "headers");
   if (t != LUA_TNIL && t != LUA_TTABLE) al_argerror(L, FNAME, "'headers' must be a table");
   if (t == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING || (!lua_isstring(L, -1)))
-        { curl_slist_free_all(list); al_argerror(L, FNAME, "'headers' must map names to strings"); }
+        al_argerror(L, FNAME, "'headers' must map names to strings");
       const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
       if (has_crlf(name) || has_crlf(value) || strchr(name, ':'))
-        { curl_slist_free_all(list); al_argerror(L, FNAME, "header '%s' has a line break or colon", name); }
+        al_argerror(L, FNAME, "header '%s' has a line break or colon", name);
       if (!b->cross_origin || safe_header(name)) {
-        if (strcasecmp(name, "user-agent") == 0) ua = 1;
         if (strcasecmp(name, "content-type") == 0) ct = 1;
         if (!(b->body_dropped && strcasecmp(name, "content-type") == 0))
-          list = add_header(L, list, name, value);
+          r->headers = add_header(L, r->headers, name, value);
       }
       lua_pop(L, 1);
     }
   }
   lua_pop(L, 1);
-  if (!ua) list = add_header(L, list, "User-Agent", "autolua/" AUTOLUA_VERSION);
-  if (is_json && !ct && has_body) list = add_header(L, list, "Content-Type", "application/json");
-  struct curl_slist *l = curl_slist_append(list, "Expect:");   /* no 100-continue round trip */
-  if (!l) { curl_slist_free_all(list); al_error_raise(L, "network", "out of memory"); }
-  return l;
+  if (!r->headers) return;
+  if (is_json && !ct && has_body) r->headers = add_header(L, r->headers, "Content-Type", "application/json");
+  r->headers = add_header(L, r->headers, "Expect", "");
 }
 
 /* }====================================================== */
 
 /* {====================================================== setting up the transfer */
 
+/* Every method option is set each time: a pooled handle still carries the last request's. */
 static void set_method(al_req *r, const char *method, const char *body, size_t len) {
   CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);       /* back to a plain GET, no body, no NOBODY */
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
   if (strcmp(method, "HEAD") == 0) { curl_easy_setopt(e, CURLOPT_NOBODY, 1L); return; }
   if (body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -202,19 +212,21 @@ static void configure(lua_State *L, box *b) {
   const char *body = b->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
   int is_json = lua_getfield(L, OPTS, "json") != LUA_TNIL;
   lua_pop(L, 1);
-  if (r->headers) curl_slist_free_all(r->headers);
-  r->headers = build_headers(L, b, body != NULL, is_json);
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  build_headers(L, b, body != NULL, is_json);
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers ? r->headers : default_headers(is_json && body));
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
-  if (b->timeout > 0) curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(b->timeout * 1000));
+  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, b->timeout > 0 ? (long)(b->timeout * 1000) : 0L);
   const char *ca = opt_string(L, "ca_file", 0);
-  if (ca) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+  if (ca) {
+    curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+    r->dirty = 1;           /* the default CA store comes back only with a reset */
+  }
   /* On a reused connection that dies before any answer libcurl sends the request again by
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead. */
-  if (lua_getfield(L, OPTS, "reuse") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
-    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+  int fresh = lua_getfield(L, OPTS, "reuse") == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+  curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, (long)fresh);
   lua_pop(L, 1);
   r->notify = notify;
   r->ud = b;
