@@ -87,7 +87,7 @@ function M.body(spec, args)
     local v = body[a.name]
     if a.type == "list" and type(v) == "table" and next(v) == nil then body[a.name] = json.array() end
   end
-  return next(body) and body or setmetatable(body, { __name = "object" })
+  return body
 end
 
 -- GET: a query table with lists joined by commas and tables as JSON text.

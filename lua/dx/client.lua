@@ -15,10 +15,10 @@ local args = require "dx.args"
 local Client = {}
 
 local DEFAULT_BASE = "https://api.getdx.com"
--- The window runs longer than the published one: admissions are counted when requests leave,
--- the server counts them when they arrive (a new connection's handshake delays one request more
--- than the next), and this slack covers the difference: 0.5 %, and at least a quarter second.
-local function slack(window) return math.max(window * 0.005, 0.25) end
+-- The window runs a little longer than the published one: admissions are counted when requests
+-- leave, the server counts them when they arrive (a first request also waits for its
+-- connection), and the slack covers the difference: 0.5 %, and at least 50 ms.
+local function slack(window) return math.max(window * 0.005, 0.05) end
 local FINAL_RUN = { SUCCEEDED = true, FAILED = true, REJECTED = true, TIMEOUT = true, CANCELLED = true }
 local secrets = setmetatable({}, { __mode = "k" })
 
@@ -98,10 +98,13 @@ function Client.new(opts)
   rawset(c, "timeout", opts.timeout or 60)
   rawset(c, "backoff", opts.backoff)
   secrets[c] = token
-  -- shared by every client of this token; the key names the token by a digest, never itself
-  rawset(c, "limiter", opts.limit ~= false and limiter.window {
-    limit = limit, window = window + slack(window),
-    key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window) } or nil)
+  -- Shared by every client of this token; the key names the token by a digest, never itself.
+  -- The window alone would let a whole window's requests leave at once, and a server busy with
+  -- such a burst stamps some of them late enough to count them in the next window too: the
+  -- pacer spreads them evenly (small bursts allowed) while the window keeps the count exact.
+  local key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window)
+  rawset(c, "limiter", limiter.window { limit = limit, window = window + slack(window), key = key })
+  rawset(c, "pacer", limiter.rate { rate = limit, per = window, burst = math.max(1, limit // 50), key = key .. ":pace" })
   return c
 end
 
@@ -181,7 +184,7 @@ function Client:send(method, a, o)
   }
   if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
   return pipeline.send(req, {
-    name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
+    name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
