@@ -59,6 +59,19 @@ describe("recipes", function()
       assert.matches("one of jsonl, csv", r.err)
     end)
 
+    it("lists and runs a team's own recipes from AUTOLUA_RECIPES_PATH", function()
+      local env = ENV .. " AUTOLUA_RECIPES_PATH=/nonexistent:" .. S.source .. "/examples/recipes"
+      local r = S.run({ "recipe", "list" }, { env = env })
+      assert.equal(0, r.code)
+      assert.matches("count%-runs%s+count the runs", r.out)
+      assert.matches("dexi%-download", r.out)
+      r = S.run({ "recipe", "count-runs", "--robot", "10000000-0000-4000-8000-000000000003", "--json" }, { env = env })
+      assert.equal(0, r.code, r.err)
+      assert.equal(230, json.decode(r.out).runs)
+      r = S.run({ "recipe", "count-runs", "--help" }, { env = env })
+      assert.matches("%-%-robot ID", r.out)
+    end)
+
     it("accepts --opt=value and --", function()
       local r = recipe { "dexi-export", "--dataset=" .. DATASET, "--out=" .. dir .. "/rows.jsonl", "--" }
       assert.equal(0, r.code)
