@@ -70,13 +70,7 @@ end
 
 local function body_of(r) return json.decode(r.body) end
 
-local function fails(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  assert.is_table(err, "expected an error object, got " .. tostring(err))
-  assert.is_string(tostring(err))
-  return err
-end
+local fails = S.fails
 
 local function file_size(path)
   local f = assert(io.open(path, "rb"))

@@ -6,30 +6,8 @@ local log = require "autolua.log"
 local task = require "autolua.task"
 local S = require "support"
 
-local TOKEN = "dx-test-token"
-
-local function client(o)
-  o = o or {}
-  o.token = o.token or TOKEN
-  o.base_url = o.base_url or S.fake.dx
-  o.backoff = o.backoff or { base = 0.01, cap = 0.05 }
-  return dx.client(o)
-end
-
-local function fails(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  assert.is_table(err, "errors are objects, not strings: " .. tostring(err))
-  return err
-end
-
-local function recorded(method, service)
-  local out = {}
-  for _, r in ipairs(S.requests(service or "dx")) do
-    if method == nil or r.path == "/" .. method then out[#out + 1] = r end
-  end
-  return out
-end
+local D = require "dx_support"
+local TOKEN, client, recorded, fails = D.TOKEN, D.client, D.recorded, S.fails
 
 local function statuses(rs)
   local out = {}

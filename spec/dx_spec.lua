@@ -7,33 +7,8 @@ local json = require "autolua.json"
 local pretty = require "autolua.pretty"
 local S = require "support"
 
-local TOKEN = "dx-test-token"
-
--- A fast client of the fake: tiny backoff, token and base URL from the arguments.
-local function client(o)
-  o = o or {}
-  o.token = o.token or TOKEN
-  o.base_url = o.base_url or S.fake.dx
-  o.backoff = o.backoff or { base = 0.01, cap = 0.05 }
-  return dx.client(o)
-end
-
--- Runs fn and returns the error object it raised.
-local function fails(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  assert.is_table(err, "errors are objects, not strings: " .. tostring(err))
-  return err
-end
-
--- The recorded requests to one DX method (path "/family.method").
-local function recorded(method, service)
-  local out = {}
-  for _, r in ipairs(S.requests(service or "dx")) do
-    if method == nil or r.path == "/" .. method then out[#out + 1] = r end
-  end
-  return out
-end
+local D = require "dx_support"
+local TOKEN, client, recorded, fails = D.TOKEN, D.client, D.recorded, S.fails
 
 -- The single recorded request to a method, checked for its verb.
 local function one(method, verb)

@@ -98,6 +98,14 @@ function M.requests(service)
   return http.request { url = base(service) .. "/_requests" }:json()
 end
 
+-- Runs fn and returns the error object it raised (failing the spec if it did not raise one).
+function M.fails(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  assert(type(err) == "table", "errors are objects, not strings: " .. tostring(err))
+  return err
+end
+
 function M.url(service, path)
   return base(service) .. path
 end
