@@ -50,6 +50,8 @@ end
 local function wait_before_retry(p, attempt, res, why)
   local delay = res and M.retry_after(res.headers["retry-after"])
   if delay and delay > RETRY_AFTER_CAP then return false end
+  -- a caller with a deadline (a query's timeout) would rather hear now than wait past it
+  if p.deadline and task.now() + (delay or 0) > p.deadline then return false end
   if delay and p.limiter then
     -- the whole account waits, so queued requests do not collect more 429s
     p.limiter:pause_until(task.now() + delay)
@@ -70,6 +72,7 @@ p: { name = call name for errors and logs, limiter =, max_wait =, retries = 5,
      pacer = a second limiter taken first (it spreads a window's requests out),
      safe = retry 5xx answers and network failures too, backoff = {base =, cap =},
      accept = {[status] = true, ...}: non-2xx statuses returned to the caller, not raised,
+     deadline = task.now() value past which no retry waits,
      fail = function(res, attempts) -> error object for a non-2xx answer }
 ]]
 function M.send(req, p)

@@ -185,7 +185,7 @@ function Client:send(method, a, o)
   if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
-    safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept,
+    safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
 end
@@ -287,7 +287,7 @@ function Client:query(sql, o)
   o = o or {}
   local timeout, interval = o.timeout or 600, o.interval or 1
   local deadline = task.now() + timeout
-  local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables })
+  local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables }, { deadline = deadline })
   local run = self:decode(res, "studio.queryRuns.execute").query_run
   local id = run and run.id
   if type(id) ~= "string" then errors.raise { kind = "decode", message = "studio.queryRuns.execute answered without a run id" } end
@@ -304,12 +304,12 @@ function Client:query(sql, o)
     end
     if task.now() + wait > deadline then timeout_error("query run", id, timeout) end
     task.sleep(wait)
-    res = self:send("studio.queryRuns.info", { id = id })
+    res = self:send("studio.queryRuns.info", { id = id }, { deadline = deadline })
     run = self:decode(res, "studio.queryRuns.info").query_run or {}
     status, wait = run.status, seconds(res, interval)
   end
   while true do
-    res = self:send("studio.queryRuns.results", { id = id }, { accept = { [409] = true } })
+    res = self:send("studio.queryRuns.results", { id = id }, { accept = { [409] = true }, deadline = deadline })
     if res.status ~= 409 then
       local results = self:decode(res, "studio.queryRuns.results").results or {}
       return { columns = results.columns or {}, rows = results.rows or {}, id = id }
@@ -329,12 +329,14 @@ function Client:wait_workflow_run(id, o)
   local deadline = task.now() + timeout
   local last
   while true do
-    local run = self:call("workflowRuns.info", { id = id }).workflow_run or {}
+    local res = self:send("workflowRuns.info", { id = id }, { deadline = deadline })
+    local run = self:decode(res, "workflowRuns.info").workflow_run or {}
     if o.on_status and run.status ~= last then o.on_status(run) end
     last = run.status
     if FINAL_RUN[run.status] then return run end
-    if task.now() + interval > deadline then timeout_error("workflow run", id, timeout) end
-    task.sleep(interval)
+    local wait = math.max(interval, seconds(res, 0))     -- the server may ask for longer
+    if task.now() + wait > deadline then timeout_error("workflow run", id, timeout) end
+    task.sleep(wait)
   end
 end
 
