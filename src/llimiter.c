@@ -46,12 +46,18 @@ static void arm(al_limiter *l) {
   ev_timer_start(loop, &l->timer);
 }
 
-/* A queued task is charged at its scheduled time, not at the later moment the timer ran, so
-** timer lateness never accumulates into drift. */
+/* How late a timer may run and still count as on time: the poll's millisecond rounding. */
+#define ON_TIME 0.002
+
+/* A queued task is charged at its scheduled time when the timer ran about on time, so the
+** timer's rounding never accumulates into drift. A wake-up much later than that (the machine
+** was busy) is charged when it really went: charging it at the schedule would let the next
+** requests catch up and crowd into the same window as this one. */
 static void admit(al_limiter *l, al_task *t, double at, double now) {
   al_q_remove(t);
   ev_timer_stop(l->rt->loop, &t->timer);
-  al_limit_take(&l->lim, l->lim.kind == AL_LIMIT_RATE ? at : now, t->want);
+  int rate = l->lim.kind == AL_LIMIT_RATE;
+  al_limit_take(&l->lim, rate && now - at <= ON_TIME ? at : now, t->want);
   l->acquired += t->want;
   l->waited += now - t->parked_at;
   lua_pushboolean(t->co, 1);
