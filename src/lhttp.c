@@ -228,6 +228,10 @@ static void configure(lua_State *L, box *b) {
   int fresh = lua_getfield(L, OPTS, "reuse") == LUA_TBOOLEAN && !lua_toboolean(L, -1);
   curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, (long)fresh);
   lua_pop(L, 1);
+  /* a body streamed to a sink is read in large pieces (as the curl tool does): fewer reads,
+  ** callbacks and writes; small answers kept in memory keep the small default buffer */
+  curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE,
+                   lua_isnil(L, SINKFN) ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
   r->notify = notify;
   r->ud = b;
 }
