@@ -22,8 +22,33 @@
 #define FNAME "http.request"
 #define MAX_REDIRECTS 10
 
-/* Stack slots of http.request while it runs. */
+/* Stack slots of http.request while it runs: then one slot per option, filled in one pass
+** over the options table (a look-up per known option would cost more than the pass). */
 enum { OPTS = 1, BOX, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
+enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, NOPTS };
+static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", NULL};
+#define OPTSLOT(o) (NSLOTS + 1 + (o))
+
+/* Pushes option 'o' and returns its type. */
+static int getopt(lua_State *L, int o) {
+  lua_pushvalue(L, OPTSLOT(o));
+  return lua_type(L, -1);
+}
+
+/* Moves every option into its slot; an unknown name is an argument error (a typo would
+** otherwise be ignored silently). */
+static void read_options(lua_State *L) {
+  lua_settop(L, NSLOTS + NOPTS);
+  lua_pushnil(L);
+  while (lua_next(L, OPTS)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    int o = 0;
+    while (k && option_names[o] && strcmp(option_names[o], k) != 0) o++;
+    if (!k || !option_names[o])
+      al_argerror(L, "http.request", "unknown option '%s'", k ? k : luaL_typename(L, -2));
+    lua_replace(L, OPTSLOT(o));
+  }
+}
 
 /* The request's userdata: owns the al_req, so an error on any path frees it through __gc. */
 typedef struct box {
@@ -47,8 +72,9 @@ static al_http *http_of(lua_State *L) {
 
 /* {====================================================== arguments */
 
-static const char *opt_string(lua_State *L, const char *field, int required) {
-  int t = lua_getfield(L, OPTS, field);
+static const char *opt_string(lua_State *L, int o, int required) {
+  const char *field = option_names[o];
+  int t = getopt(L, o);
   if (t == LUA_TNIL && !required) { lua_pop(L, 1); return NULL; }
   if (t != LUA_TSTRING)
     al_argerror(L, FNAME, "'%s' must be a string, got %s", field, luaL_typename(L, -1));
@@ -57,8 +83,9 @@ static const char *opt_string(lua_State *L, const char *field, int required) {
   return s;
 }
 
-static double opt_seconds(lua_State *L, const char *field) {
-  int t = lua_getfield(L, OPTS, field);
+static double opt_seconds(lua_State *L, int o) {
+  const char *field = option_names[o];
+  int t = getopt(L, o);
   double v = -1;
   if (t == LUA_TNUMBER) v = lua_tonumber(L, -1);
   if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && !(v > 0)))
@@ -72,10 +99,10 @@ static int has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
 
 /* Builds the URL from 'url' and the 'query' table into slot URL. */
 static void build_url(lua_State *L) {
-  const char *url = opt_string(L, "url", 1);
+  const char *url = opt_string(L, O_URL, 1);
   const char *err = al_url_check(url);
   if (err) al_argerror(L, FNAME, "%s: %s", err, url);
-  lua_getfield(L, OPTS, "query");
+  getopt(L, O_QUERY);
   if (!lua_isnil(L, -1) && !lua_istable(L, -1))
     al_argerror(L, FNAME, "'query' must be a table, got %s", luaL_typename(L, -1));
   if (lua_isnil(L, -1)) lua_pushstring(L, url);
@@ -87,7 +114,7 @@ static void build_url(lua_State *L) {
 
 /* Method into slot METHOD (upper case), body into slot BODY (string or nil). */
 static void build_method_body(lua_State *L) {
-  const char *m = opt_string(L, "method", 0);
+  const char *m = opt_string(L, O_METHOD, 0);
   char up[16];
   size_t n = m ? strlen(m) : 0;
   if (m && (n == 0 || n >= sizeof up)) al_argerror(L, FNAME, "'method' is not an HTTP method: %s", m);
@@ -98,8 +125,8 @@ static void build_method_body(lua_State *L) {
   up[n] = 0;
   lua_pushstring(L, m ? up : "GET");
   lua_replace(L, METHOD);
-  int tb = lua_getfield(L, OPTS, "body");
-  int tj = lua_getfield(L, OPTS, "json");
+  int tb = getopt(L, O_BODY);
+  int tj = getopt(L, O_JSON);
   if (tb != LUA_TNIL && tj != LUA_TNIL) al_argerror(L, FNAME, "give 'body' or 'json', not both");
   if (tb != LUA_TNIL && tb != LUA_TSTRING)
     al_argerror(L, FNAME, "'body' must be a string, got %s", luaL_typename(L, -2));
@@ -154,7 +181,7 @@ static void build_headers(lua_State *L, box *b, int has_body, int is_json) {
   al_req *r = b->r;
   int ct = 0;
   if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
-  int t = lua_getfield(L, OPTS, "headers");
+  int t = getopt(L, O_HEADERS);
   if (t != LUA_TNIL && t != LUA_TTABLE) al_argerror(L, FNAME, "'headers' must be a table");
   if (t == LUA_TTABLE) {
     lua_pushnil(L);
@@ -210,14 +237,14 @@ static void configure(lua_State *L, box *b) {
   const char *method = lua_tostring(L, METHOD);
   size_t blen = 0;
   const char *body = b->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
-  int is_json = lua_getfield(L, OPTS, "json") != LUA_TNIL;
+  int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
   build_headers(L, b, body != NULL, is_json);
   curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers ? r->headers : default_headers(is_json && body));
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, b->timeout > 0 ? (long)(b->timeout * 1000) : 0L);
-  const char *ca = opt_string(L, "ca_file", 0);
+  const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
     curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
     r->dirty = 1;           /* the default CA store comes back only with a reset */
@@ -225,7 +252,7 @@ static void configure(lua_State *L, box *b) {
   /* On a reused connection that dies before any answer libcurl sends the request again by
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead. */
-  int fresh = lua_getfield(L, OPTS, "reuse") == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+  int fresh = getopt(L, O_REUSE) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
   curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, (long)fresh);
   lua_pop(L, 1);
   /* a body streamed to a sink is read in large pieces (as the curl tool does): fewer reads,
@@ -240,9 +267,17 @@ static void configure(lua_State *L, box *b) {
 
 /* {====================================================== results */
 
-static void push_headers(lua_State *L, const al_buf *h) {
-  lua_createtable(L, 0, 12);
-  const char *p = h->p, *end = h->p + h->len;
+#define HEADERS_MT "autolua.http.headers"
+
+/* The header block a response's headers table is made from, kept in the table under this
+** key until the table is first read: most scripts never look at most headers, and the lines
+** are turned into fields only when one is asked for (or the table is walked with pairs). */
+static char rawkey;
+
+/* Fills the table at 't' from the raw header lines: lower-case names, values trimmed, a
+** repeated header joined with ", " as HTTP allows. */
+static void parse_headers(lua_State *L, int t, const char *p, size_t len) {
+  const char *end = p + len;
   while (p && p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     const char *line_end = eol ? eol : end;
@@ -255,7 +290,9 @@ static void push_headers(lua_State *L, const al_buf *h) {
       const char *v = colon + 1, *ve = line_end;
       while (v < ve && (*v == ' ' || *v == '\t')) v++;
       while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-      if (lua_getfield(L, -1, name) == LUA_TSTRING) {    /* repeated: joined as HTTP allows */
+      lua_pushstring(L, name);
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, t) == LUA_TSTRING) {     /* raw: __index would parse again */
         lua_pushliteral(L, ", ");
         lua_pushlstring(L, v, (size_t)(ve - v));
         lua_concat(L, 3);
@@ -263,10 +300,47 @@ static void push_headers(lua_State *L, const al_buf *h) {
         lua_pop(L, 1);
         lua_pushlstring(L, v, (size_t)(ve - v));
       }
-      lua_setfield(L, -2, name);
+      lua_rawset(L, t);
     }
     p = eol ? eol + 1 : NULL;
   }
+}
+
+/* Turns the raw block of the headers table at 't' into its fields, once. */
+static void materialize(lua_State *L, int t) {
+  lua_pushlightuserdata(L, &rawkey);
+  if (lua_rawget(L, t) == LUA_TSTRING) {
+    size_t len;
+    const char *raw = lua_tolstring(L, -1, &len);
+    parse_headers(L, t, raw, len);
+    lua_pushlightuserdata(L, &rawkey);
+    lua_pushnil(L);
+    lua_rawset(L, t);
+  }
+  lua_pop(L, 1);
+}
+
+static int headers_index(lua_State *L) {
+  materialize(L, 1);
+  lua_settop(L, 2);
+  lua_rawget(L, 1);
+  return 1;
+}
+
+static int headers_pairs(lua_State *L) {
+  materialize(L, 1);
+  lua_getglobal(L, "next");
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+static void push_headers(lua_State *L, const al_buf *h) {
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, &rawkey);
+  lua_pushlstring(L, h->p ? h->p : "", h->len);
+  lua_rawset(L, -3);
+  luaL_setmetatable(L, HEADERS_MT);
 }
 
 static void push_response(lua_State *L, box *b) {
@@ -420,7 +494,7 @@ static int redirect(lua_State *L, box *b) {
   }
   lua_pushstring(L, loc);
   lua_replace(L, URL);
-  if (!al_url_same_origin(opt_string(L, "url", 1), loc)) b->cross_origin = 1;
+  if (!al_url_same_origin(opt_string(L, O_URL, 1), loc)) b->cross_origin = 1;
   al_req_rearm(b->r);
   configure(L, b);
   return start(L, b);
@@ -475,13 +549,13 @@ static int box_gc(lua_State *L) {
 }
 
 static void check_limiter(lua_State *L) {
-  if (lua_getfield(L, OPTS, "limiter") != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
+  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
     al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
   lua_replace(L, LIMITER);
 }
 
 static double max_wait(lua_State *L) {
-  int t = lua_getfield(L, OPTS, "max_wait");
+  int t = getopt(L, O_MAX_WAIT);
   double v = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
   if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && v < 0))
     al_argerror(L, FNAME, "'max_wait' must be a number of seconds >= 0");
@@ -495,17 +569,18 @@ static int l_request(lua_State *L) {
   if (!lua_istable(L, 1))
     return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));
   lua_settop(L, NSLOTS);
+  read_options(L);
   al_task *t = al_task_current(L, FNAME);
   build_url(L);
   build_method_body(L);
   check_limiter(L);
   double wait = max_wait(L);
-  int tf = lua_getfield(L, OPTS, "follow");
+  int tf = getopt(L, O_FOLLOW);
   if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
   int follow = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  double timeout = opt_seconds(L, "timeout");
-  int ts = lua_getfield(L, OPTS, "sink");
+  double timeout = opt_seconds(L, O_TIMEOUT);
+  int ts = getopt(L, O_SINK);
   if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
     al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
   lua_replace(L, SINKFN);
@@ -519,7 +594,7 @@ static int l_request(lua_State *L) {
   b->r = al_req_new(http_of(L));
   if (!b->r) return al_error_raise(L, "network", "cannot create a curl handle");
   if (ts == LUA_TFUNCTION) b->r->sink = AL_SINK_STREAM;
-  if (lua_getfield(L, OPTS, "expect_bytes") != LUA_TNIL) {
+  if (getopt(L, O_EXPECT_BYTES) != LUA_TNIL) {
     if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING)
       al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
     b->r->expect = (curl_off_t)lua_tointeger(L, -1);
@@ -554,5 +629,11 @@ int luaopen_autolua_http_core(lua_State *L) {
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
   lua_setfield(L, -2, "response_mt");
+  luaL_newmetatable(L, HEADERS_MT);
+  lua_pushcfunction(L, headers_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, headers_pairs);
+  lua_setfield(L, -2, "__pairs");
+  lua_pop(L, 1);
   return 1;
 }

@@ -14,9 +14,9 @@ Client.__index = Client
 
 local DEFAULT_BASE = "https://api.dexi.io/"
 local DEFAULT_LIMITS = { get = 75, write = 15, file = 15 }
--- Each limiter runs 0.7 % under the published rate: requests leave evenly spaced, and this
+-- Each limiter runs 0.9 % under the published rate: requests leave evenly spaced, and this
 -- slack absorbs the jitter they pick up on the way, so the server's window never overflows.
-local MARGIN = 1.007
+local MARGIN = 1.009
 local FINAL = { OK = true, FAILED = true, STOPPED = true }
 
 -- The secrets live outside the object, so printing or inspecting a client never shows them.
