@@ -200,32 +200,58 @@ static void setup_common(CURL *e) {
 #endif
 }
 
-static CURL *take_easy(al_http *h) {
-  if (h->npool > 0) return h->pool[--h->npool];
-  CURL *e = curl_easy_init();
-  if (e) setup_common(e);
-  return e;
-}
-
-/* The pointers into this request that libcurl calls back with. */
+/* The pointers into this request that libcurl calls back with: set once for a request and
+** its handle, which stay together in the pool. */
 static void setup_request(al_req *r) {
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  al_req_forget_options(r);
+}
+
+void al_req_forget_options(al_req *r) {
+  r->o_timeout = r->o_fresh = 0;
+  r->o_bufsize = CURL_MAX_WRITE_SIZE;
+  r->o_headers = NULL;
+  r->o_plain = 1;
+}
+
+static al_req *fresh_req(void) {
+  al_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->easy = curl_easy_init();
+  if (!r->easy) { free(r); return NULL; }
+  setup_common(r->easy);
+  setup_request(r);
+  return r;
+}
+
+/* Empties a finished request for its next use; the handle, its options and the buffers'
+** memory stay (a buffer grown past 64 KiB is let go). */
+static void recycle(al_req *r) {
+  if (r->body.cap > 65536) al_buf_free(&r->body); else al_buf_reset(&r->body);
+  if (r->head.cap > 65536) al_buf_free(&r->head); else al_buf_reset(&r->head);
+  r->sink = AL_SINK_MEMORY;
+  r->status = 0;
+  r->bytes = 0;
+  r->result = CURLE_OK;
+  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = 0;
+  r->sys_errno = 0;
+  r->notify = NULL;
+  r->ud = NULL;
+  r->prev = r->next = NULL;
+  r->errbuf[0] = 0;
 }
 
 al_req *al_req_new(al_http *h) {
-  al_req *r = calloc(1, sizeof *r);
+  al_req *r = h->npool > 0 ? h->pool[--h->npool] : fresh_req();
   if (!r) return NULL;
   r->h = h;
   r->fd = -1;
   r->stream_max = NOTE_DATA_MAX;
   r->expect = -1;
-  r->easy = take_easy(h);
-  if (!r->easy) { free(r); return NULL; }
-  setup_request(r);
   return r;
 }
 
@@ -289,22 +315,33 @@ void al_req_rearm(al_req *r) {
   r->dirty = 0;
 }
 
+static void destroy(al_req *r) {
+  curl_easy_cleanup(r->easy);
+  al_buf_free(&r->body);
+  al_buf_free(&r->head);
+  free(r);
+}
+
 void al_req_free(al_req *r) {
   if (!r) return;
   stop(r);
   drop_tmp(r);
-  al_http *h = r->h;
-  if (r->dirty) {          /* an option no request resets by itself (a CA file) was used */
+  free(r->path);
+  r->path = NULL;
+  if (r->headers) {
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+    r->o_headers = NULL;       /* the handle pointed at it: set the next list whatever it is */
+  }
+  if (r->dirty) {              /* an option no request resets by itself (a CA file) was used */
     curl_easy_reset(r->easy);
     setup_common(r->easy);
+    setup_request(r);
   }
-  if (h->npool < (int)(sizeof h->pool / sizeof h->pool[0])) h->pool[h->npool++] = r->easy;
-  else curl_easy_cleanup(r->easy);
-  if (r->headers) curl_slist_free_all(r->headers);
-  al_buf_free(&r->body);
-  al_buf_free(&r->head);
-  free(r->path);
-  free(r);
+  al_http *h = r->h;
+  recycle(r);
+  if (h->npool < (int)(sizeof h->pool / sizeof h->pool[0])) h->pool[h->npool++] = r;
+  else destroy(r);
 }
 
 /* }====================================================== */
@@ -338,6 +375,6 @@ void al_http_free(al_http *h) {
   /* the socket callback still fires during cleanup, so the loop must outlive it */
   curl_multi_cleanup(h->multi);
   ev_timer_stop(h->loop, &h->timer);
-  for (int i = 0; i < h->npool; i++) curl_easy_cleanup(h->pool[i]);
+  for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
   free(h);
 }

@@ -20,7 +20,7 @@ struct al_http {
   CURLM *multi;
   ev_timer timer;
   int running;
-  CURL *pool[64];          /* finished easy handles, kept for reuse */
+  al_req *pool[64];        /* finished requests with their easy handles, kept for reuse */
   int npool;
   al_req *active;          /* requests handed to curl, for aborting them all at exit */
 };
@@ -47,6 +47,10 @@ struct al_req {
   void (*notify)(al_req *r, al_req_event ev);
   void *ud;
   al_req *prev, *next;
+  /* What the easy handle was last set to, so a reused request sets only what changed. */
+  long o_timeout, o_fresh, o_bufsize;
+  const void *o_headers;
+  int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -62,7 +66,10 @@ int al_req_sink_file(al_req *r, const char *path);
 void al_req_start(al_req *r);
 /* Lets a paused stream transfer go on once its chunks were consumed. */
 void al_req_resume(al_req *r);
-/* Stops a request if running, removes its temporary file, frees it. */
+/* The option cache as libcurl has it right after setup (see al_req.o_*). */
+void al_req_forget_options(al_req *r);
+
+/* Stops a request if running, removes its temporary file, frees it (keeping it for reuse). */
 void al_req_free(al_req *r);
 /* Prepares the same request object for another transfer (a followed redirect). */
 void al_req_rearm(al_req *r);

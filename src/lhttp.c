@@ -209,9 +209,20 @@ static void build_headers(lua_State *L, box *b, int has_body, int is_json) {
 
 /* {====================================================== setting up the transfer */
 
-/* Every method option is set each time: a pooled handle still carries the last request's. */
+/* A long option, set only when it differs from what the (pooled) handle has already. */
+static void setlong(al_req *r, CURLoption opt, long *cache, long v) {
+  if (*cache == v) return;
+  curl_easy_setopt(r->easy, opt, v);
+  *cache = v;
+}
+
+/* A pooled handle still carries the last request's method options: a plain GET after a plain
+** GET needs none, anything else starts from a plain GET again. */
 static void set_method(al_req *r, const char *method, const char *body, size_t len) {
   CURL *e = r->easy;
+  int plain = body == NULL && strcmp(method, "GET") == 0;
+  if (plain && r->o_plain) return;               /* the handle is a plain GET already */
+  r->o_plain = plain;
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);       /* back to a plain GET, no body, no NOBODY */
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
   if (strcmp(method, "HEAD") == 0) { curl_easy_setopt(e, CURLOPT_NOBODY, 1L); return; }
@@ -240,10 +251,14 @@ static void configure(lua_State *L, box *b) {
   int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
   build_headers(L, b, body != NULL, is_json);
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers ? r->headers : default_headers(is_json && body));
+  const struct curl_slist *list = r->headers ? r->headers : default_headers(is_json && body);
+  if (list != r->o_headers) {
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
+    r->o_headers = list;
+  }
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
-  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, b->timeout > 0 ? (long)(b->timeout * 1000) : 0L);
+  setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, b->timeout > 0 ? (long)(b->timeout * 1000) : 0L);
   const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
     curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
@@ -253,12 +268,11 @@ static void configure(lua_State *L, box *b) {
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead. */
   int fresh = getopt(L, O_REUSE) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-  curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, (long)fresh);
+  setlong(r, CURLOPT_FRESH_CONNECT, &r->o_fresh, (long)fresh);
   lua_pop(L, 1);
   /* a body streamed to a sink is read in large pieces (as the curl tool does): fewer reads,
   ** callbacks and writes; small answers kept in memory keep the small default buffer */
-  curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE,
-                   lua_isnil(L, SINKFN) ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
+  setlong(r, CURLOPT_BUFFERSIZE, &r->o_bufsize, lua_isnil(L, SINKFN) ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
   r->notify = notify;
   r->ud = b;
 }

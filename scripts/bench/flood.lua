@@ -4,17 +4,14 @@ local http = require "autolua.http"
 local task = require "autolua.task"
 
 local url, n, conc = arg[1], tonumber(arg[2] or 20000), tonumber(arg[3] or 64)
-local done, bad, bytes = 0, 0, 0
+local urls = {}
+for i = 1, n do urls[i] = url end
+local bad, bytes = 0, 0
 local t0 = task.now()
-task.each(function()
-  if done + conc > n and done >= n then return nil end
-  return url
-end, function(u)
-  if done >= n then return end
-  done = done + 1
+task.each(urls, function(u)
   local res = http.request { url = u }
   if res.status ~= 200 then bad = bad + 1 end
   bytes = bytes + #res.body
 end, { concurrency = conc })
 local dt = task.now() - t0
-print(("flood: %d requests, %d not 200, %.0f requests/s, %.3f s"):format(done, bad, done / dt, dt))
+print(("flood: %d requests, %d not 200, %.0f requests/s, %.3f s"):format(n, bad, n / dt, dt))
