@@ -8,6 +8,11 @@ local log = require "autolua.log"
 
 local M = {}
 
+-- Raises kind = "argument" for a mistake in a call, "fname: message".
+function M.argerror(fname, fmt, ...)
+  errors.raise { kind = "argument", message = fname .. ": " .. fmt:format(...) }
+end
+
 local RETRY_AFTER_CAP = 300   -- seconds; a server asking for longer is answered with an error
 
 -- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or nil.

@@ -22,9 +22,7 @@ local FINAL = { OK = true, FAILED = true, STOPPED = true }
 -- The secrets live outside the object, so printing or inspecting a client never shows them.
 local secrets = setmetatable({}, { __mode = "k" })
 
-local function argerror(fname, fmt, ...)
-  errors.raise { kind = "argument", message = fname .. ": " .. fmt:format(...) }
-end
+local argerror = pipeline.argerror
 Client.argerror = argerror
 
 function Client.check_id(fname, id, what)

@@ -22,9 +22,7 @@ local function slack(window) return math.max(window * 0.005, 0.05) end
 local FINAL_RUN = { SUCCEEDED = true, FAILED = true, REJECTED = true, TIMEOUT = true, CANCELLED = true }
 local secrets = setmetatable({}, { __mode = "k" })
 
-local function argerror(fname, fmt, ...)
-  errors.raise { kind = "argument", message = fname .. ": " .. fmt:format(...) }
-end
+local argerror = pipeline.argerror
 
 -- {====================================================== construction
 
