@@ -110,24 +110,23 @@ local function runs(c)
     return Client.decode(c:send("POST", path(fname, id, "/execute/bulk"),
       { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
   end
-  function g.execute_sync(id, o)
-    local q, opts = sync_query("runs.execute_sync", o)
-    local res = c:send("POST", path("runs.execute_sync", id, "/execute/wait"), { query = q, timeout = opts.timeout or SYNC_TIMEOUT })
+  -- The blocking /wait variants: options, then the run id, then the body (if any) are checked.
+  local function wait_variant(fname, id, suffix, o, body)
+    local q, opts = sync_query(fname, o)
+    local rel = path(fname, id, suffix)
+    local res = c:send("POST", rel, { json = body and body(), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
     return result_of(res, "POST", q.format)
+  end
+  function g.execute_sync(id, o)
+    return wait_variant("runs.execute_sync", id, "/execute/wait", o)
   end
   function g.execute_with_input_sync(id, inputs, o)
     local fname = "runs.execute_with_input_sync"
-    local q, opts = sync_query(fname, o)
-    local res = c:send("POST", path(fname, id, "/execute/inputs/wait"),
-      { json = check_table(fname, inputs, "inputs"), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
-    return result_of(res, "POST", q.format)
+    return wait_variant(fname, id, "/execute/inputs/wait", o, function() return check_table(fname, inputs, "inputs") end)
   end
   function g.execute_bulk_sync(id, list, o)
     local fname = "runs.execute_bulk_sync"
-    local q, opts = sync_query(fname, o)
-    local res = c:send("POST", path(fname, id, "/execute/bulk/wait"),
-      { json = check_list(fname, list, "the list of inputs"), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
-    return result_of(res, "POST", q.format)
+    return wait_variant(fname, id, "/execute/bulk/wait", o, function() return check_list(fname, list, "the list of inputs") end)
   end
   function g.latest_result(id, o)
     o = opt_table("runs.latest_result", o)
