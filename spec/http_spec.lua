@@ -24,6 +24,23 @@ describe("autolua.http", function()
     assert.matches("/echo%?list=x&list=y&n=3&q=a%%20b%%26c$", res.url)
   end)
 
+  it("sends its own User-Agent and Accept-Encoding unless the caller names them", function()
+    local echo = http.request { url = url("/echo") }:json()
+    assert.matches("^autolua/%d+%.%d+", echo.headers["user-agent"])
+    assert.equal("gzip", echo.headers["accept-encoding"])
+    assert.is_nil(echo.headers["expect"])
+    echo = http.request {
+      url = url("/echo"), headers = { ["user-agent"] = "mine/1", ["Accept-Encoding"] = "identity" },
+    }:json()
+    assert.equal("mine/1", echo.headers["user-agent"])        -- replaced, not joined with ours
+    assert.equal("identity", echo.headers["accept-encoding"])
+    echo = http.request { url = url("/echo"), headers = { ["X-One"] = "1" }, json = { a = 1 } }:json()
+    assert.equal("1", echo.headers["x-one"])
+    assert.matches("^autolua/", echo.headers["user-agent"])
+    assert.equal("gzip", echo.headers["accept-encoding"])
+    assert.equal("application/json", echo.headers["content-type"])
+  end)
+
   it("returns non-2xx statuses instead of raising", function()
     local res = http.request { url = url("/status/404") }
     assert.equal(404, res.status)

@@ -188,10 +188,11 @@ static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");       /* every encoding curl can decode */
+  /* Turns decoding on. The Accept-Encoding and User-Agent lines themselves come from
+  ** lhttp.c's header lists: libcurl formats a line it makes twice, a byte at a time. */
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "autolua/" AUTOLUA_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
