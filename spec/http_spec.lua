@@ -41,6 +41,23 @@ describe("autolua.http", function()
     assert.equal("application/json", echo.headers["content-type"])
   end)
 
+  it("makes res.headers on first read, a plain table that pairs(res) shows too", function()
+    local res = http.request { url = url("/echo") }
+    local seen = {}
+    for k, v in pairs(res) do seen[k] = v end
+    assert.is_table(seen.headers)
+    assert.is_nil(getmetatable(seen.headers))
+    assert.equal("application/json", seen.headers["content-type"])
+    for k in pairs(res) do assert.is_string(k) end               -- nothing private shows
+    res = http.request { url = url("/echo") }
+    assert.equal(res.headers, res.headers)                        -- made once
+    assert.equal("application/json", rawget(res, "headers")["content-type"])
+    res = http.request { url = url("/echo") }
+    res.headers = { mine = "1" }                                  -- set before any read: kept
+    assert.same({ mine = "1" }, res.headers)
+    assert.is_function(res.json)
+  end)
+
   it("returns non-2xx statuses instead of raising", function()
     local res = http.request { url = url("/status/404") }
     assert.equal(404, res.status)

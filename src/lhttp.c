@@ -304,11 +304,8 @@ static void configure(lua_State *L, box *b) {
 
 /* {====================================================== results */
 
-#define HEADERS_MT "autolua.http.headers"
-
-/* The header block a response's headers table is made from, kept in the table under this
-** key until the table is first read: most scripts never look at most headers, and the lines
-** are turned into fields only when one is asked for (or the table is walked with pairs). */
+/* A response keeps its raw header block under this key until res.headers is first read: most
+** scripts never look at the headers, and their table costs about a third of the response. */
 static char rawkey;
 
 /* Fills the table at 't' from the raw header lines: lower-case names, values trimmed, a
@@ -329,7 +326,7 @@ static void parse_headers(lua_State *L, int t, const char *p, size_t len) {
       while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
       lua_pushstring(L, name);
       lua_pushvalue(L, -1);
-      if (lua_rawget(L, t) == LUA_TSTRING) {     /* raw: __index would parse again */
+      if (lua_rawget(L, t) == LUA_TSTRING) {
         lua_pushliteral(L, ", ");
         lua_pushlstring(L, v, (size_t)(ve - v));
         lua_concat(L, 3);
@@ -343,41 +340,49 @@ static void parse_headers(lua_State *L, int t, const char *p, size_t len) {
   }
 }
 
-/* Turns the raw block of the headers table at 't' into its fields, once. */
-static void materialize(lua_State *L, int t) {
+/* Turns the raw block of the response at 'res' into its headers table, once (a script that
+** set res.headers itself keeps its own). */
+static void materialize(lua_State *L, int res) {
   lua_pushlightuserdata(L, &rawkey);
-  if (lua_rawget(L, t) == LUA_TSTRING) {
-    size_t len;
-    const char *raw = lua_tolstring(L, -1, &len);
-    parse_headers(L, t, raw, len);
+  if (lua_rawget(L, res) == LUA_TSTRING) {
+    lua_pushliteral(L, "headers");
+    if (lua_rawget(L, res) == LUA_TNIL) {
+      size_t len;
+      const char *raw = lua_tolstring(L, -2, &len);
+      lua_pushliteral(L, "headers");
+      lua_createtable(L, 0, 8);
+      parse_headers(L, lua_gettop(L), raw, len);
+      lua_rawset(L, res);
+    }
+    lua_pop(L, 1);
     lua_pushlightuserdata(L, &rawkey);
     lua_pushnil(L);
-    lua_rawset(L, t);
+    lua_rawset(L, res);
   }
   lua_pop(L, 1);
 }
 
-static int headers_index(lua_State *L) {
-  materialize(L, 1);
+/* res.headers is made on first read; any other missing field may be a method (res:json()).
+** Upvalues: the methods table, the string "headers". */
+static int response_index(lua_State *L) {
   lua_settop(L, 2);
-  lua_rawget(L, 1);
+  if (lua_rawequal(L, 2, lua_upvalueindex(2))) {
+    materialize(L, 1);
+    lua_rawget(L, 1);
+  } else {
+    lua_rawget(L, lua_upvalueindex(1));
+  }
   return 1;
 }
 
-static int headers_pairs(lua_State *L) {
+/* pairs(res) shows the headers too. Upvalue: the base library's next. */
+static int response_pairs(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
   materialize(L, 1);
-  lua_getglobal(L, "next");
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 3;
-}
-
-static void push_headers(lua_State *L, const al_buf *h) {
-  lua_createtable(L, 0, 1);
-  lua_pushlightuserdata(L, &rawkey);
-  lua_pushlstring(L, h->p ? h->p : "", h->len);
-  lua_rawset(L, -3);
-  luaL_setmetatable(L, HEADERS_MT);
 }
 
 static void push_response(lua_State *L, box *b) {
@@ -393,8 +398,9 @@ static void push_response(lua_State *L, box *b) {
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, r->status);
   lua_setfield(L, -2, "status");
-  push_headers(L, &r->head);
-  lua_setfield(L, -2, "headers");
+  lua_pushlightuserdata(L, &rawkey);
+  lua_pushlstring(L, r->head.p ? r->head.p : "", r->head.len);
+  lua_rawset(L, -3);
   if (r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300)) {
     lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
     lua_setfield(L, -2, "body");
@@ -665,11 +671,14 @@ int luaopen_autolua_http_core(lua_State *L) {
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
-  lua_setfield(L, -2, "response_mt");
-  luaL_newmetatable(L, HEADERS_MT);
-  lua_pushcfunction(L, headers_index);
+  lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -4, "response_methods");
+  lua_pushliteral(L, "headers");
+  lua_pushcclosure(L, response_index, 2);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, headers_pairs);
+  lua_getglobal(L, "next");
+  lua_pushcclosure(L, response_pairs, 1);
   lua_setfield(L, -2, "__pairs");
   lua_pop(L, 1);
   return 1;

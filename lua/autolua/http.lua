@@ -3,8 +3,7 @@ local core = require "autolua.http.core"
 local json = require "autolua.json"
 local errors = require "autolua.error"
 
-local response = {}
-core.response_mt.__index = response
+local response = core.response_methods
 
 -- res:json() -> the decoded body; raises kind = "decode" when it is not JSON.
 function response:json()
