@@ -108,6 +108,16 @@ describe("autolua.limiter", function()
     end, { concurrency = 6 })
     assert.is_true(task.now() - t0 >= 0.24)
     assert.equal(6, lim:stats().acquired)
+    -- a request refused for its arguments takes nothing from the limiter
+    for _, opts in ipairs {
+      { headers = { ["X-A"] = "a\nb" } }, { expect_bytes = 3 }, { follow = "yes" }, { ca_file = 1 },
+    } do
+      opts.url, opts.limiter = S.url("misc", "/echo"), lim
+      local ok, err = pcall(http.request, opts)
+      assert.is_false(ok)
+      assert.equal("argument", err.kind)
+    end
+    assert.equal(6, lim:stats().acquired)
   end)
 
   it("checks its arguments", function()

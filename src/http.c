@@ -80,8 +80,15 @@ static int on_timer(CURLM *m, long ms, void *userp) {
 
 /* {====================================================== requests */
 
-static void unlink_active(al_req *r) {
-  if (r->prev) r->prev->next = r->next; else if (r->h->active == r) r->h->active = r->next;
+static void link_live(al_req *r) {
+  r->next = r->h->live;
+  r->prev = NULL;
+  if (r->next) r->next->prev = r;
+  r->h->live = r;
+}
+
+static void unlink_live(al_req *r) {
+  if (r->prev) r->prev->next = r->next; else if (r->h->live == r) r->h->live = r->next;
   if (r->next) r->next->prev = r->prev;
   r->prev = r->next = NULL;
 }
@@ -106,7 +113,6 @@ static void settle_file(al_req *r) {
 static void complete(al_req *r, CURLcode result) {
   curl_multi_remove_handle(r->h->multi, r->easy);
   r->in_multi = 0;
-  unlink_active(r);
   r->result = result;
   settle_file(r);
   r->done = 1;
@@ -242,7 +248,7 @@ static void recycle(al_req *r) {
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
-  r->prev = r->next = NULL;
+  r->redirects = r->cross_origin = r->body_dropped = 0;
   r->errbuf[0] = 0;
 }
 
@@ -253,6 +259,7 @@ al_req *al_req_new(al_http *h) {
   r->fd = -1;
   r->stream_max = NOTE_DATA_MAX;
   r->expect = -1;
+  link_live(r);
   return r;
 }
 
@@ -277,10 +284,6 @@ int al_req_sink_file(al_req *r, const char *path) {
 }
 
 void al_req_start(al_req *r) {
-  r->next = r->h->active;
-  r->prev = NULL;
-  if (r->next) r->next->prev = r;
-  r->h->active = r;
   r->in_multi = 1;
   curl_multi_add_handle(r->h->multi, r->easy);   /* schedules its own 0 ms kick-off */
 }
@@ -296,7 +299,6 @@ static void stop(al_req *r) {
   if (r->in_multi) {
     curl_multi_remove_handle(r->h->multi, r->easy);
     r->in_multi = 0;
-    unlink_active(r);
   }
 }
 
@@ -340,6 +342,7 @@ void al_req_free(al_req *r) {
     setup_request(r);
   }
   al_http *h = r->h;
+  unlink_live(r);
   recycle(r);
   if (h->npool < (int)(sizeof h->pool / sizeof h->pool[0])) h->pool[h->npool++] = r;
   else destroy(r);
@@ -372,7 +375,7 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
 
 void al_http_free(al_http *h) {
   if (!h) return;
-  while (h->active) al_req_free(h->active);
+  while (h->live) al_req_free(h->live);
   /* the socket callback still fires during cleanup, so the loop must outlive it */
   curl_multi_cleanup(h->multi);
   ev_timer_stop(h->loop, &h->timer);

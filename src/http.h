@@ -22,7 +22,7 @@ struct al_http {
   int running;
   al_req *pool[64];        /* finished requests with their easy handles, kept for reuse */
   int npool;
-  al_req *active;          /* requests handed to curl, for aborting them all at exit */
+  al_req *live;            /* every request handed out and not yet freed: freed at exit */
 };
 typedef struct al_http al_http;
 
@@ -46,6 +46,7 @@ struct al_req {
   size_t stream_max;       /* stream sink: pause when this much is waiting */
   void (*notify)(al_req *r, al_req_event ev);
   void *ud;
+  int redirects, cross_origin, body_dropped;   /* lhttp.c's, for the redirects it follows */
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */
   long o_timeout, o_fresh, o_bufsize;
@@ -59,7 +60,8 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n);
 /* Aborts every request still running (their temporary files are removed) and frees the core. */
 void al_http_free(al_http *h);
 
-/* A request with an easy handle carrying the options every request shares. */
+/* A request with an easy handle carrying the options every request shares. Until
+** al_req_free it is on the core's list, so even one stranded by an error is freed at exit. */
 al_req *al_req_new(al_http *h);
 /* Streams the answer into 'path' through a temporary file beside it; -1 and errno on failure. */
 int al_req_sink_file(al_req *r, const char *path);

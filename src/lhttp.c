@@ -17,14 +17,13 @@
 #include "sched.h"
 #include "url.h"
 
-#define BOX_MT "autolua.http.request"
 #define RESPONSE_MT "autolua.http.response"
 #define FNAME "http.request"
 #define MAX_REDIRECTS 10
 
 /* Stack slots of http.request while it runs: then one slot per option, filled in one pass
 ** over the options table (a look-up per known option would cost more than the pass). */
-enum { OPTS = 1, BOX, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
+enum { OPTS = 1, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
 enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, NOPTS };
 static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", NULL};
 #define OPTSLOT(o) (NSLOTS + 1 + (o))
@@ -49,16 +48,6 @@ static void read_options(lua_State *L) {
     lua_replace(L, OPTSLOT(o));
   }
 }
-
-/* The request's userdata: owns the al_req, so an error on any path frees it through __gc. */
-typedef struct box {
-  al_req *r;
-  int follow, redirects;
-  int cross_origin;        /* a redirect left the first origin: only safe headers go on */
-  int body_dropped;        /* a redirect turned the request into a GET */
-  double timeout;
-  al_task *task;
-} box;
 
 static al_http *http_of(lua_State *L) {
   al_runtime *rt = al_runtime_of(L);
@@ -194,27 +183,39 @@ static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, cons
   return list;
 }
 
-/* The request's own header list into r->headers, or NULL when the defaults will do. */
-static void build_headers(lua_State *L, box *b, int has_body, int is_json) {
-  al_req *r = b->r;
-  int ct = 0, ua = 0, ae = 0;
-  if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
+/* The 'headers' option: a table of names to strings (or numbers), without line breaks. */
+static void check_headers(lua_State *L) {
   int t = getopt(L, O_HEADERS);
   if (t != LUA_TNIL && t != LUA_TTABLE) al_argerror(L, FNAME, "'headers' must be a table");
   if (t == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || (!lua_isstring(L, -1)))
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
         al_argerror(L, FNAME, "'headers' must map names to strings");
       const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
       if (has_crlf(name) || has_crlf(value) || strchr(name, ':'))
         al_argerror(L, FNAME, "header '%s' has a line break or colon", name);
-      if (!b->cross_origin || safe_header(name)) {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* The request's own header list (checked already) into r->headers, or NULL when the defaults
+** will do. After a redirect to another origin only the harmless headers go on. */
+static void build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
+  int ct = 0, ua = 0, ae = 0;
+  if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
+  if (getopt(L, O_HEADERS) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
+      if (!r->cross_origin || safe_header(name)) {
         int is_ct = strcasecmp(name, "content-type") == 0;
         ct |= is_ct;
         ua |= strcasecmp(name, "user-agent") == 0;
         ae |= strcasecmp(name, "accept-encoding") == 0;
-        if (!(b->body_dropped && is_ct))
+        if (!(r->body_dropped && is_ct))
           r->headers = add_header(L, r->headers, name, value);
       }
       lua_pop(L, 1);
@@ -265,15 +266,15 @@ static void set_method(al_req *r, const char *method, const char *body, size_t l
 static void notify(al_req *r, al_req_event ev);
 static int transferk(lua_State *L, int status, lua_KContext ctx);
 
-/* Configures box->r from the options and slots; raises argument errors before any I/O. */
-static void configure(lua_State *L, box *b) {
-  al_req *r = b->r;
+/* Configures 'r' from the options and slots, all checked already: from here on only a memory
+** error can raise, and a request it strands stays on the core's list until exit. */
+static void configure(lua_State *L, al_req *r) {
   const char *method = lua_tostring(L, METHOD);
   size_t blen = 0;
-  const char *body = b->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
+  const char *body = r->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
   int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
-  build_headers(L, b, body != NULL, is_json);
+  build_headers(L, r, body != NULL, is_json);
   const struct curl_slist *list = r->headers ? r->headers : default_headers(is_json && body);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
@@ -281,7 +282,8 @@ static void configure(lua_State *L, box *b) {
   }
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
-  setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, b->timeout > 0 ? (long)(b->timeout * 1000) : 0L);
+  double timeout = opt_seconds(L, O_TIMEOUT);
+  setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, timeout > 0 ? (long)(timeout * 1000) : 0L);
   const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
     curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
@@ -297,7 +299,6 @@ static void configure(lua_State *L, box *b) {
   ** callbacks and writes; small answers kept in memory keep the small default buffer */
   setlong(r, CURLOPT_BUFFERSIZE, &r->o_bufsize, lua_isnil(L, SINKFN) ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
   r->notify = notify;
-  r->ud = b;
 }
 
 /* }====================================================== */
@@ -385,8 +386,7 @@ static int response_pairs(lua_State *L) {
   return 3;
 }
 
-static void push_response(lua_State *L, box *b) {
-  al_req *r = b->r;
+static void push_response(lua_State *L, al_req *r) {
   char *eff = NULL;
   long version = 0;
   double total = 0;
@@ -452,8 +452,7 @@ static const errmap *map_error(CURLcode c) {
 }
 
 /* Pushes the error object for a failed transfer. */
-static void push_failure(lua_State *L, box *b) {
-  al_req *r = b->r;
+static void push_failure(lua_State *L, al_req *r) {
   const errmap *m = map_error(r->result);
   if (r->size_mismatch) {
     static const errmap size_error = {CURLE_OK, "http", "size", 1};
@@ -480,37 +479,23 @@ static void push_failure(lua_State *L, box *b) {
 
 static void notify(al_req *r, al_req_event ev) {
   (void)ev;
-  box *b = r->ud;
-  al_task *t = b->task;
+  al_task *t = r->ud;
   /* only a task parked on this very transfer: inside its sink function it may wait elsewhere */
-  if (t->state == AL_PARKED && t->k == transferk && t->kctx == (lua_KContext)b) al_wake(t, 0);
+  if (t->state == AL_PARKED && t->k == transferk && t->kctx == (lua_KContext)r) al_wake(t, 0);
 }
 
-static void release(box *b) {
-  al_req_free(b->r);
-  b->r = NULL;
-}
+static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
 
-static void cancel_transfer(al_task *t) { release((box *)t->kctx); }
-
-static int start(lua_State *L, box *b) {
-  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(b->r, lua_tostring(L, SINKFN)) != 0) {
+static int start(lua_State *L, al_req *r) {
+  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(r, lua_tostring(L, SINKFN)) != 0) {
     const char *path = lua_tostring(L, SINKFN);
     int e = errno;
-    release(b);
+    al_req_free(r);
     return al_argerror(L, FNAME, "cannot write 'sink' %s: %s", path,
                        e == ENOENT ? "its directory does not exist" : strerror(e));
   }
-  al_req_start(b->r);
-  return al_park(L, b->task, cancel_transfer, (lua_KContext)b, transferk);
-}
-
-static int limitedk(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  box *b = (box *)ctx;
-  if (!lua_toboolean(L, -1)) release(b);
-  al_limiter_admitted(L, al_limiter_check(L, LIMITER));
-  return start(L, b);
+  al_req_start(r);
+  return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
 }
 
 static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -518,78 +503,88 @@ static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s ==
 /* Follows a redirect as a new transfer: 303 (and 301/302 after a POST) become a GET without a
 ** body; once the target leaves the first origin, only harmless headers go on, so credentials
 ** (Authorization, X-DexiIO-*, cookies) never reach another host. */
-static int redirect(lua_State *L, box *b) {
+static int redirect(lua_State *L, al_req *r) {
   char *loc = NULL;
-  curl_easy_getinfo(b->r->easy, CURLINFO_REDIRECT_URL, &loc);
+  curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
   if (!loc) return 0;
-  if (++b->redirects > MAX_REDIRECTS) {
-    b->r->result = CURLE_TOO_MANY_REDIRECTS;
-    snprintf(b->r->errbuf, sizeof b->r->errbuf, "more than %d redirects", MAX_REDIRECTS);
-    push_failure(L, b);
-    release(b);
+  if (++r->redirects > MAX_REDIRECTS) {
+    r->result = CURLE_TOO_MANY_REDIRECTS;
+    snprintf(r->errbuf, sizeof r->errbuf, "more than %d redirects", MAX_REDIRECTS);
+    push_failure(L, r);
+    al_req_free(r);
     return lua_error(L);
   }
   const char *method = lua_tostring(L, METHOD);
-  long st = b->r->status;
+  long st = r->status;
   if (st == 303 || ((st == 301 || st == 302) && strcmp(method, "POST") == 0)) {
     if (strcmp(method, "HEAD") != 0) { lua_pushliteral(L, "GET"); lua_replace(L, METHOD); }
-    b->body_dropped = 1;
+    r->body_dropped = 1;
   }
   lua_pushstring(L, loc);
   lua_replace(L, URL);
-  if (!al_url_same_origin(opt_string(L, O_URL, 1), loc)) b->cross_origin = 1;
-  al_req_rearm(b->r);
-  configure(L, b);
-  return start(L, b);
+  if (!al_url_same_origin(opt_string(L, O_URL, 1), loc)) r->cross_origin = 1;
+  al_req_rearm(r);
+  configure(L, r);
+  return start(L, r);
 }
 
 static int sinkdone(lua_State *L, int status, lua_KContext ctx);
 
 static int transferk(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  box *b = (box *)ctx;
-  al_req *r = b->r;
+  al_req *r = (al_req *)ctx;
   if (r->sink == AL_SINK_STREAM && r->body.len > 0 && r->status >= 200 && r->status < 300) {
     lua_pushvalue(L, SINKFN);
     lua_pushlstring(L, r->body.p, r->body.len);
     al_buf_reset(&r->body);
     return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
   }
-  if (!r->done) return al_park(L, b->task, cancel_transfer, ctx, transferk);
+  if (!r->done) return al_park(L, r->ud, cancel_transfer, ctx, transferk);
   if (r->result != CURLE_OK || r->size_mismatch) {
-    push_failure(L, b);
-    release(b);
+    push_failure(L, r);
+    al_req_free(r);
     return lua_error(L);
   }
-  if (b->follow && is_redirect(r->status)) {
-    int n = redirect(L, b);
+  if (lua_toboolean(L, OPTSLOT(O_FOLLOW)) && is_redirect(r->status)) {
+    int n = redirect(L, r);
     if (n == 0) goto respond;     /* a 3xx without Location is an answer like any other */
     return n;
   }
 respond:
-  push_response(L, b);
-  release(b);
+  push_response(L, r);
+  al_req_free(r);
   return 1;
 }
 
 /* After the sink function ran (or failed): an error stops the transfer and propagates. */
 static int sinkdone(lua_State *L, int status, lua_KContext ctx) {
-  box *b = (box *)ctx;
+  al_req *r = (al_req *)ctx;
   if (status != LUA_OK && status != LUA_YIELD) {
-    release(b);
+    al_req_free(r);
     return lua_error(L);
   }
-  al_req_resume(b->r);
+  al_req_resume(r);
   return transferk(L, LUA_OK, ctx);
 }
 
-/* }====================================================== */
-
-static int box_gc(lua_State *L) {
-  box *b = luaL_checkudata(L, 1, BOX_MT);
-  release(b);
-  return 0;
+/* Everything checked and the limiter passed: the transfer is set up and started. */
+static int launch(lua_State *L) {
+  al_req *r = al_req_new(http_of(L));
+  if (!r) return al_error_raise(L, "network", "cannot create a curl handle");
+  r->ud = al_task_current(L, FNAME);
+  if (lua_type(L, SINKFN) == LUA_TFUNCTION) r->sink = AL_SINK_STREAM;
+  if (lua_isinteger(L, OPTSLOT(O_EXPECT_BYTES))) r->expect = (curl_off_t)lua_tointeger(L, OPTSLOT(O_EXPECT_BYTES));
+  configure(L, r);
+  return start(L, r);
 }
+
+static int limitedk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  al_limiter_admitted(L, al_limiter_check(L, LIMITER));
+  return launch(L);
+}
+
+/* }====================================================== */
 
 static void check_limiter(lua_State *L) {
   if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
@@ -606,6 +601,25 @@ static double max_wait(lua_State *L) {
   return v;
 }
 
+/* The options only read once the transfer is set up, checked now: nothing is held yet, so an
+** argument error leaves nothing behind and takes nothing from the limiter. */
+static void check_rest(lua_State *L) {
+  int tf = getopt(L, O_FOLLOW);
+  if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
+  lua_pop(L, 1);
+  opt_seconds(L, O_TIMEOUT);
+  int ts = getopt(L, O_SINK);
+  if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
+    al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
+  lua_replace(L, SINKFN);
+  if (getopt(L, O_EXPECT_BYTES) != LUA_TNIL &&
+      (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING))
+    al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
+  lua_pop(L, 1);
+  check_headers(L);
+  opt_string(L, O_CA_FILE, 0);
+}
+
 /* http.request{method =, url =, query =, headers =, body = | json =, timeout =, follow =,
 ** sink = path | function(chunk), limiter =, max_wait =, ca_file =} -> res */
 static int l_request(lua_State *L) {
@@ -613,41 +627,16 @@ static int l_request(lua_State *L) {
     return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));
   lua_settop(L, NSLOTS);
   read_options(L);
-  al_task *t = al_task_current(L, FNAME);
+  al_task_current(L, FNAME);
   build_url(L);
   build_method_body(L);
   check_limiter(L);
   double wait = max_wait(L);
-  int tf = getopt(L, O_FOLLOW);
-  if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
-  int follow = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  double timeout = opt_seconds(L, O_TIMEOUT);
-  int ts = getopt(L, O_SINK);
-  if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
-    al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
-  lua_replace(L, SINKFN);
-  box *b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  luaL_setmetatable(L, BOX_MT);
-  lua_replace(L, BOX);
-  b->task = t;
-  b->follow = follow;
-  b->timeout = timeout;
-  b->r = al_req_new(http_of(L));
-  if (!b->r) return al_error_raise(L, "network", "cannot create a curl handle");
-  if (ts == LUA_TFUNCTION) b->r->sink = AL_SINK_STREAM;
-  if (getopt(L, O_EXPECT_BYTES) != LUA_TNIL) {
-    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING)
-      al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
-    b->r->expect = (curl_off_t)lua_tointeger(L, -1);
-  }
-  lua_pop(L, 1);
-  configure(L, b);
+  check_rest(L);
   if (!lua_isnil(L, LIMITER) &&
-      !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, (lua_KContext)b, limitedk))
+      !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */
-  return start(L, b);
+  return launch(L);
 }
 
 static int l_escape(lua_State *L) {
@@ -665,10 +654,6 @@ static int l_redact(lua_State *L) {
 int luaopen_autolua_http_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"request", l_request}, {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
-  luaL_newmetatable(L, BOX_MT);
-  lua_pushcfunction(L, box_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
   lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */
