@@ -39,6 +39,12 @@ describe("autolua.http", function()
     assert.matches("^autolua/", echo.headers["user-agent"])
     assert.equal("gzip", echo.headers["accept-encoding"])
     assert.equal("application/json", echo.headers["content-type"])
+    -- a large body goes at once, without waiting for a 100 Continue
+    for _, headers in ipairs { {}, { ["X-One"] = "1" } } do
+      echo = http.request { method = "PUT", url = url("/echo"), body = ("x"):rep(1100000), headers = headers }:json()
+      assert.is_nil(echo.headers.expect)
+      assert.equal(1100000, #echo.body)
+    end
   end)
 
   it("makes res.headers on first read, a plain table that pairs(res) shows too", function()

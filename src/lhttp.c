@@ -156,18 +156,16 @@ static int safe_header(const char *name) {
 #define UA_LINE "User-Agent: autolua/" AUTOLUA_VERSION
 #define AE_LINE "Accept-Encoding: gzip"
 
-/* The list for a request without headers of its own: shared, built once. "Expect:" means no
-** 100-continue round trip before a large body. */
-static struct curl_slist *default_headers(int json) {
-  static struct curl_slist *plain, *with_json;
-  static const char *const lines[] = {UA_LINE, AE_LINE, "Expect:", NULL};
-  if (!plain)
-    for (int i = 0; lines[i]; i++) plain = curl_slist_append(plain, lines[i]);
-  if (!with_json) {
-    for (int i = 0; lines[i]; i++) with_json = curl_slist_append(with_json, lines[i]);
-    with_json = curl_slist_append(with_json, "Content-Type: application/json");
-  }
-  return json ? with_json : plain;
+/* The lists for a request without headers of its own: shared, built once. "Expect:" (no
+** 100-continue round trip before a large body) only where there is a body: libcurl reads the
+** whole list several times for every request. */
+static const struct curl_slist *default_headers(int body, int json) {
+  static struct curl_slist *lists[3];
+  static const char *const lines[] = {UA_LINE, AE_LINE, "Expect:", "Content-Type: application/json"};
+  int which = !body ? 0 : !json ? 1 : 2;
+  if (!lists[which])
+    for (int i = 0; i < 2 + which; i++) lists[which] = curl_slist_append(lists[which], lines[i]);
+  return lists[which];
 }
 
 static struct curl_slist *add_line(lua_State *L, struct curl_slist *list, const char *line) {
@@ -226,7 +224,7 @@ static void build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
   if (is_json && !ct && has_body) r->headers = add_line(L, r->headers, "Content-Type: application/json");
   if (!ua) r->headers = add_line(L, r->headers, UA_LINE);
   if (!ae) r->headers = add_line(L, r->headers, AE_LINE);
-  r->headers = add_line(L, r->headers, "Expect:");
+  if (has_body) r->headers = add_line(L, r->headers, "Expect:");
 }
 
 /* }====================================================== */
@@ -275,7 +273,7 @@ static void configure(lua_State *L, al_req *r) {
   int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
   build_headers(L, r, body != NULL, is_json);
-  const struct curl_slist *list = r->headers ? r->headers : default_headers(is_json && body);
+  const struct curl_slist *list = r->headers ? r->headers : default_headers(body != NULL, is_json);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
     r->o_headers = list;
@@ -386,40 +384,50 @@ static int response_pairs(lua_State *L) {
   return 3;
 }
 
+/* Upvalues of http.request (and so of its continuations): the response metatable, then the
+** field names, set with rawset (lua_setfield would look each name up and check __newindex). */
+enum { UV_MT = 1, UV_STATUS, UV_BODY, UV_PATH, UV_URL, UV_BYTES, UV_VERSION, UV_ELAPSED, UV_REUSED, NUV = UV_REUSED };
+static const char *const field_names[] = {"status", "body", "path", "url", "bytes", "version", "elapsed", "reused"};
+
+static void setkey(lua_State *L, int uv) {   /* t[name] = v, with t and v on the stack */
+  lua_pushvalue(L, lua_upvalueindex(uv));
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+}
+
 static void push_response(lua_State *L, al_req *r) {
-  char *eff = NULL;
   long version = 0;
   double total = 0;
   long connects = 0;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
-  curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &eff);
   curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
   curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, r->status);
-  lua_setfield(L, -2, "status");
+  setkey(L, UV_STATUS);
   lua_pushlightuserdata(L, &rawkey);
   lua_pushlstring(L, r->head.p ? r->head.p : "", r->head.len);
   lua_rawset(L, -3);
   if (r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300)) {
     lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
-    lua_setfield(L, -2, "body");
+    setkey(L, UV_BODY);
   }
   if (r->sink == AL_SINK_FILE) {
     lua_pushstring(L, r->path);
-    lua_setfield(L, -2, "path");
+    setkey(L, UV_PATH);
   }
-  lua_pushstring(L, eff ? eff : lua_tostring(L, URL));
-  lua_setfield(L, -2, "url");
+  lua_pushvalue(L, URL);          /* redirects are followed here, not by curl: the last URL */
+  setkey(L, UV_URL);
   lua_pushinteger(L, (lua_Integer)r->bytes);
-  lua_setfield(L, -2, "bytes");
+  setkey(L, UV_BYTES);
   lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2" : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
-  lua_setfield(L, -2, "version");
+  setkey(L, UV_VERSION);
   lua_pushnumber(L, total);
-  lua_setfield(L, -2, "elapsed");
+  setkey(L, UV_ELAPSED);
   lua_pushboolean(L, connects == 0);
-  lua_setfield(L, -2, "reused");
-  luaL_setmetatable(L, RESPONSE_MT);
+  setkey(L, UV_REUSED);
+  lua_pushvalue(L, lua_upvalueindex(UV_MT));
+  lua_setmetatable(L, -2);
 }
 
 typedef struct { CURLcode c; const char *kind, *code; int retryable; } errmap;
@@ -653,7 +661,7 @@ static int l_redact(lua_State *L) {
 
 int luaopen_autolua_http_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"request", l_request}, {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
+    {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
   lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */
@@ -665,6 +673,8 @@ int luaopen_autolua_http_core(lua_State *L) {
   lua_getglobal(L, "next");
   lua_pushcclosure(L, response_pairs, 1);
   lua_setfield(L, -2, "__pairs");
-  lua_pop(L, 1);
+  for (int i = 0; i < NUV - 1; i++) lua_pushstring(L, field_names[i]);
+  lua_pushcclosure(L, l_request, NUV);
+  lua_setfield(L, -2, "request");
   return 1;
 }
