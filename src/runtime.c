@@ -11,6 +11,7 @@
 #include "modules.h"
 #include <lualib.h>
 #include "runtime.h"
+#include "lalloc.h"
 #include "http.h"
 #include "loader.h"
 #include "lerror.h"
@@ -69,12 +70,59 @@ static void preload(lua_State *L, const char *name, lua_CFunction f) {
   lua_pop(L, 1);
 }
 
+/* {====================================================== the state */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KEEP_BLOCKS 0        /* the sanitizer sees every Lua block come and go */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEEP_BLOCKS 0
+#endif
+#endif
+#ifndef KEEP_BLOCKS
+#define KEEP_BLOCKS 1
+#endif
+
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "autolua: PANIC: unprotected error in call to Lua API (%s)\n",
+          msg ? msg : "error object is not a string");
+  return 0;                  /* Lua aborts */
+}
+
+/* warn(): off until warn("@on"), as in the lua command; a message may come in pieces. */
+static void warning(void *ud, const char *msg, int tocont) {
+  al_runtime *rt = ud;
+  if (!rt->warn_cont && !tocont && msg[0] == '@') {
+    if (strcmp(msg, "@on") == 0) rt->warn_on = 1;
+    else if (strcmp(msg, "@off") == 0) rt->warn_on = 0;
+    return;
+  }
+  if (rt->warn_on) {
+    if (!rt->warn_cont) fputs("Lua warning: ", stderr);
+    fputs(msg, stderr);
+    if (!tocont) fputc('\n', stderr);
+  }
+  rt->warn_cont = tocont;
+}
+
+static lua_State *new_state(al_runtime *rt) {
+  rt->alloc = al_alloc_new(KEEP_BLOCKS);
+  lua_State *L = rt->alloc ? lua_newstate(al_alloc_fn, rt->alloc) : NULL;
+  if (!L) return NULL;
+  lua_atpanic(L, panic);
+  lua_setwarnf(L, warning, rt);
+  return L;
+}
+
+/* }====================================================== */
+
 al_runtime *al_runtime_new(void) {
   al_runtime *rt = calloc(1, sizeof *rt);
   if (!rt) return NULL;
   /* not ev_default_loop: it reaps every child, which breaks os.execute and io.popen */
   rt->loop = ev_loop_new(EVFLAG_AUTO);
-  rt->L = luaL_newstate();
+  rt->L = new_state(rt);
   rt->interrupt_ref = LUA_NOREF;
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
@@ -114,6 +162,7 @@ void al_runtime_free(al_runtime *rt) {
   ev_ref(rt->loop);
   ev_async_stop(rt->loop, &rt->interrupt);
   lua_close(rt->L);              /* finalizers still need the loop and the HTTP core */
+  al_alloc_free(rt->alloc);
   if (rt->http) {
     al_http_free(rt->http);
     curl_global_cleanup();
