@@ -164,6 +164,12 @@ class Env:
             ("node", "node with undici and bottleneck in scripts/bench/node", self.node))
             if self.want(peer) and not have]
 
+    def autolua_header_lines(self):
+        """The lines autolua adds to every request (src/lhttp.c: UA_LINE, AE_LINE)."""
+        out = subprocess.run([self.autolua, "--version"], stdout=subprocess.PIPE, text=True).stdout
+        version = out.split()[1] if out.startswith("autolua ") else "0"
+        return ["User-Agent: autolua/" + version, "Accept-Encoding: gzip"]
+
     def want(self, peer):
         return self.peers is None or peer in self.peers
 
@@ -372,6 +378,8 @@ class Flood(Job):
         out = [Client("autolua", [e.autolua, os.path.join(HERE, "flood.lua"), url, n, c], parse_requests)]
         if e.floor:
             out.append(Client("floor (C: libcurl multi + libev)", [e.floor, url, n, c], parse_requests))
+            out.append(Client("same-head floor (the floor sending autolua's two header lines)",
+                              [e.floor, url, n, c] + e.autolua_header_lines(), parse_requests))
         if e.node:
             out.append(Client("node (undici)", [e.node, os.path.join(HERE, "node", "flood.mjs"), url, n, c],
                               parse_requests))
@@ -756,6 +764,10 @@ def summary(jobs, results):
                        % ("{:,.0f}".format(rps or 0), r1 or 0, cpu or 0, r2 or 0))
             out.append("  " + goal(None if r1 is None else r1 >= 0.8, "goal req/s >= 0.8x floor"))
             out.append("  " + goal(None if r2 is None else r2 <= 1.25, "goal CPU/request <= 1.25x floor"))
+        sh = find("flood", "same-head floor")
+        if sh:
+            out.append("  vs the same-head floor (the same request as autolua's): %.2fx its req/s, %.2fx its CPU a request"
+                       % (ratio(rps, m("flood", sh, "rps")) or 0, ratio(cpu, m("flood", sh, "cpu_us")) or 0))
         for prefix in ("node", "python", "curl", "wrk"):
             p = find("flood", prefix)
             if p:
