@@ -136,6 +136,19 @@ describe("autolua.http", function()
       assert.equal("GET", res:json().method)
     end)
 
+    it("check the headers again when they changed before the redirect came", function()
+      local headers = { ["X-A"] = "1" }
+      local t = task.spawn(function()
+        return http.request { url = url("/redirect?to=/headers&delay=0.3"), follow = true, headers = headers }
+      end)
+      task.sleep(0.1)
+      headers["X-B"] = "a\r\nInjected: yes"
+      local ok, err = pcall(t.wait, t)
+      assert.is_false(ok)
+      assert.equal("argument", err.kind)
+      assert.matches("line break", err.message)
+    end)
+
     it("stop a loop with a clear error", function()
       local ok, err = pcall(http.request, { url = url("/redirect_loop"), follow = true })
       assert.is_false(ok)

@@ -181,22 +181,33 @@ static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, cons
   return list;
 }
 
-/* The 'headers' option: a table of names to strings (or numbers), without line breaks. */
-static void check_headers(lua_State *L) {
-  int t = getopt(L, O_HEADERS);
-  if (t != LUA_TNIL && t != LUA_TTABLE) al_argerror(L, FNAME, "'headers' must be a table");
+/* Whether the 'headers' option is unusable: not a table, or an entry that is not a name and a
+** string (or number) without line breaks; a bad name goes to *name. Raises nothing. */
+static int headers_bad(lua_State *L, const char **name) {
+  *name = NULL;
+  int t = getopt(L, O_HEADERS), bad = t != LUA_TNIL && t != LUA_TTABLE;
   if (t == LUA_TTABLE) {
     lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-        al_argerror(L, FNAME, "'headers' must map names to strings");
-      const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
-      if (has_crlf(name) || has_crlf(value) || strchr(name, ':'))
-        al_argerror(L, FNAME, "header '%s' has a line break or colon", name);
-      lua_pop(L, 1);
+    while (!bad && lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+        bad = 1;
+      } else {
+        const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+        if (has_crlf(k) || has_crlf(v) || strchr(k, ':')) { bad = 1; *name = k; }
+      }
+      lua_pop(L, bad ? 2 : 1);    /* an early stop leaves the key too */
     }
   }
   lua_pop(L, 1);
+  return bad;
+}
+
+static void check_headers(lua_State *L) {
+  const char *name;
+  if (!headers_bad(L, &name)) return;
+  if (name) al_argerror(L, FNAME, "header '%s' has a line break or colon", name);
+  if (!lua_istable(L, OPTSLOT(O_HEADERS))) al_argerror(L, FNAME, "'headers' must be a table");
+  al_argerror(L, FNAME, "'headers' must map names to strings");
 }
 
 /* The request's own header list (checked already) into r->headers, or NULL when the defaults
@@ -528,6 +539,11 @@ static int redirect(lua_State *L, al_req *r) {
     if (strcmp(method, "HEAD") != 0) { lua_pushliteral(L, "GET"); lua_replace(L, METHOD); }
     r->body_dropped = 1;
   }
+  const char *name;
+  if (headers_bad(L, &name)) {     /* changed since the first request was checked */
+    al_req_free(r);
+    check_headers(L);
+  }
   lua_pushstring(L, loc);
   lua_replace(L, URL);
   if (!al_url_same_origin(opt_string(L, O_URL, 1), loc)) r->cross_origin = 1;
@@ -641,6 +657,9 @@ static int l_request(lua_State *L) {
   check_limiter(L);
   double wait = max_wait(L);
   check_rest(L);
+  /* libcurl is loaded and started now, not after the limiter: a request charged at one time
+  ** and sent tens of milliseconds later would crowd the next second of a strict server */
+  http_of(L);
   if (!lua_isnil(L, LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */

@@ -13,7 +13,7 @@
   GET  /empty                         200 application/json with an empty body
   GET  /429?retry_after=S&times=K&key=X
                                       429 (Retry-After: S if given); see `_too_many`
-  GET  /redirect?to=URL&status=302    a redirect (default to /echo)
+  GET  /redirect?to=URL&status=302&delay=S  a redirect (default to /echo), after S seconds
   GET  /redirect_loop                 redirects to itself for ever
   GET  /gzip                          gzip-encoded JSON when Accept-Encoding allows it
   GET  /headers                       the request headers as JSON
@@ -245,7 +245,9 @@ class MiscService(Service):
         if status not in (301, 302, 303, 307, 308):
             raise BadParam("status must be a redirect code")
         target = req.arg("to", "/echo")
-        return json_response({"redirect": target}, status, {"Location": target})
+        resp = json_response({"redirect": target}, status, {"Location": target})
+        resp.delay = _float(req, "delay", 0.0)
+        return resp
 
     def _redirect_loop(self, req):
         return json_response({"redirect": "/redirect_loop"}, 302, {"Location": "/redirect_loop"})
