@@ -9,11 +9,13 @@ can also be run on its own once they are there.
 Each run of a client is one process under GNU time (`/usr/bin/time -f "%e %U %S %M"`): wall
 time, user+sys CPU and peak RSS come from there, the job's own figure from what the client
 prints or, for the rate-limited jobs, from the fake server's request log. Within a round the
-clients of a job run one after the other, the first one rotating from round to round.
+clients of a job run one after the other, the first one rotating from round to round. Flood,
+a job of half a second a client, runs FLOOD_REPEAT times in each round: a burst of noise from
+the rest of the machine then spoils one sample of many rather than one of a few.
 
 Environment (defaults in brackets; SMOKE=1 shrinks every size for a quick check):
   ROUNDS [5]  PEERS [all: autolua,floor,wrk,curl,node,python,lua]  OUT [scripts/bench/out]
-  FLOOD_N [20000] FLOOD_C [64] WRK_SECONDS [3]   LIMITED_SECONDS [20]
+  FLOOD_N [20000] FLOOD_C [64] FLOOD_REPEAT [3] WRK_SECONDS [3]   LIMITED_SECONDS [20]
   FILES_N [200] FILES_SIZE [1048576]   BIG_MIB [512] BIG_SMALL_MIB [64]   TASKS_N [100000]
   STARTUP_RUNS [30]   BOTTLENECK_CAP [10]  (seconds of Bottleneck draining before projecting)
   DX_CALLS [3000]  (the optional dx job: autolua only)
@@ -62,6 +64,7 @@ CFG = {
     "rounds": env_num("ROUNDS", 5, 1),
     "flood_n": env_num("FLOOD_N", 20000, 2000),
     "flood_c": env_num("FLOOD_C", 64),
+    "flood_repeat": env_num("FLOOD_REPEAT", 3, 1),
     "wrk_seconds": env_num("WRK_SECONDS", 3, 1),
     "limited_seconds": env_num("LIMITED_SECONDS", 20, 2, float),
     "limited_rate": 75,
@@ -346,6 +349,7 @@ class Job:
     key = ""
     title = ""
     figures = []      # (key, label, format)
+    repeat = 1        # runs of every client in each round
 
     def __init__(self, env):
         self.env = env
@@ -369,6 +373,7 @@ class Flood(Job):
     figures = [("rps", "req/s", "{:,.0f}"), ("cpu_us", "µs CPU/req", "{:.1f}")]
 
     def setup(self):
+        self.repeat = CFG["flood_repeat"]
         self.url = self.env.start_nginx()
         n, c = CFG["flood_n"], CFG["flood_c"]
         self.title = "flood: %d GETs of a 300-byte JSON body from nginx at concurrency %d" % (n, c)
@@ -730,6 +735,9 @@ def table(jobs, results, rounds):
                 spread([r["rss"] for r in ok], "{:.1f}"), "; ".join(figs)))
     lines.append("")
     lines.append("Median of %d round%s, (min–max) across them." % (rounds, "" if rounds == 1 else "s"))
+    for job in jobs:
+        if job.repeat > 1:
+            lines[-1] += " %s: %d runs a client, %d in each round." % (job.key.capitalize(), rounds * job.repeat, job.repeat)
     return "\n".join(lines)
 
 
@@ -882,7 +890,7 @@ def describe(env, argv):
         if v:
             lines.append("- %s: %s" % (name, v))
     knobs = " ".join("%s=%s" % (k, os.environ[k]) for k in (
-        "SMOKE", "ROUNDS", "PEERS", "FLOOD_N", "FLOOD_C", "WRK_SECONDS", "LIMITED_SECONDS", "FILES_N", "FILES_SIZE",
+        "SMOKE", "ROUNDS", "PEERS", "FLOOD_N", "FLOOD_C", "FLOOD_REPEAT", "WRK_SECONDS", "LIMITED_SECONDS", "FILES_N", "FILES_SIZE",
         "BIG_MIB", "BIG_SMALL_MIB", "TASKS_N", "STARTUP_RUNS", "BOTTLENECK_CAP", "DX_CALLS") if os.environ.get(k))
     lines += ["", "### Command", "", "`%sscripts/bench/run%s`" % (knobs + " " if knobs else "",
                                                               "".join(" " + a for a in argv)), ""]
@@ -930,9 +938,9 @@ def main(argv):
         results = {}
         rounds = CFG["rounds"]
         for rnd in range(rounds):
-            for job in jobs:
+            for job, rep in ((j, r) for j in jobs for r in range(j.repeat)):
                 cl = job.client_list
-                k = rnd % len(cl)
+                k = (rnd * job.repeat + rep) % len(cl)
                 for client in cl[k:] + cl[:k]:
                     if client.before:
                         client.before()
