@@ -11,7 +11,7 @@
 #include "modules.h"
 #include <lualib.h>
 #include "runtime.h"
-#include "lalloc.h"
+#include "alloc.h"
 #include "http.h"
 #include "loader.h"
 #include "lerror.h"

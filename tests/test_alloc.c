@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lalloc.h"
+#include "alloc.h"
 
 static int failures, checks;
 

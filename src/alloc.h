@@ -4,8 +4,8 @@
 ** request of that class before malloc is asked. An HTTP response is a handful of such blocks
 ** (the table, its fields, the body string) made and swept again thousands of times a second.
 */
-#ifndef AUTOLUA_LALLOC_H
-#define AUTOLUA_LALLOC_H
+#ifndef AUTOLUA_ALLOC_H
+#define AUTOLUA_ALLOC_H
 
 #include <stddef.h>
 

@@ -1,9 +1,9 @@
 /*
-** The Lua state's allocator (see lalloc.h).
+** The Lua state's allocator (see alloc.h).
 */
 #include <stdlib.h>
 #include <string.h>
-#include "lalloc.h"
+#include "alloc.h"
 
 #define GRAIN 16
 #define SMALL_MAX 512                 /* bigger blocks go to malloc at their own size */
