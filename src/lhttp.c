@@ -155,13 +155,15 @@ static int safe_header(const char *name) {
 ** about a hundred instructions a request. */
 #define UA_LINE "User-Agent: autolua/" AUTOLUA_VERSION
 #define AE_LINE "Accept-Encoding: gzip"
+#define EXPECT_LINE "Expect:"
+#define JSON_LINE "Content-Type: application/json"
 
 /* The lists for a request without headers of its own: shared, built once. "Expect:" (no
 ** 100-continue round trip before a large body) only where there is a body: libcurl reads the
 ** whole list several times for every request. */
 static const struct curl_slist *default_headers(int body, int json) {
   static struct curl_slist *lists[3];
-  static const char *const lines[] = {UA_LINE, AE_LINE, "Expect:", "Content-Type: application/json"};
+  static const char *const lines[] = {UA_LINE, AE_LINE, EXPECT_LINE, JSON_LINE};
   int which = !body ? 0 : !json ? 1 : 2;
   if (!lists[which])
     for (int i = 0; i < 2 + which; i++) lists[which] = curl_slist_append(lists[which], lines[i]);
@@ -232,10 +234,10 @@ static void build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
   }
   lua_pop(L, 1);
   if (!r->headers) return;
-  if (is_json && !ct && has_body) r->headers = add_line(L, r->headers, "Content-Type: application/json");
+  if (is_json && !ct && has_body) r->headers = add_line(L, r->headers, JSON_LINE);
   if (!ua) r->headers = add_line(L, r->headers, UA_LINE);
   if (!ae) r->headers = add_line(L, r->headers, AE_LINE);
-  if (has_body) r->headers = add_line(L, r->headers, "Expect:");
+  if (has_body) r->headers = add_line(L, r->headers, EXPECT_LINE);
 }
 
 /* }====================================================== */
