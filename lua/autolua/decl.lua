@@ -132,7 +132,7 @@ function M.lines(spec, one_of)
   local either = {}
   for n in (one_of or ""):gmatch("%S+") do either[n] = true end
   for _, a in ipairs(parsed) do
-    local note = a.required and "  required" or either[a.name] and "  required: this or another of " .. one_of or ""
+    local note = a.required and "  required" or either[a.name] and "  required: one of " .. one_of:gsub(" ", ", ") or ""
     out[#out + 1] = ("  %-" .. width .. "s  %s%s"):format(a.name, M.type_text(a), note)
   end
   return out

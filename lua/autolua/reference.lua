@@ -23,8 +23,15 @@ end
 -- The Dexi functions, one row each, from their declarations.
 function M.dexi_table()
   local D = require "dexi.declarations"
+  local GROUP = { robots = 1, runs = 2, executions = 3, datasets = 4, files = 5, client = 6 }
+  local names = sorted_keys(D)
+  table.sort(names, function(a, b)
+    local ga, gb = GROUP[a:match("^%a+")], GROUP[b:match("^%a+")]
+    if ga ~= gb then return ga < gb end
+    return a < b
+  end)
   local rows = {}
-  for _, name in ipairs(sorted_keys(D)) do
+  for _, name in ipairs(names) do
     local d = D[name]
     local call = (name:match("^client:") and name or "client." .. name) .. "(" .. d.args:gsub(" ", ", ") .. ")"
     rows[#rows + 1] = { call, d[1] .. " " .. d[2], options_text(d.options), d.doc }
@@ -36,11 +43,19 @@ local function args_text(spec, required, one_of)
   local out = {}
   local either = {}
   for n in (one_of or ""):gmatch("%S+") do either[n] = true end
-  for _, a in ipairs(require("autolua.decl").parse(spec)) do
-    local req = a.required or either[a.name] or false
-    if req == required then out[#out + 1] = a.name .. (either[a.name] and " (or)" or "") end
+  local decl = require "autolua.decl"
+  for _, a in ipairs(decl.parse(spec)) do
+    if a.required == required and not either[a.name] then
+      out[#out + 1] = a.name .. (a.type ~= "str" and " (" .. decl.type_text(a) .. ")" or "")
+    end
   end
+  if required and one_of then out[#out + 1] = "one of " .. one_of:gsub(" ", " or ") end
   return table.concat(out, ", ")
+end
+
+function M.scope_text(scopes)
+  if scopes == "" then return "any valid token" end
+  return (scopes:gsub(" ", " and "):gsub("|", " or "))
 end
 
 -- The DX methods, one row each, from dx/methods.lua.
@@ -51,7 +66,7 @@ function M.dx_methods_table()
     local m = METHODS[name]
     rows[#rows + 1] = { name .. (m.host == "datacloud" and " (Data Cloud)" or ""), m[1],
                         args_text(m[2], true, m.one_of), args_text(m[2], false, m.one_of),
-                        m[3] ~= "" and m[3] or "any token" }
+                        M.scope_text(m[3]) }
   end
   return { "t", { "method", "verb", "required", "optional", "scope" }, rows }
 end
