@@ -95,6 +95,7 @@ M.dx_functions = { "t", { "function", "does" }, {
   { "c:query(sql, {timeout, interval, variables}) -> {columns, rows}", "a Data Studio run: execute, poll, results" },
   { "c:wait_workflow_run(id, {timeout, interval, on_status}) -> run", "polls workflowRuns.info until a final status" },
   { "c:download(method, args, dest) -> {path, bytes, mime}", "a method that answers with a file (303 to a presigned URL, fetched without the token)" },
+  { "c:preview(method, args [, {unchecked = true}]) -> {method, url, headers, body}", "the request c:call would send, checked, with the token masked; nothing is sent" },
   { "dx.methods()", "every method name, sorted" },
 } }
 

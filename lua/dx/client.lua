@@ -109,7 +109,7 @@ Family.__complete = function(f) return children(rawget(f, 2) .. ".") end
 
 Client.__complete = function()
   local names = children("")
-  for _, m in ipairs { "call", "pages", "each", "query", "download", "wait_workflow_run" } do names[#names + 1] = m end
+  for _, m in ipairs { "call", "pages", "each", "query", "download", "wait_workflow_run", "preview" } do names[#names + 1] = m end
   return names
 end
 
@@ -232,10 +232,9 @@ function Client.failure(c, res, method, attempts, body)
   return errors.new(e)
 end
 
--- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
-function Client:send(method, a, o)
+-- The request a call makes, checked (o.unchecked: unknown argument names pass), not sent.
+local function build(self, method, a, o)
   local spec = spec_of(method)
-  o = o or {}
   if o.unchecked then
     if a ~= nil and type(a) ~= "table" then argerror(method, "arguments must be a table, got %s", type(a)) end
     a = a or {}
@@ -260,11 +259,39 @@ function Client:send(method, a, o)
     timeout = o.timeout or rawget(self, "timeout"), sink = o.sink,
   }
   if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
+  return req, verb
+end
+
+-- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
+function Client:send(method, a, o)
+  o = o or {}
+  local req, verb = build(self, method, a, o)
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
+end
+
+-- c:preview(method, args [, {unchecked = true}]) -> {method =, url =, headers =, body =}: the
+-- request c:call would send, checked the same way, with the token masked; nothing is sent
+-- (for --dry-run).
+function Client:preview(method, a, o)
+  self_check(self, "preview")
+  if o ~= nil and type(o) ~= "table" then argerror("c:preview", "options must be a table {unchecked = true}, got %s", type(o)) end
+  if o ~= nil then decl.check_names("c:preview", "unchecked:bool", o, "option") end
+  local req = build(self, method, a, { unchecked = o and o.unchecked })
+  local url = req.url
+  if req.query and next(req.query) then
+    local keys, parts = {}, {}
+    for k in pairs(req.query) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = http.escape(k) .. "=" .. http.escape(tostring(req.query[k])) end
+    url = url .. "?" .. table.concat(parts, "&")
+  end
+  return { method = req.method, url = http.redact(url), body = req.json and json.encode(req.json) or nil,
+           headers = { Authorization = "Bearer ***", Accept = "application/json",
+                       ["Content-Type"] = req.json and "application/json" or nil } }
 end
 
 -- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
