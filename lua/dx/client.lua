@@ -115,10 +115,12 @@ end
 
 -- c.family: a proxy for a method family; any other unknown field is nil (c.token is not a
 -- method, and neither is the token).
+local FAMILIES = {}
+for m in pairs(METHODS) do FAMILIES[m:match("^[^.]+")] = true end
+
 Client.__index = function(c, k)
   local m = Client[k]
-  if m ~= nil or type(k) ~= "string" then return m end
-  if #children(k .. ".") == 0 then return nil end
+  if m ~= nil or not FAMILIES[k] then return m end
   return proxy(c, k)
 end
 
