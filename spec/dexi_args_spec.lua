@@ -90,6 +90,13 @@ describe("dexi help", function()
     assert.matches("dexi client:download(value, dest, opts)", text, 1, true)
     assert.matches("execution", text, 1, true)
     assert.matches("dexi client.runs.list(opts)", require("autolua.help").text("runs.list"), 1, true)
+    -- printed (the REPL and -e print with autolua.pretty): the declaration, one line when nested
+    local pretty = require "autolua.pretty"
+    local shown = pretty.format(c.runs.list)
+    assert.matches("^dexi client.runs.list%(opts%): GET runs\n", shown)
+    assert.matches("robot_id", shown, 1, true)
+    assert.equal("{ f = dexi client.runs.get(id): GET runs/{id} }", pretty.format({ f = c.runs.get }))
+    assert.matches("^function", pretty.format(print))
     local none, why = require("autolua.help").text(print)
     assert.is_nil(none)
     assert.matches("no help on this function", why, 1, true)

@@ -12,6 +12,13 @@ function M.register(fn, text)
   documented[fn] = text
 end
 
+-- doc(fn) -> the documentation of a registered function, or nil
+function M.doc(fn)
+  local d = documented[fn]
+  if type(d) == "function" then d = d() end
+  return d
+end
+
 local function dexi_text(name)
   return require("dexi.endpoints").describe(name)
 end
