@@ -6,7 +6,10 @@ between tests.  Covers auth (missing, revoked, expired, missing scope), every
 method family, argument errors, cursor and page walks, the repeated-cursor
 switch, the Data Studio flow (202 -> 409 -> results, CSV via 303, 410, 422,
 failed), the workflow run flow, the snapshot 303 (files host never sees
-Authorization), the rate limit, and the fault switches.
+Authorization), the rate limit, the fault switches, the body shapes of dx.md
+section 0 (comment items, workflow parameter definitions, snapshot team
+ancestors, run event users), and that the client's declarations
+(lua/dx/methods.lua) say what the fake's tables say.
 """
 
 import http.client
