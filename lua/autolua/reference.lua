@@ -82,8 +82,8 @@ function M.dx_families_table()
   end
   local rows = {}
   for _, fam in ipairs(order) do
-    rows[#rows + 1] = { fam .. (METHODS[fam .. "." .. fams[fam][1]:match("^%S+")].host == "datacloud" and " (Data Cloud)" or ""),
-                        table.concat(fams[fam], ", ") }
+    local dc = METHODS[fam .. "." .. fams[fam][1]:match("^%S+")].host == "datacloud"
+    rows[#rows + 1] = { fam, table.concat(fams[fam], ", ") .. (dc and " (Data Cloud API: DX_DATACLOUD_URL)" or "") }
   end
   return { "t", { "family", "methods" }, rows }
 end
