@@ -62,7 +62,22 @@ static int searcher(lua_State *L) {
   return lua_error(L);   /* a syntax error in one of our modules */
 }
 
+/* help(...): a global that loads autolua.help on first use and calls its show(). */
+static int help_global(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "autolua.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "show");
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_call(L, n, 0);
+  return 0;
+}
+
 void al_loader_install(lua_State *L) {
+  lua_pushcfunction(L, help_global);
+  lua_setglobal(L, "help");
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "searchers");
   for (lua_Integer i = luaL_len(L, -1); i >= 2; i--) {

@@ -20,15 +20,18 @@ static const char usage_text[] =
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
+  "       autolua help [TOPIC]                 the API reference: dexi, dx, task, http, limiter, errors, recipes\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
   "\n"
   "Scripts can require \"dexi\", \"dx\", \"autolua.task\", \"autolua.http\", \"autolua.limiter\",\n"
-  "\"autolua.log\" and \"cjson\". Recipes: dexi-download, dexi-export, dexi-run, dx-trigger, dx-query.\n"
+  "\"autolua.log\" and \"cjson\". Recipes: dexi-download, dexi-export, dexi-run, dx-trigger, dx-query,\n"
+  "dx-deploy.\n"
   "Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n"
-  "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL;\n"
+  "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL,\n"
+  "  DX_DATACLOUD_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
-  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1).\n";
+  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1), autolua-api(3).\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "autolua: ");
@@ -101,6 +104,7 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     al_runtime_setargs(rt, argv, argc, 1);
     return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
   }
+  if (strcmp(a, "help") == 0) return run_module(rt, "autolua.help", "main", argv + 2, argc - 2);
   if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
   if (a[0] == '-') return usage_error("unknown option '%s'", a);
   if (looks_like_command(a)) return usage_error("unknown command or missing file '%s'", a);

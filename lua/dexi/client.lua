@@ -8,6 +8,7 @@ local digest = require "autolua.digest"
 local pipeline = require "autolua.client"
 local http = require "autolua.http"
 local sys = require "autolua.sys"
+local decl = require "autolua.decl"
 
 local Client = {}
 Client.__index = Client
@@ -24,6 +25,20 @@ local secrets = setmetatable({}, { __mode = "k" })
 
 local argerror = pipeline.argerror
 Client.argerror = argerror
+
+-- A client method called with a dot (client.download(v, dest)) gets no client: name the
+-- colon form. Then the option table's names, from dexi/declarations.lua.
+function Client.check_call(self, fname, opts)
+  if getmetatable(self) ~= Client then
+    errors.raise { kind = "argument", method = fname,
+                   message = ("%s was called with a dot; it is a method of the client: write %s(...)"):format(
+                     fname:gsub(":", "."), fname) }
+  end
+  if type(opts) == "table" then
+    local d = require("dexi.declarations")[fname]
+    decl.check_names(fname, d.options, opts, "option")
+  end
+end
 
 function Client.check_id(fname, id, what)
   if type(id) ~= "string" or id == "" then
@@ -154,6 +169,7 @@ end
 
 -- client:request(method, path, {query =, json =}) -> decoded JSON
 function Client:request(method, path, o)
+  Client.check_call(self, "client:request", o)
   if type(method) ~= "string" or not method:match("^%a+$") then argerror("client:request", "method must be an HTTP verb") end
   if type(path) ~= "string" then argerror("client:request", "path must be a string") end
   if o ~= nil and type(o) ~= "table" then argerror("client:request", "options must be a table") end
@@ -255,6 +271,7 @@ end
 -- client:download(value, dest, {execution = id}) -> {path =, bytes =, mime =}
 function Client:download(value, dest, opts)
   local fname = "client:download"
+  Client.check_call(self, fname, opts)
   local id, size, mime = Client.file_ref(value, fname)
   if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
@@ -274,6 +291,7 @@ end
 -- client:wait_execution(id, {timeout =, interval =}) -> execution (whatever its final state)
 function Client:wait_execution(id, opts)
   local fname = "client:wait_execution"
+  Client.check_call(self, fname, opts)
   Client.check_id(fname, id, "execution id")
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}
@@ -290,6 +308,11 @@ function Client:wait_execution(id, opts)
     end
     task.sleep(interval)
   end
+end
+
+-- help(client.download) and the others show their declarations.
+for _, n in ipairs { "download", "wait_execution", "request" } do
+  require("autolua.help").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
 end
 
 return Client

@@ -3,6 +3,7 @@
 local http = require "autolua.http"
 local json = require "autolua.json"
 local Client = require "dexi.client"
+local errors = require "autolua.error"
 
 local M = {}
 
@@ -227,9 +228,59 @@ local function files(c)
   }
 end
 
+-- Each function checked before it runs: called with a colon (d.runs:list{}, which hands the
+-- group in as the first argument and shifts the real ones), and the names in its option
+-- table, against dexi/declarations.lua. help() shows the declaration.
+local DECL = require "dexi.declarations"
+local decl = require "autolua.decl"
+
+local function checked(g, gname, fname, f, c)
+  local name = gname .. "." .. fname
+  local d = DECL[name]
+  local at
+  local i = 0
+  for p in d.args:gmatch("%S+") do
+    i = i + 1
+    if p == "opts" then at = i end
+  end
+  local wrapped = function(...)
+    local first = ...
+    if first == g or first == c then
+      errors.raise { kind = "argument", method = name,
+                     message = ("called with a colon (client.%s:%s(...)); Dexi functions are fields: write client.%s(...)")
+                       :format(gname, fname, name) }
+    end
+    if at then
+      local o = select(at, ...)
+      if type(o) == "table" then decl.check_names(name, d.options, o, "option") end
+    end
+    return f(...)
+  end
+  require("autolua.help").register(wrapped, function() return M.describe(name) end)
+  return wrapped
+end
+
+-- The text help() shows for a Dexi function.
+function M.describe(name)
+  local d = DECL[name]
+  if not d then return nil end
+  local call = name:match("^client:") and name or "client." .. name
+  local params = d.args:gsub(" ", ", ")
+  local lines = { ("dexi %s(%s): %s %s"):format(call, params, d[1], d[2]), "  " .. d.doc }
+  if d.options then
+    lines[#lines + 1] = "  options (opts):"
+    for _, l in ipairs(decl.lines(d.options)) do lines[#lines + 1] = "  " .. l end
+  end
+  return table.concat(lines, "\n")
+end
+
 function M.attach(c)
   c.robots, c.runs, c.executions = robots(c), runs(c), executions(c)
   c.datasets, c.files = datasets(c), files(c)
+  for _, gname in ipairs { "robots", "runs", "executions", "datasets", "files" } do
+    local g = c[gname]
+    for fname, f in pairs(g) do g[fname] = checked(g, gname, fname, f, c) end
+  end
 end
 
 return M

@@ -3,31 +3,12 @@
 -- with commas, as the API reads them), POST arguments into a JSON body.
 local errors = require "autolua.error"
 local json = require "autolua.json"
+local decl = require "autolua.decl"
 
 local M = {}
 
-local cache = {}
-
 -- "id! limit:int format:enum(json|csv)" -> {{name =, type =, required =, choices =}, ...}
-function M.parse(spec)
-  local parsed = cache[spec]
-  if parsed then return parsed end
-  parsed = {}
-  for tok in spec:gmatch("%S+") do
-    local required = tok:sub(-1) == "!"
-    if required then tok = tok:sub(1, -2) end
-    local name, typ = tok:match("^([^:]+):?(.*)$")
-    local choices
-    local list = typ:match("^enum%((.*)%)$")
-    if list then
-      typ, choices = "enum", {}
-      for c in list:gmatch("[^|]+") do choices[#choices + 1] = c end
-    end
-    parsed[#parsed + 1] = { name = name, type = typ ~= "" and typ or "str", required = required, choices = choices }
-  end
-  cache[spec] = parsed
-  return parsed
-end
+M.parse = decl.parse
 
 local function is_list(v)
   if type(v) ~= "table" then return false end
@@ -47,26 +28,41 @@ local CHECK = {
   bool = function(v) return type(v) == "boolean" end,
   obj = function(v) return type(v) == "table" and (next(v) == nil or not is_list(v)) end,
   list = function(v) return is_list(v) or type(v) == "string" end,
+  objlist = function(v)
+    if not is_list(v) then return false end
+    for _, x in ipairs(v) do if type(x) ~= "table" then return false end end
+    return true
+  end,
   any = function() return true end,
 }
 
 local WANT = { str = "a string", int = "an integer", strint = "a string or an integer", bool = "a boolean",
-               obj = "a table of named fields", list = "a list", any = "a value" }
+               obj = "a table of named fields", list = "a list", objlist = "a list of tables", any = "a value" }
 
 local function fail(method, fmt, ...)
   errors.raise { kind = "argument", method = method, message = fmt:format(...) }
 end
 
--- check(method, spec, args): raises kind = "argument" naming the first problem.
-function M.check(method, spec, args)
+-- check(method, spec, args, one_of): raises kind = "argument" naming the first problem: an
+-- argument the declaration does not know (with the closest declared name), a missing required
+-- one, a wrong type.
+function M.check(method, spec, args, one_of)
   if args ~= nil and type(args) ~= "table" then fail(method, "arguments must be a table, got %s", type(args)) end
   args = args or {}
-  local declared = {}
+  local present = {}
+  for k, v in pairs(args) do if v ~= json.null then present[k] = v end end
+  decl.check_names(method, spec, present, "argument", one_of)
+  M.check_types(method, spec, args)
+  return args
+end
+
+-- check_types(method, spec, args): the declared arguments that are there have their types
+-- (the escape c:call(..., {unchecked = true}) still checks these, and passes unknown names on).
+function M.check_types(method, spec, args)
   for _, a in ipairs(M.parse(spec)) do
-    declared[a.name] = true
     local v = args[a.name]
     if v == nil or v == json.null then
-      if a.required then fail(method, "missing required argument '%s'", a.name) end
+      -- absent: check_names has already refused a missing required one
     elseif a.type == "enum" then
       local ok = false
       for _, c in ipairs(a.choices) do if c == v then ok = true end end
@@ -75,7 +71,6 @@ function M.check(method, spec, args)
       fail(method, "argument '%s' must be %s, got %s", a.name, WANT[a.type], type(v))
     end
   end
-  return args, declared
 end
 
 -- POST: the JSON body, a copy of the arguments in which an empty table given for a list
@@ -85,7 +80,7 @@ function M.body(spec, args)
   for k, v in pairs(args) do body[k] = v end
   for _, a in ipairs(M.parse(spec)) do
     local v = body[a.name]
-    if a.type == "list" and type(v) == "table" and next(v) == nil then body[a.name] = json.array() end
+    if (a.type == "list" or a.type == "objlist") and type(v) == "table" and next(v) == nil then body[a.name] = json.array() end
   end
   return body
 end

@@ -11,6 +11,7 @@ local http = require "autolua.http"
 local log = require "autolua.log"
 local METHODS = require "dx.methods"
 local args = require "dx.args"
+local decl = require "autolua.decl"
 
 local Client = {}
 
@@ -39,12 +40,24 @@ Family.__index = function(f, k)
   return proxy(rawget(f, 1), rawget(f, 2) .. "." .. k)
 end
 
-Family.__call = function(f, a)
-  return rawget(f, 1):call(rawget(f, 2), a)
-end
+local function is_proxy(v) return type(v) == "table" and getmetatable(v) == Family end
 
-Family.__tostring = function(f)
-  return "dx method " .. rawget(f, 2)
+-- c.teams:list{} (a colon) hands the family in as the arguments, and c.teams.list(c, {...})
+-- the client: both put the real arguments second, where they would be lost.
+Family.__call = function(f, a, ...)
+  local path = rawget(f, 2)
+  if is_proxy(a) or getmetatable(a) == Client then
+    local fam, name = path:match("^(.*)%.([^.]+)$")
+    errors.raise { kind = "argument", method = path,
+                   message = ("called with a colon (c.%s:%s{...}); DX methods are fields: write c.%s{...}, "
+                              .. "with dots only, or c:call(\"%s\", {...})"):format(fam or path, name or "", path, path) }
+  end
+  if select("#", ...) > 0 then
+    errors.raise { kind = "argument", method = path,
+                   message = ("takes one table of arguments, got %d values (write c.%s{name = value, ...})"):format(
+                     1 + select("#", ...), path) }
+  end
+  return rawget(f, 1):call(path, a)
 end
 
 -- The next name segments under 'prefix' among the known methods (for REPL completion).
@@ -60,18 +73,63 @@ local function children(prefix)
   return names
 end
 
+-- What printing a method (or help() on it) shows: its verb, scope, host and arguments, from
+-- its declaration; for a family, the methods under it.
+function Client.describe(path)
+  local spec = METHODS[path]
+  if spec then
+    local lines = { ("dx method %s: %s %s%s"):format(path, spec[1], spec.host == "datacloud"
+                      and "<DX_DATACLOUD_URL>/api/" or "<DX_BASE_URL>/", path, "") }
+    lines[#lines + 1] = "  scope: " .. require("autolua.reference").scope_text(spec[3])
+    local argl = decl.lines(spec[2], spec.one_of)
+    lines[#lines + 1] = #argl > 0 and "  arguments:" or "  arguments: none"
+    for _, l in ipairs(argl) do lines[#lines + 1] = "  " .. l end
+    lines[#lines + 1] = ("  call: c.%s{...} or c:call(\"%s\", {...})"):format(path, path)
+    return table.concat(lines, "\n")
+  end
+  local kids = children(path .. ".")
+  if #kids > 0 then
+    return ("dx method family %s: %s"):format(path, table.concat(kids, ", "))
+  end
+  local near = require("autolua.decl").closest(path, (function()
+    local all = {}
+    for m in pairs(METHODS) do all[#all + 1] = m end
+    return all
+  end)())
+  return ("dx: no method %s%s"):format(path, #near > 0 and (" (closest: " .. table.concat(near, ", ") .. ")") or "")
+end
+
+Family.__tostring = function(f)
+  return Client.describe(rawget(f, 2))
+end
+
+Family.__name = "dx method"
+
 Family.__complete = function(f) return children(rawget(f, 2) .. ".") end
 
 Client.__complete = function()
   local names = children("")
-  for _, m in ipairs { "call", "pages", "each", "query", "download", "wait_workflow_run" } do names[#names + 1] = m end
+  for _, m in ipairs { "call", "pages", "each", "query", "download", "wait_workflow_run", "preview" } do names[#names + 1] = m end
   return names
 end
 
+-- c.family: a proxy for a method family; any other unknown field is nil (c.token is not a
+-- method, and neither is the token).
+local FAMILIES = {}
+for m in pairs(METHODS) do FAMILIES[m:match("^[^.]+")] = true end
+
 Client.__index = function(c, k)
   local m = Client[k]
-  if m ~= nil or type(k) ~= "string" then return m end
+  if m ~= nil or not FAMILIES[k] then return m end
   return proxy(c, k)
+end
+
+-- Client functions called with a dot (c.call("x")) get no client: name the colon form.
+local function self_check(self, fname)
+  if getmetatable(self) ~= Client then
+    errors.raise { kind = "argument", method = "c:" .. fname,
+                   message = ("c.%s(...) was called with a dot; it is a method of the client: write c:%s(...)"):format(fname, fname) }
+  end
 end
 
 function Client.new(opts)
@@ -85,11 +143,18 @@ function Client.new(opts)
   if type(base) ~= "string" or not base:match("^https?://[^/]") then
     argerror("dx.client", "base_url must be an http(s) URL, got %s", tostring(base))
   end
+  local datacloud = opts.datacloud_url or os.getenv("DX_DATACLOUD_URL")
+  if datacloud == "" then datacloud = nil end
+  if datacloud ~= nil and (type(datacloud) ~= "string" or not datacloud:match("^https?://[^/]")) then
+    argerror("dx.client", "datacloud_url must be an http(s) URL (https://<instance>.getdx.net), got %s", tostring(datacloud))
+  end
   local limit, window = opts.limit or 1000, opts.window or 60
   if math.type(limit) ~= "integer" or limit < 1 then argerror("dx.client", "limit must be a positive integer") end
   if type(window) ~= "number" or window <= 0 then argerror("dx.client", "window must be a positive number of seconds") end
   local c = setmetatable({}, Client)
   rawset(c, "base_url", (base:gsub("/+$", "")))
+  -- the instance host; its methods live under /api/ (given or not)
+  rawset(c, "datacloud_url", datacloud and (datacloud:gsub("/+$", ""):gsub("/api$", "")))
   rawset(c, "limit", limit)
   rawset(c, "window", window)
   rawset(c, "retries", opts.retries or 5)
@@ -169,23 +234,66 @@ function Client.failure(c, res, method, attempts, body)
   return errors.new(e)
 end
 
--- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
-function Client:send(method, a, o)
+-- The request a call makes, checked (o.unchecked: unknown argument names pass), not sent.
+local function build(self, method, a, o)
   local spec = spec_of(method)
-  a = args.check(method, spec[2], a)
-  o = o or {}
+  if o.unchecked then
+    if a ~= nil and type(a) ~= "table" then argerror(method, "arguments must be a table, got %s", type(a)) end
+    a = a or {}
+    args.check_types(method, spec[2], a)
+  else
+    a = args.check(method, spec[2], a, spec.one_of)
+  end
   local verb = spec[1]
+  local url = rawget(self, "base_url") .. "/" .. method
+  if spec.host == "datacloud" then
+    local dc = rawget(self, "datacloud_url")
+    if not dc then
+      errors.raise { kind = "argument", method = method,
+                     message = ("%s is a Data Cloud API method, served by your instance host: set DX_DATACLOUD_URL "
+                                .. "(https://<instance>.getdx.net) or pass dx.client{datacloud_url = ...}"):format(method) }
+    end
+    url = dc .. "/api/" .. method
+  end
   local req = {
-    method = verb, url = rawget(self, "base_url") .. "/" .. method,
+    method = verb, url = url,
     headers = { Authorization = "Bearer " .. secrets[self], Accept = "application/json" },
     timeout = o.timeout or rawget(self, "timeout"), sink = o.sink,
   }
   if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
+  return req, verb
+end
+
+-- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
+function Client:send(method, a, o)
+  o = o or {}
+  local req, verb = build(self, method, a, o)
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
+end
+
+-- c:preview(method, args [, {unchecked = true}]) -> {method =, url =, headers =, body =}: the
+-- request c:call would send, checked the same way, with the token masked; nothing is sent
+-- (for --dry-run).
+function Client:preview(method, a, o)
+  self_check(self, "preview")
+  if o ~= nil and type(o) ~= "table" then argerror("c:preview", "options must be a table {unchecked = true}, got %s", type(o)) end
+  if o ~= nil then decl.check_names("c:preview", "unchecked:bool", o, "option") end
+  local req = build(self, method, a, { unchecked = o and o.unchecked })
+  local url = req.url
+  if req.query and next(req.query) then
+    local keys, parts = {}, {}
+    for k in pairs(req.query) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = http.escape(k) .. "=" .. http.escape(tostring(req.query[k])) end
+    url = url .. "?" .. table.concat(parts, "&")
+  end
+  return { method = req.method, url = http.redact(url), body = req.json and json.encode(req.json) or nil,
+           headers = { Authorization = "Bearer ***", Accept = "application/json",
+                       ["Content-Type"] = req.json and "application/json" or nil } }
 end
 
 -- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
@@ -199,9 +307,14 @@ function Client:decode(res, method)
   return body
 end
 
--- c:call(method, args) -> the decoded response (ok == true)
-function Client:call(method, a)
-  return self:decode(self:send(method, a), method)
+-- c:call(method, args [, {unchecked = true}]) -> the decoded response (ok == true).
+-- unchecked: arguments the declaration does not know are sent as given (the declared ones
+-- are still type-checked), for API additions the client does not know yet.
+function Client:call(method, a, o)
+  self_check(self, "call")
+  if o ~= nil and type(o) ~= "table" then argerror("c:call", "options must be a table {unchecked = true}, got %s", type(o)) end
+  if o ~= nil then decl.check_names("c:call", "unchecked:bool", o, "option") end
+  return self:decode(self:send(method, a, { unchecked = o and o.unchecked }), method)
 end
 
 -- }======================================================
@@ -211,6 +324,7 @@ end
 -- c:pages(method, args): each response in turn, following response_metadata.next_cursor (or
 -- next_page for page-numbered lists); a cursor seen before ends the walk instead of looping.
 function Client:pages(method, a)
+  self_check(self, "pages")
   spec_of(method)
   local q = {}
   for k, v in pairs(a or {}) do q[k] = v end
@@ -246,6 +360,7 @@ end
 
 -- c:each(method, args, field): the items of 'field' (guessed when nil) across every page.
 function Client:each(method, a, field)
+  self_check(self, "each")
   local pages = self:pages(method, a)
   local items, i = nil, 0
   return function()
@@ -281,8 +396,11 @@ end
 
 -- c:query(sql, {timeout =, interval =, variables =}) -> {columns =, rows =}
 function Client:query(sql, o)
+  self_check(self, "query")
   if type(sql) ~= "string" or sql:match("^%s*$") then argerror("c:query", "sql must be a non-empty string") end
+  if o ~= nil and type(o) ~= "table" then argerror("c:query", "options must be a table, got %s", type(o)) end
   o = o or {}
+  decl.check_names("c:query", "timeout:num interval:num variables:obj", o, "option")
   local timeout, interval = o.timeout or 600, o.interval or 1
   local deadline = task.now() + timeout
   local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables }, { deadline = deadline })
@@ -321,8 +439,11 @@ end
 -- c:wait_workflow_run(id, {timeout =, interval =, on_status = fn(run)}) -> the run, whatever
 -- its final status; on_status sees each new status as it appears.
 function Client:wait_workflow_run(id, o)
+  self_check(self, "wait_workflow_run")
   if type(id) ~= "string" or id == "" then argerror("c:wait_workflow_run", "id must be a non-empty string") end
+  if o ~= nil and type(o) ~= "table" then argerror("c:wait_workflow_run", "options must be a table, got %s", type(o)) end
   o = o or {}
+  decl.check_names("c:wait_workflow_run", "timeout:num interval:num on_status:function", o, "option")
   local timeout, interval = o.timeout or 3600, o.interval or 2
   local deadline = task.now() + timeout
   local last
@@ -347,6 +468,7 @@ end
 -- c:download(method, args, dest) -> {path =, bytes =, mime =}: a method that answers with a
 -- file (303 to a presigned URL, or the file itself). The file host never sees the token.
 function Client:download(method, a, dest)
+  self_check(self, "download")
   if type(dest) ~= "string" or dest == "" then argerror("c:download", "dest must be a file path") end
   local res = self:send(method, a, { accept = { [303] = true }, sink = dest, timeout = 600 })
   if res.status ~= 303 then

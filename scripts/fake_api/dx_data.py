@@ -273,26 +273,37 @@ def snapshot_team_id(snapshot_id, team_num):
     return b64id(int("%d%d" % (SNAPSHOT_IDS.index(snapshot_id) + 1, team_num)))
 
 
+# Comment items as the CLI's test data has them: who wrote it, the text, an epoch timestamp
+# with a fraction (a string), the item (driver or tool) and the team, all by id and name.
+_COMMENTERS = [("bob", 102), ("erin", 103), ("ivan", 104), ("dave", 105), ("carol", 102)]
+CSAT_TOOLS = [{"id": "csatghaction", "name": "GitHub Actions"}, {"id": "csatjira0001", "name": "Jira"},
+              {"id": "csatpagerdty", "name": "PagerDuty"}, {"id": "csatdatadog1", "name": "Datadog"}]
+_TEAM_NAMES = {t[0]: t[1] for t in _TEAMS}
+
+
+def _comment(snapshot_id, i, item, text):
+    who, team = _COMMENTERS[i % len(_COMMENTERS)]
+    base = 1723550400 if snapshot_id == "snap2024q3a1" else 1731672000
+    return {"email": who + "@example.com", "text": text,
+            "timestamp": "%d.%06d" % (base + 3600 * i, (402226 + 7919 * i) % 1000000),
+            "item_id": item["id"], "item_name": item["name"], "snapshot_id": snapshot_id,
+            "team_id": b64id(team), "team_name": _TEAM_NAMES[team]}
+
+
 def seed_driver_comments(snapshot_id):
     if snapshot_id == "snap2025q1c3":
         return []
     count = 7 if snapshot_id == "snap2024q3a1" else 2
-    return [{"id": b36id("dc:%s:%d" % (snapshot_id, i)), "snapshot_id": snapshot_id,
-             "driver_id": DRIVERS[i % 4]["id"], "driver_name": DRIVERS[i % 4]["name"],
-             "comment": "Driver comment %d on %s" % (i + 1, DRIVERS[i % 4]["name"].lower()),
-             "team_name": ["Platform", "Payments", "Data"][i % 3],
-             "created_at": "2024-08-%02dT12:00:00Z" % (i + 2)} for i in range(count)]
+    return [_comment(snapshot_id, i, DRIVERS[i % 4],
+                     "Driver comment %d on %s" % (i + 1, DRIVERS[i % 4]["name"].lower())) for i in range(count)]
 
 
 def seed_csat_comments(snapshot_id):
     if snapshot_id == "snap2025q1c3":
         return []
-    tools = ["GitHub Actions", "Jira", "PagerDuty", "Datadog"]
     count = 4 if snapshot_id == "snap2024q3a1" else 1
-    return [{"id": b36id("cc:%s:%d" % (snapshot_id, i)), "snapshot_id": snapshot_id,
-             "tool": tools[i % 4], "rating": 1 + (i * 2) % 5,
-             "comment": "CSAT comment %d about %s" % (i + 1, tools[i % 4]),
-             "created_at": "2024-08-%02dT12:00:00Z" % (i + 2)} for i in range(count)]
+    return [_comment(snapshot_id, i, CSAT_TOOLS[i % 4],
+                     "CSAT comment %d about %s" % (i + 1, CSAT_TOOLS[i % 4]["name"])) for i in range(count)]
 
 
 # --------------------------------------------------------------------------
@@ -470,8 +481,7 @@ def seed_initiatives():
 def _param(ident, ptype, required=False, default=None, options=None, description=""):
     return {"identifier": ident, "name": ident.replace("_", " ").capitalize(),
             "description": description, "default_value": default, "is_required": required,
-            "type": ptype, "definition": {"options": [{"value": o, "label": o} for o in options]}
-            if options else {}}
+            "type": ptype, "definition": {"options": list(options or [])} if ptype == "SELECT" else None}
 
 
 def _workflow(ident, name, scope, execution_type, trigger_type, params, filter_types=()):

@@ -31,7 +31,9 @@ class DxDataCloudService(RpcService):
     default_config = dict(FAULT_CONFIG, tokens={}, limit=1000, window=60, rate_limit_key="token",
                           retry_after_on_429=True, clock_offset=0)
     METHODS = {
-        "deployments.create": ("POST", None, DEPLOY_ARGS, "dep_create"),
+        # dx.md: a new deployment needs service and deployed_at, so create always does
+        "deployments.create": ("POST", None, DEPLOY_ARGS.replace("service:any", "service:any!")
+                               .replace("deployed_at:any", "deployed_at:any!"), "dep_create"),
         "deployments.upsert": ("POST", None, DEPLOY_ARGS, "dep_upsert"),
         "deployments.update": ("POST", None, DEPLOY_ARGS, "dep_update"),
         "incidents.upsert": ("POST", None, "reference_id! started_at:any! name priority source_url "

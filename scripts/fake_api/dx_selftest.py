@@ -6,12 +6,16 @@ between tests.  Covers auth (missing, revoked, expired, missing scope), every
 method family, argument errors, cursor and page walks, the repeated-cursor
 switch, the Data Studio flow (202 -> 409 -> results, CSV via 303, 410, 422,
 failed), the workflow run flow, the snapshot 303 (files host never sees
-Authorization), the rate limit, and the fault switches.
+Authorization), the rate limit, the fault switches, the body shapes of dx.md
+section 0 (comment items, workflow parameter definitions, snapshot team
+ancestors, run event users), and that the client's declarations
+(lua/dx/methods.lua) say what the fake's tables say.
 """
 
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -837,6 +841,109 @@ class DataCloudTest(DxTestCase):
                                               "priority": "p1"})["incident"]
         self.assertEqual(inc["priority"], "p1")
         self.assertError(self.dc.call("deployments.upsert", dep, token=None), 401, "not_authed")
+
+
+class ShapesTest(DxTestCase):
+    """The bodies that the official CLI reads, in the shapes dx.md section 0 gives them."""
+
+    COMMENT_KEYS = {"email", "text", "timestamp", "item_id", "item_name", "snapshot_id", "team_id", "team_name"}
+
+    def test_comment_items(self):
+        for method, field in (("snapshots.driverComments.list", "driver_comments"),
+                              ("snapshots.csatComments.list", "csat_comments")):
+            items = self.api.ok(method, {"id": "snap2024q3a1"})[field]
+            self.assertTrue(items, method)
+            teams = {t["id"]: t["name"] for t in self.api.ok("teams.list")["teams"]}
+            for c in items:
+                self.assertEqual(set(c), self.COMMENT_KEYS, method)
+                self.assertRegex(c["timestamp"], r"^\d{10}\.\d{6}$")
+                self.assertEqual(c["snapshot_id"], "snap2024q3a1")
+                self.assertEqual(teams[c["team_id"]], c["team_name"])
+                self.assertTrue(c["email"].endswith("@example.com") and c["text"] and c["item_name"])
+        drivers = {d["id"]: d["name"] for d in dx.D.DRIVERS}
+        c = self.api.ok("snapshots.driverComments.list", {"id": "snap2024q3a1"})["driver_comments"][0]
+        self.assertEqual(drivers[c["item_id"]], c["item_name"])
+
+    def test_workflow_parameter_definitions(self):
+        seen = set()
+        for wf in self.api.ok("workflows.list")["workflows"]:
+            for p in wf["parameters"]:
+                seen.add(p["type"])
+                if p["type"] == "SELECT":
+                    opts = p["definition"]["options"]
+                    self.assertTrue(opts and all(isinstance(o, str) for o in opts), p)
+                else:
+                    self.assertIsNone(p["definition"], p)
+        self.assertTrue({"SELECT", "STRING", "TEAM"} <= seen)
+        deploy = [w for w in self.api.ok("workflows.list")["workflows"] if w["identifier"] == "deploy-service"][0]
+        env = [p for p in deploy["parameters"] if p["identifier"] == "environment"][0]
+        self.assertEqual(env["definition"], {"options": ["staging", "production"]})
+        # a SELECT given in create comes back the same way, and its options are enforced
+        args = {"identifier": "pick", "name": "Pick", "scope": "GLOBAL", "execution_type": "SIMPLE",
+                "entity_filter_type": "ENTITY_TYPES", "http_request": {"url": "https://h.example/x"},
+                "parameters": [{"identifier": "c", "type": "SELECT", "definition": {"options": ["a", "b"]}},
+                               {"identifier": "n", "type": "STRING"}]}
+        params = self.api.ok("workflows.create", args)["workflow"]["parameters"]
+        self.assertEqual([p["definition"] for p in params], [{"options": ["a", "b"]}, None])
+        self.assertError(self.api.call("workflowRuns.trigger", {"workflow_identifier": "pick", "data": {"c": "z"}}),
+                         422, "invalid_payload")
+
+    def test_snapshot_team_ancestors_start_at_the_root(self):
+        scores = self.api.ok("snapshots.info", {"snapshot_id": "snap2024q4b2"})["snapshot"]["team_scores"]
+        by_name = {s["snapshot_team"]["name"]: s["snapshot_team"] for s in scores}
+        self.assertEqual(by_name["Engineering"]["ancestors"], ["LTE", by_name["Engineering"]["id"]])
+        plat = by_name["Platform"]
+        self.assertEqual(plat["ancestors"], ["LTE", by_name["Engineering"]["id"], plat["id"]])
+        self.assertEqual(set(plat), {"id", "name", "team_id", "parent", "parent_id", "ancestors"})
+
+    def test_run_events_name_the_user_when_one_is_known(self):
+        alice = {"name": "Alice Anders", "email": "alice@example.com"}
+        self.config(workflow_polls=3)
+        rid = self.api.ok("workflowRuns.trigger", {"workflow_identifier": "provision-db", "data": {"team": 103}},
+                          token="dx-personal-token")["workflow_run"]["id"]
+        for _ in range(5):
+            run = self.api.ok("workflowRuns.info", {"id": rid})["workflow_run"]
+        users = {e["type"]: e.get("user") for e in run["events"]}
+        self.assertEqual(users["WORKFLOW_TRIGGERED"], alice)
+        self.assertEqual(users["WORKFLOW_RUN_REQUESTED"], alice)
+        self.assertEqual(users["APPROVAL_PERFORMED"], alice)
+        self.assertIsNone(users["HTTP_REQUEST_COMPLETED"])      # the system, not a person
+        rid = self.api.ok("workflowRuns.trigger", {"workflow_identifier": "manual-migration",
+                                                   "data": {"ticket": "T-1"}})["workflow_run"]["id"]
+        self.api.ok("workflowRuns.changeStatus", {"workflow_run_id": rid, "status": "FAILED"},
+                    token="dx-personal-token")
+        run = self.api.ok("workflowRuns.info", {"id": rid})["workflow_run"]
+        users = {e["type"]: e.get("user") for e in run["events"]}
+        self.assertIsNone(users["WORKFLOW_TRIGGERED"])          # an account token: nobody known
+        self.assertEqual((users["CHANGE_STATUS"], users["WORKFLOW_FAILED"]), (alice, alice))
+
+
+class DeclarationsTest(unittest.TestCase):
+    """The client's declarations (lua/dx/methods.lua) and the fake's tables say the same."""
+
+    LINE = re.compile(r'^  \["([^"]+)"\] = \{ "(\w+)", "([^"]*)", "([^"]*)"(?:,$|(?:, host = "(\w+)")? \},$)')
+
+    @staticmethod
+    def scopes(s):
+        if s is None:
+            return ""
+        return " ".join("|".join(x) if isinstance(x, tuple) else x for x in ([s] if isinstance(s, (str, tuple)) else s))
+
+    def test_client_and_fake_agree(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lua", "dx", "methods.lua")
+        with open(path) as f:
+            text = f.read()
+        client = {}
+        for line in text.splitlines():
+            if line.startswith('  ["'):
+                m = self.LINE.match(line)
+                self.assertIsNotNone(m, "methods.lua: a line in an unexpected shape: " + line)
+                client[m.group(1)] = (m.group(2), m.group(3), m.group(4), m.group(5) or "web")
+        fake = {n: (v, a, self.scopes(s), "web") for n, (v, s, a, _) in dx.METHODS.items()}
+        fake.update({n: (v, a, self.scopes(s), "datacloud") for n, (v, s, a, _) in dx.DxDataCloudService.METHODS.items()})
+        self.assertEqual(sorted(client), sorted(fake))
+        for name in sorted(fake):
+            self.assertEqual(client[name], fake[name], name)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@ class SnapshotsMixin:
         return {"id": D.snapshot_team_id(sid, t["num"]), "name": t["name"], "team_id": t["id"],
                 "parent": any(x["parent_id"] == t["id"] for x in self.teams.values()),
                 "parent_id": D.snapshot_team_id(sid, par["num"]) if par else None,
-                "ancestors": [D.snapshot_team_id(sid, self.teams[x]["num"])
-                              for x in D.team_ancestors(self.teams, t["id"])[1:]]}
+                "ancestors": [D.ROOT_TEAM_ID] + [D.snapshot_team_id(sid, self.teams[x]["num"])
+                                                 for x in D.team_ancestors(self.teams, t["id"])[1:]]}
 
     def subtree_size(self, team_id):
         t = self.teams[team_id]

@@ -22,7 +22,8 @@ METHODS = {
     "studio.queryRuns.info": ("GET", "datacloud:query", "id!", "q_info"),
     "studio.queryRuns.results": ("GET", "datacloud:query", "id! format:enum(json|csv)", "q_results"),
     # 3.13 queries
-    "queries.datafeed": ("GET", None, "feed_token! columns:list", "datafeed"),
+    # var-* stands for the template variables (var-<name>), read from the raw query
+    "queries.datafeed": ("GET", None, "feed_token! columns:list var-*", "datafeed"),
 }
 
 

@@ -72,9 +72,10 @@ class WorkflowsMixin:
         run = {"id": rid, "status": "PENDING_RUN", "started_at": iso(self.now()), "completed_at": None,
                "data": data, "links": [], "events": [], "workflow": wf, "entity": entity,
                "pending": pending, "final": final, "stage": 0, "polls": 0, "frozen": False,
-               "approval": approval, "notify": a.get("notify_approvers", True), "outcome": outcome}
+               "approval": approval, "notify": a.get("notify_approvers", True), "outcome": outcome,
+               "user": self.event_user(ctx)}
         self.runs[rid] = run
-        self.add_event(run, "WORKFLOW_TRIGGERED", user=self.event_user(ctx))
+        self.add_event(run, "WORKFLOW_TRIGGERED", user=run["user"])
         return {"workflow_run": {"id": rid}}
 
     def check_workflow_data(self, wf, data):
@@ -94,7 +95,7 @@ class WorkflowsMixin:
                              (isinstance(v, str) and v.lstrip("-").isdigit()),
                   "FLOAT": isinstance(v, (int, float)) and not isinstance(v, bool),
                   "BOOLEAN": isinstance(v, bool) or v in ("true", "false"),
-                  "SELECT": v in [o["value"] for o in p["definition"].get("options", [])],
+                  "SELECT": v in (p["definition"] or {}).get("options", []),
                   "USER": v in self.users_by_id or v in self.users,
                   "EMAIL": isinstance(v, str) and "@" in v,
                   # The API's oddity: TEAM takes the decoded numeric id, not "MTAx".
@@ -119,7 +120,7 @@ class WorkflowsMixin:
         """Move a run to `status`, appending the events that transition implies."""
         approver = {"name": "Alice Anders", "email": "alice@example.com"}
         if status == "WAITING_FOR_APPROVAL":
-            self.add_event(run, "WORKFLOW_RUN_REQUESTED")
+            self.add_event(run, "WORKFLOW_RUN_REQUESTED", user=run["user"])   # the one who triggered it
             if run["notify"] is not False:
                 self.add_event(run, "APPROVERS_NOTIFIED")
         elif status == "IN_PROGRESS":
@@ -191,8 +192,9 @@ class WorkflowsMixin:
         run = self.get_run(a["workflow_run_id"])
         if run["status"] in TERMINAL:   # undocumented; we refuse to rewrite history
             raise ApiError(409, "conflict", "workflow run %s already finished with %s" % (run["id"], run["status"]))
-        ev = self.add_event(run, "CHANGE_STATUS", data={"status": a["status"]}, user=self.event_user(ctx))
-        self.add_event(run, "WORKFLOW_" + a["status"])
+        user = self.event_user(ctx)
+        ev = self.add_event(run, "CHANGE_STATUS", data={"status": a["status"]}, user=user)
+        self.add_event(run, "WORKFLOW_" + a["status"], user=user)
         run.update(status=a["status"], completed_at=iso(self.now()), frozen=True)
         return {"event": ev}
 

@@ -404,6 +404,8 @@ class LifecycleTests(unittest.TestCase):
                 self.assertEqual(call(state["dexi"], "GET", "/runs").status, 401)
                 if "dx_files" in state:
                     self.assertIn("dx", state)
+                    # the Data Cloud instance host answers at /api/<method>
+                    self.assertEqual(call(state["dx_datacloud"], "POST", "/api/deployments.upsert").status, 401)
                 proc.send_signal(signal.SIGTERM)
                 self.assertEqual(proc.wait(timeout=10), 0)
                 self.assertFalse(os.path.exists(state_path))

@@ -6,8 +6,9 @@
 FILE is written atomically once every server listens:
     {"pid": ..., "misc": "http://127.0.0.1:P1", "dexi": "http://127.0.0.1:P2/",
      "dx": "http://127.0.0.1:P3", "dx_files": "http://127.0.0.1:P4",
+     "dx_datacloud": "http://127.0.0.1:P6" (the Data Cloud instance host; methods at /api/<method>),
      "misc_tls": "https://127.0.0.1:P5", "tls_ca": "/tmp/.../cert.pem"}
-`dx`/`dx_files` appear when dx.py exists; `misc_tls`/`tls_ca` when the `openssl`
+`dx`/`dx_files`/`dx_datacloud` appear when dx.py exists; `misc_tls`/`tls_ca` when the `openssl`
 command exists (a throwaway self-signed certificate for 127.0.0.1 and localhost,
 deleted at exit). On SIGTERM or SIGINT every server is stopped, FILE is removed
 (if it is still ours) and the exit status is 0. Without --state the JSON goes to stdout.
@@ -53,12 +54,12 @@ def make_tls_context(directory):
 
 
 def load_dx():
-    """(DxService, DxFilesService) from dx.py, or None while dx.py does not exist.
+    """(DxService, DxFilesService, DxDataCloudService) from dx.py, or None while dx.py does not exist.
     A dx.py that fails to import is fatal: the tests would silently lose DX."""
     if not os.path.exists(os.path.join(HERE, "dx.py")):
         return None
     import dx
-    return dx.DxService, dx.DxFilesService
+    return dx.DxService, dx.DxFilesService, dx.DxDataCloudService
 
 
 def start_all(host, tls_dir):
@@ -76,9 +77,10 @@ def start_all(host, tls_dir):
         start("dexi", DexiService(), "/")
         dx_classes = load_dx()
         if dx_classes is not None:
-            dx_service, dx_files_service = dx_classes
+            dx_service, dx_files_service, dx_datacloud_service = dx_classes
             files = start("dx_files", dx_files_service())
             start("dx", dx_service(files_base_url=files.url))
+            start("dx_datacloud", dx_datacloud_service())
         if tls_dir is not None:
             context, cert = make_tls_context(tls_dir)
             if context is not None:
