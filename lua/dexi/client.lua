@@ -8,6 +8,7 @@ local digest = require "autolua.digest"
 local pipeline = require "autolua.client"
 local http = require "autolua.http"
 local sys = require "autolua.sys"
+local secret = require "autolua.secret"
 
 local Client = {}
 Client.__index = Client
@@ -72,6 +73,10 @@ function Client.new(opts)
     backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {},
   }, Client)
   secrets[self] = { access = digest.md5(account .. key) }
+  -- whatever the server echoes and whatever the REPL prints shows these as ***
+  secret.add(key)
+  secret.add(secrets[self].access)
+  secret.add_url(base)
   for class, rate in pairs(self.limits) do
     if rate then
       self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
@@ -82,7 +87,7 @@ function Client.new(opts)
 end
 
 function Client:__tostring()
-  return ("dexi.client (account %s, %s)"):format(self.account, self.base_url)
+  return ("dexi.client (account %s, %s)"):format(self.account, http.redact(self.base_url))
 end
 
 -- {====================================================== requests

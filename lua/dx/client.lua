@@ -11,6 +11,7 @@ local http = require "autolua.http"
 local log = require "autolua.log"
 local METHODS = require "dx.methods"
 local args = require "dx.args"
+local secret = require "autolua.secret"
 
 local Client = {}
 
@@ -96,6 +97,9 @@ function Client.new(opts)
   rawset(c, "timeout", opts.timeout or 60)
   rawset(c, "backoff", opts.backoff)
   secrets[c] = token
+  -- whatever the server echoes and whatever the REPL prints shows these as ***
+  secret.add(token)
+  secret.add_url(base)
   -- Shared by every client of this token; the key names the token by a digest, never itself.
   -- The window alone would let a whole window's requests leave at once, and a server busy with
   -- such a burst stamps some of them late enough to count them in the next window too: the
@@ -107,7 +111,7 @@ function Client.new(opts)
 end
 
 function Client.__tostring(c)
-  return ("dx.client (%s, %d requests per %g s)"):format(rawget(c, "base_url"), rawget(c, "limit"), rawget(c, "window"))
+  return ("dx.client (%s, %d requests per %g s)"):format(http.redact(rawget(c, "base_url")), rawget(c, "limit"), rawget(c, "window"))
 end
 
 -- }======================================================
