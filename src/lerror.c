@@ -158,7 +158,7 @@ static int piece(lua_State *L, const char *f, const char *pre, const char *post)
 
 /* "kind: METHOD url: HTTP status: code: message (after N attempts)", absent parts left out. */
 static int error_tostring(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "error:__tostring");
   lua_settop(L, 1);
   int n = piece(L, "kind", "", ": ");
   int m = piece(L, "method", "", "");
@@ -196,7 +196,7 @@ static void mask_fields(lua_State *L) {
 
 /* error.new{kind =, message =, ...}: stamps a table as an error object (kind defaults to "api"). */
 static int error_new(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "error.new");
   lua_settop(L, 1);
   if (lua_getfield(L, 1, "kind") == LUA_TNIL) {
     lua_pushliteral(L, "api");
@@ -219,13 +219,14 @@ static int error_is(lua_State *L) {
     ok = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
   }
-  if (ok && !lua_isnoneornil(L, 2)) ok = al_error_kind_is(L, 1, luaL_checkstring(L, 2));
+  if (ok && !lua_isnoneornil(L, 2)) ok = al_error_kind_is(L, 1, al_checklstring(L, 2, NULL, "error.is"));
   lua_pushboolean(L, ok);
   return 1;
 }
 
 /* error.raise(t): new(t) then error(t, level) without position information. */
 static int error_raise(lua_State *L) {
+  al_checktype(L, 1, LUA_TTABLE, "error.raise");
   error_new(L);
   return lua_error(L);
 }

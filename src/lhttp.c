@@ -132,8 +132,10 @@ static void build_method_body(lua_State *L) {
       lua_setfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
     }
     lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      if (lua_istable(L, -1)) lua_getfield(L, -1, "message");   /* json.encode's error object */
       al_argerror(L, FNAME, "'json' cannot be encoded: %s", lua_tostring(L, -1));
+    }
     lua_replace(L, BODY);
     lua_pop(L, 2);
   } else {

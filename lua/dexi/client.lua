@@ -11,7 +11,15 @@ local sys = require "autolua.sys"
 local secret = require "autolua.secret"
 
 local Client = {}
-Client.__index = Client
+
+-- The module's helpers for endpoints.lua and the recipes, which a client object does not show
+-- (c.decode, c.pages, ... are nil): what a client offers is its methods.
+local HELPERS = { argerror = true, check_id = true, file_name = true, file_ref = true, pages = true,
+                  decode = true, failure = true }
+Client.__index = function(_, k)
+  if HELPERS[k] then return nil end
+  return Client[k]
+end
 
 local DEFAULT_BASE = "https://api.dexi.io/"
 local DEFAULT_LIMITS = { get = 75, write = 15, file = 15 }
@@ -26,6 +34,13 @@ local secrets = setmetatable({}, { __mode = "k" })
 local argerror = pipeline.argerror
 Client.argerror = argerror
 
+-- A method called with a dot, or on something else than a client, names the colon call.
+local function check_self(self, fname)
+  if getmetatable(self) ~= Client then
+    argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
+  end
+end
+
 function Client.check_id(fname, id, what)
   if type(id) ~= "string" or id == "" then
     argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
@@ -34,6 +49,9 @@ function Client.check_id(fname, id, what)
 end
 
 local function check_limits(given)
+  if given ~= nil and type(given) ~= "table" then
+    argerror("dexi.client", "limits must be a table {get =, write =, file =}, got %s", type(given))
+  end
   local limits = {}
   for class, default in pairs(DEFAULT_LIMITS) do
     local v = given and given[class]
@@ -116,6 +134,7 @@ function Client:failure(res, method, url, attempts)
 end
 
 function Client:headers()
+  check_self(self, "client:headers")
   return {
     ["X-DexiIO-Account"] = self.account,
     ["X-DexiIO-Access"] = secrets[self].access,
@@ -128,6 +147,10 @@ end
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
 DELETE), timeout =, sink =, expect_bytes =} ]]
 function Client:send(method, path, o)
+  check_self(self, "client:send")
+  if type(method) ~= "string" then argerror("client:send", "method must be an HTTP verb, got %s", type(method)) end
+  if type(path) ~= "string" then argerror("client:send", "path must be a string, got %s", type(path)) end
+  if o ~= nil and type(o) ~= "table" then argerror("client:send", "options must be a table, got %s", type(o)) end
   o = o or {}
   local class = o.class or (method == "GET" and "get" or "write")
   local req = {
@@ -139,7 +162,7 @@ function Client:send(method, path, o)
   local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
     backoff = self.backoff, max_wait = o.max_wait,
-    fail = function(res, attempts) return self:failure(res, method, req.url, attempts) end,
+    fail = function(res, attempts) return Client.failure(self, res, method, req.url, attempts) end,
   })
   res.attempts = attempts      -- for the errors raised while decoding it
   return res, attempts
@@ -159,6 +182,7 @@ end
 
 -- client:request(method, path, {query =, json =}) -> decoded JSON
 function Client:request(method, path, o)
+  check_self(self, "client:request")
   if type(method) ~= "string" or not method:match("^%a+$") then argerror("client:request", "method must be an HTTP verb") end
   if type(path) ~= "string" then argerror("client:request", "path must be a string") end
   if o ~= nil and type(o) ~= "table" then argerror("client:request", "options must be a table") end
@@ -260,6 +284,7 @@ end
 -- client:download(value, dest, {execution = id}) -> {path =, bytes =, mime =}
 function Client:download(value, dest, opts)
   local fname = "client:download"
+  check_self(self, fname)
   local id, size, mime = Client.file_ref(value, fname)
   if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
@@ -279,6 +304,7 @@ end
 -- client:wait_execution(id, {timeout =, interval =}) -> execution (whatever its final state)
 function Client:wait_execution(id, opts)
   local fname = "client:wait_execution"
+  check_self(self, fname)
   Client.check_id(fname, id, "execution id")
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}

@@ -69,10 +69,25 @@ Client.__complete = function()
   return names
 end
 
+-- The module's own helpers, which a client object does not show: c.failure is a method family.
+local HELPERS = { new = true, failure = true, METHODS = true }
+
 Client.__index = function(c, k)
-  local m = Client[k]
+  local m = not HELPERS[k] and Client[k] or nil
   if m ~= nil or type(k) ~= "string" then return m end
   return proxy(c, k)
+end
+
+-- A method called with a dot, or on something else than a client, names the colon call.
+local function check_self(c, fname)
+  if getmetatable(c) ~= Client then
+    argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
+  end
+end
+
+local function opt_table(fname, o, what)
+  if o ~= nil and type(o) ~= "table" then argerror(fname, "%s must be a table, got %s", what or "options", type(o)) end
+  return o or {}
 end
 
 function Client.new(opts)
@@ -175,9 +190,10 @@ end
 
 -- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
 function Client:send(method, a, o)
+  check_self(self, "c:send")
   local spec = spec_of(method)
   a = args.check(method, spec[2], a)
-  o = o or {}
+  o = opt_table("c:send", o)
   local verb = spec[1]
   local req = {
     method = verb, url = rawget(self, "base_url") .. "/" .. method,
@@ -194,6 +210,8 @@ end
 
 -- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
 function Client:decode(res, method)
+  check_self(self, "c:decode")
+  if type(res) ~= "table" then argerror("c:decode", "expects a response, got %s", type(res)) end
   local body, why = json.decode(res.body or "")
   if type(body) ~= "table" then
     errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url),
@@ -205,6 +223,7 @@ end
 
 -- c:call(method, args) -> the decoded response (ok == true)
 function Client:call(method, a)
+  check_self(self, "c:call")
   return self:decode(self:send(method, a), method)
 end
 
@@ -215,9 +234,10 @@ end
 -- c:pages(method, args): each response in turn, following response_metadata.next_cursor (or
 -- next_page for page-numbered lists); a cursor seen before ends the walk instead of looping.
 function Client:pages(method, a)
+  check_self(self, "c:pages")
   spec_of(method)
   local q = {}
-  for k, v in pairs(a or {}) do q[k] = v end
+  for k, v in pairs(opt_table("c:pages", a, "args")) do q[k] = v end
   local seen, done = {}, false
   return function()
     if done then return nil end
@@ -250,6 +270,8 @@ end
 
 -- c:each(method, args, field): the items of 'field' (guessed when nil) across every page.
 function Client:each(method, a, field)
+  check_self(self, "c:each")
+  if field ~= nil and type(field) ~= "string" then argerror("c:each", "field must be a string, got %s", type(field)) end
   local pages = self:pages(method, a)
   local items, i = nil, 0
   return function()
@@ -285,8 +307,9 @@ end
 
 -- c:query(sql, {timeout =, interval =, variables =}) -> {columns =, rows =}
 function Client:query(sql, o)
+  check_self(self, "c:query")
   if type(sql) ~= "string" or sql:match("^%s*$") then argerror("c:query", "sql must be a non-empty string") end
-  o = o or {}
+  o = opt_table("c:query", o)
   local timeout, interval = o.timeout or 600, o.interval or 1
   local deadline = task.now() + timeout
   local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables }, { deadline = deadline })
@@ -325,8 +348,9 @@ end
 -- c:wait_workflow_run(id, {timeout =, interval =, on_status = fn(run)}) -> the run, whatever
 -- its final status; on_status sees each new status as it appears.
 function Client:wait_workflow_run(id, o)
+  check_self(self, "c:wait_workflow_run")
   if type(id) ~= "string" or id == "" then argerror("c:wait_workflow_run", "id must be a non-empty string") end
-  o = o or {}
+  o = opt_table("c:wait_workflow_run", o)
   local timeout, interval = o.timeout or 3600, o.interval or 2
   local deadline = task.now() + timeout
   local last
@@ -351,6 +375,7 @@ end
 -- c:download(method, args, dest) -> {path =, bytes =, mime =}: a method that answers with a
 -- file (303 to a presigned URL, or the file itself). The file host never sees the token.
 function Client:download(method, a, dest)
+  check_self(self, "c:download")
   if type(dest) ~= "string" or dest == "" then argerror("c:download", "dest must be a file path") end
   local res = self:send(method, a, { accept = { [303] = true }, sink = dest, timeout = 600 })
   if res.status ~= 303 then
