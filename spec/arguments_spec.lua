@@ -114,12 +114,28 @@ local function probe_table(bad, prefix, t, owner)
   return #keys
 end
 
--- Every method of an object, from its metatable (or the metatable's __index table).
+-- The names an object may answer: its metatable's, its __index table's, or (for an __index
+-- function) those of the tables that function keeps in its upvalues.
+local function candidate_names(obj)
+  local mt, names = getmetatable(obj), {}
+  local function add(t) for k in pairs(t) do names[k] = true end end
+  add(mt)
+  local index = mt.__index
+  if type(index) == "table" then add(index) end
+  if type(index) == "function" then
+    for i = 1, math.huge do
+      local name, v = debug.getupvalue(index, i)
+      if name == nil then break end
+      if type(v) == "table" then add(v) end
+    end
+  end
+  return names
+end
+
+-- Every method of an object: each name it answers with a function (a helper it hides is none).
 local function probe_methods(bad, prefix, obj, owner)
-  local mt = getmetatable(obj)
-  local methods = type(mt.__index) == "table" and mt.__index or mt
   local keys = {}
-  for k in pairs(methods) do   -- what the object shows: a helper it hides is not a method
+  for k in pairs(candidate_names(obj)) do
     if type(k) == "string" and not k:find("^_") and type(obj[k]) == "function" then keys[#keys + 1] = k end
   end
   table.sort(keys)
@@ -195,6 +211,13 @@ describe("every public function", function()
       { function() limiter.rate { key = {} } end, "limiter.rate" },
       { function() lim:pause_until("x") end, "limiter:pause_until" },
       { function() lim.acquire(5) end, "limiter:acquire" },
+      -- fields of option tables
+      { function() require("dx").client { token = "t", retries = "3" } end, "dx.client" },
+      { function() require("dx").client { token = "t", base_url = "http://127.0.0.1:1" }:query("SELECT 1", { timeout = "1" }) end, "c:query" },
+      { function() require("dx").client { token = "t", base_url = "http://127.0.0.1:1" }:wait_workflow_run("r1", { on_status = 5 }) end, "c:wait_workflow_run" },
+      { function() require("dexi").client { account = "a", api_key = "k", limits = { get = "5" } } end, "dexi.client" },
+      { function() require("autolua.task").map({}, print, { concurrency = "2" }) end, "task.map" },
+      { function() require("autolua.http").request { url = "http://127.0.0.1:1/", timeout = "1" } end, "http.request" },
     }
     for i, case in ipairs(cases) do
       local err = S.fails(case[1])

@@ -90,6 +90,15 @@ local function opt_table(fname, o, what)
   return o or {}
 end
 
+-- The polling options of query and wait_workflow_run: timeout > 0, interval >= 0 (seconds).
+local function poll_options(fname, o, timeout, interval)
+  o = opt_table(fname, o)
+  timeout, interval = o.timeout or timeout, o.interval or interval
+  if type(timeout) ~= "number" or timeout <= 0 then argerror(fname, "timeout must be a positive number of seconds") end
+  if type(interval) ~= "number" or interval < 0 then argerror(fname, "interval must be a number of seconds >= 0") end
+  return o, timeout, interval
+end
+
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dx.client", "expects a table of options") end
@@ -104,6 +113,15 @@ function Client.new(opts)
   local limit, window = opts.limit or 1000, opts.window or 60
   if math.type(limit) ~= "integer" or limit < 1 then argerror("dx.client", "limit must be a positive integer") end
   if type(window) ~= "number" or window <= 0 then argerror("dx.client", "window must be a positive number of seconds") end
+  if opts.retries ~= nil and (math.type(opts.retries) ~= "integer" or opts.retries < 0) then
+    argerror("dx.client", "retries must be a whole number >= 0")
+  end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    argerror("dx.client", "timeout must be a positive number of seconds")
+  end
+  if opts.backoff ~= nil and type(opts.backoff) ~= "table" then
+    argerror("dx.client", "backoff must be a table {base =, cap =}")
+  end
   local c = setmetatable({}, Client)
   rawset(c, "base_url", (base:gsub("/+$", "")))
   rawset(c, "limit", limit)
@@ -309,8 +327,9 @@ end
 function Client:query(sql, o)
   check_self(self, "c:query")
   if type(sql) ~= "string" or sql:match("^%s*$") then argerror("c:query", "sql must be a non-empty string") end
-  o = opt_table("c:query", o)
-  local timeout, interval = o.timeout or 600, o.interval or 1
+  local timeout, interval
+  o, timeout, interval = poll_options("c:query", o, 600, 1)
+  if o.variables ~= nil and type(o.variables) ~= "table" then argerror("c:query", "variables must be a table") end
   local deadline = task.now() + timeout
   local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables }, { deadline = deadline })
   local run = self:decode(res, "studio.queryRuns.execute").query_run
@@ -350,8 +369,9 @@ end
 function Client:wait_workflow_run(id, o)
   check_self(self, "c:wait_workflow_run")
   if type(id) ~= "string" or id == "" then argerror("c:wait_workflow_run", "id must be a non-empty string") end
-  o = opt_table("c:wait_workflow_run", o)
-  local timeout, interval = o.timeout or 3600, o.interval or 2
+  local timeout, interval
+  o, timeout, interval = poll_options("c:wait_workflow_run", o, 3600, 2)
+  if o.on_status ~= nil and type(o.on_status) ~= "function" then argerror("c:wait_workflow_run", "on_status must be a function") end
   local deadline = task.now() + timeout
   local last
   while true do
