@@ -46,7 +46,7 @@ local function sample(name, owner)
     value = "x1", sql = "SELECT 1", path = "executions/x1", dest = "/nonexistent-dir/x",
     o = {}, opts = {}, options = {}, def = { _id = "x1" }, inputs = {}, list = {}, rows = {},
     items = {}, fn = function() end, fns = {}, level = "info", msg = "m", fields = {},
-    text = "[]", t = {}, n = 1, s = "x", url = "http://127.0.0.1:1/", field = "items",
+    text = "[]", t = {}, n = 1, values = {}, s = "x", url = "http://127.0.0.1:1/", field = "items",
   }
   return samples[name]
 end

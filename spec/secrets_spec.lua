@@ -83,6 +83,13 @@ describe("secrets given in code", function()
     assert_hidden(r.err)
   end)
 
+  it("from the environment are masked in a failure report even without a client", function()
+    local r = S.run({ "-e", "error('the token is ' .. os.getenv('DX_TOKEN'))" }, { env = "env DX_TOKEN=" .. TOKEN })
+    assert.equal(1, r.code)
+    assert.matches("the token is %*%*%*", r.err)
+    assert_hidden(r.err)
+  end)
+
   it("are masked when a server echoes them in an error", function()
     local base = S.url("misc", "/echo_error")
     local d = dexi.client { account = ACCOUNT, api_key = KEY, base_url = base .. "/", retries = 0 }

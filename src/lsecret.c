@@ -4,6 +4,7 @@
 ** whole) and a set of the same strings.
 */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "lsecret.h"
@@ -69,6 +70,14 @@ void al_secret_add_url(lua_State *L, const char *url) {
   const char *d = lua_tolstring(L, -1, &dn);
   al_secret_add(L, d, dn);
   lua_pop(L, 1);
+}
+
+void al_secret_add_environment(lua_State *L) {
+  static const char *const names[] = {"DEXI_API_KEY", "DX_TOKEN", "DX_API_TOKEN", NULL};
+  for (int i = 0; names[i]; i++) {
+    const char *v = getenv(names[i]);
+    if (v) al_secret_add(L, v, strlen(v));
+  }
 }
 
 /* Replaces every 'sec' in the string on top of the stack (in place on the stack). */

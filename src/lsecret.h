@@ -16,6 +16,9 @@
 void al_secret_add(lua_State *L, const char *s, size_t n);
 /* Registers the password of a URL's user information (http://user:PW@host/), raw and decoded. */
 void al_secret_add_url(lua_State *L, const char *url);
+/* Registers the secrets of the environment the clients read (DEXI_API_KEY, DX_TOKEN,
+** DX_API_TOKEN), so that even a script that never makes a client cannot print them by mistake. */
+void al_secret_add_environment(lua_State *L);
 /* Pushes the string at 'idx' with every registered secret replaced by "***" and returns it. */
 const char *al_secret_mask(lua_State *L, int idx);
 

@@ -145,6 +145,7 @@ al_runtime *al_runtime_new(void) {
   al_loader_install(L);
   al_coro_install(L);
   al_sys_install(L);
+  al_secret_add_environment(L);
   ev_async_init(&rt->interrupt, on_interrupt);
   rt->interrupt.data = rt;
   ev_async_start(rt->loop, &rt->interrupt);
