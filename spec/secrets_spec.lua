@@ -68,14 +68,16 @@ describe("secrets given in code", function()
   end)
 
   it("are masked in what eval prints, raw, pretty, as JSON, and in its error report", function()
-    local code = SETUP .. "; return d:headers()['X-DexiIO-Access'], 'Bearer ' .. " .. split(TOKEN) .. ", d:headers(), d.base_url"
+    local code = "json_list = require('autolua.json').array(); " .. SETUP .. "; return d:headers()['X-DexiIO-Access'], 'Bearer ' .. " .. split(TOKEN) .. ", d:headers(), d.base_url"
     local r = S.run({ "-e", code }, { env = "env -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
     assert.equal(0, r.code, r.err)
     assert.matches("^%*%*%*\nBearer %*%*%*\n", r.out)
     assert_hidden(r.out)
-    r = S.run({ "-e", "--json", code }, { env = "env -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
+    r = S.run({ "-e", "--json", code .. ", { Authorization = 'Bearer not-registered', list = json_list }" },
+              { env = "env -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
     assert.equal(0, r.code, r.err)
     assert.matches('"X%-DexiIO%-Access":"%*%*%*"', r.out)
+    assert.matches('{"Authorization":"%*%*%*","list":%[%]}', r.out)
     assert_hidden(r.out)
     r = S.run({ "-e", SETUP .. "; error('the token was ' .. " .. split(TOKEN) .. ")" })
     assert.equal(1, r.code)

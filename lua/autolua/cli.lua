@@ -21,16 +21,17 @@ function M.print_values(n, ...)
   end
 end
 
--- The same as JSON: one line per value, nil as null.
+-- The same as JSON: one line per value, nil as null; secrets masked in the values first, so
+-- that a secret JSON would escape (one with a quote in it) is masked too.
 function M.print_json(n, ...)
   local lines = {}
   for i = 1, n do
     local v = select(i, ...)
-    local ok, text = pcall(json.encode, v)
+    local ok, text = pcall(json.encode, pretty.masked(v))
     if not ok then
       errors.raise { kind = "argument", message = ("eval --json: value #%d cannot be written as JSON: %s"):format(i, tostring(text)) }
     end
-    lines[i] = pretty.mask(text)
+    lines[i] = text
   end
   for i = 1, n do io.stdout:write(lines[i], "\n") end
 end

@@ -3,7 +3,8 @@
 local M = {}
 
 local secret = require "autolua.secret"
-local null = require("autolua.json").null
+local json = require "autolua.json"
+local null = json.null
 
 -- Fields whose value is a secret whatever it is (compared in lower case: header names too).
 local SECRET_KEYS = { api_key = true, token = true, access = true, password = true, secret = true,
@@ -38,6 +39,22 @@ function M.mask(s)
   return secret.mask(s)
 end
 local mask = M.mask
+
+-- pretty.masked(value) -> a copy for output as data (eval --json): every string with the known
+-- secrets as ***, and the fields named like secrets as "***", as format shows them.
+function M.masked(v, seen)
+  if type(v) == "string" then return mask(v) end
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local copy = {}
+  seen[v] = copy
+  for k, x in pairs(v) do
+    copy[M.masked(k, seen)] = is_secret_key(k) and "***" or M.masked(x, seen)
+  end
+  if getmetatable(v) == json.array_mt then setmetatable(copy, json.array_mt) end
+  return copy
+end
 
 local function scalar(v, opts)
   local t = type(v)
