@@ -150,7 +150,7 @@ local function report(bad, count)
 end
 
 local PUBLIC = { "autolua.task", "autolua.http", "autolua.limiter", "autolua.log", "autolua.json",
-                 "autolua.error", "autolua.csv", "dexi", "dx" }
+                 "autolua.error", "autolua.csv", "autolua.secret", "dexi", "dx" }
 
 describe("every public function", function()
   it("refuses wrong types with kind = \"argument\" in the modules", function()
