@@ -201,6 +201,18 @@ describe("every public function", function()
     report(bad, count)
   end)
 
+  it("client objects show their methods, not their modules' helpers, and Tab lists them", function()
+    local complete = require "autolua.complete"
+    local c = require("dexi").client { account = "a", api_key = "k", base_url = "http://127.0.0.1:1/" }
+    for _, k in ipairs { "decode", "pages", "failure", "file_name", "check_id" } do assert.is_nil(c[k], k) end
+    local names = table.concat(complete.members(c), " ")
+    for _, k in ipairs { "request", "download", "wait_execution", "headers", "runs" } do assert.matches(k, names, 1, true) end
+    assert.not_matches("decode", names)
+    local d = require("dx").client { token = "t", base_url = "http://127.0.0.1:1" }
+    assert.equal("dx method failure", tostring(d.failure))
+    assert.equal("function", type(d.call))
+  end)
+
   it("raises the examples of issue 12 as argument errors that name the call", function()
     local limiter = require "autolua.limiter"
     local lim = limiter.rate { rate = 5 }

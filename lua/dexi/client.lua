@@ -21,6 +21,16 @@ Client.__index = function(_, k)
   return Client[k]
 end
 
+-- The methods, for the REPL's Tab (an __index function hides them from a table walk).
+function Client.__complete()
+  local names = {}
+  for k, v in pairs(Client) do
+    if type(v) == "function" and not HELPERS[k] and not k:find("^_") then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return names
+end
+
 local DEFAULT_BASE = "https://api.dexi.io/"
 local DEFAULT_LIMITS = { get = 75, write = 15, file = 15 }
 -- Each limiter runs 0.9 % under the published rate: requests leave evenly spaced, and this
