@@ -223,8 +223,11 @@ describe("every public function", function()
       { function() limiter.rate { key = {} } end, "limiter.rate" },
       { function() lim:pause_until("x") end, "limiter:pause_until" },
       { function() lim.acquire(5) end, "limiter:acquire" },
+      { function() lim:acquire(1, "x") end, "limiter:acquire: argument #2 must be a table" },
       -- fields of option tables
       { function() require("dx").client { token = "t", retries = "3" } end, "dx.client" },
+      { function() require("dx").client { token = 5 } end, "dx.client: token must be a string" },
+      { function() require("dexi").client { account = "a", api_key = {} } end, "dexi.client: api_key must be a string" },
       { function() require("dx").client { token = "t", base_url = "http://127.0.0.1:1" }:query("SELECT 1", { timeout = "1" }) end, "c:query" },
       { function() require("dx").client { token = "t", base_url = "http://127.0.0.1:1" }:wait_workflow_run("r1", { on_status = 5 }) end, "c:wait_workflow_run" },
       { function() require("dexi").client { account = "a", api_key = "k", limits = { get = "5" } } end, "dexi.client" },

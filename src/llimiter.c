@@ -238,6 +238,7 @@ static int acquirek(lua_State *L, int status, lua_KContext ctx) {
 static int l_acquire(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:acquire");
   double n = check_units(L, 2, "limiter:acquire");
+  if (!lua_isnoneornil(L, 3)) al_checktype(L, 3, LUA_TTABLE, "limiter:acquire");
   int opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
   double max_wait = opts ? opt_number(L, opts, "max_wait", -1, "limiter:acquire") : -1;
   if (opts && max_wait < 0 && max_wait != -1)

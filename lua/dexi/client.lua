@@ -77,6 +77,11 @@ end
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dexi.client", "expects a table of options") end
+  for _, field in ipairs { "account", "api_key" } do
+    if opts[field] ~= nil and type(opts[field]) ~= "string" then
+      argerror("dexi.client", "%s must be a string, got %s", field, type(opts[field]))
+    end
+  end
   local account = opts.account or os.getenv("DEXI_ACCOUNT")
   local key = opts.api_key or os.getenv("DEXI_API_KEY")
   if type(account) ~= "string" or account == "" or type(key) ~= "string" or key == "" then

@@ -102,6 +102,9 @@ end
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dx.client", "expects a table of options") end
+  if opts.token ~= nil and type(opts.token) ~= "string" then
+    argerror("dx.client", "token must be a string, got %s", type(opts.token))
+  end
   local token = opts.token or os.getenv("DX_TOKEN") or os.getenv("DX_API_TOKEN")
   if type(token) ~= "string" or token == "" then
     argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =")
