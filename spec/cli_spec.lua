@@ -37,13 +37,37 @@ describe("the command line", function()
     assert.equal("2\n", r.out)
   end)
 
-  it("eval and -e print the returned values", function()
-    local r = S.run { "eval", "1 + 1, 'x', {a = 1}" }
+  it("eval and -e print the returned values: strings as they are, the rest pretty", function()
+    local r = S.run { "eval", "1 + 1, 'x', {a = 1, s = 'y'}" }
     assert.equal(0, r.code)
-    assert.equal('2\n"x"\n{ a = 1 }\n', r.out)
+    assert.equal('2\nx\n{ a = 1, s = "y" }\n', r.out)
     r = S.run { "-e", "local t = require 'autolua.task'; t.sleep(0.01); return 'slept'" }
     assert.equal(0, r.code)
-    assert.equal('"slept"\n', r.out)
+    assert.equal('slept\n', r.out)
+    -- what a shell's $(...) captures is the bare text, line breaks and all
+    r = S.run { "-e", "return 'MTAx', 'two\\nlines'" }
+    assert.equal("MTAx\ntwo\nlines\n", r.out)
+  end)
+
+  it("eval --json prints each returned value as one line of JSON", function()
+    for _, cmd in ipairs { "eval", "-e" } do
+      local r = S.run { cmd, "--json", "return 'MTAx', {a = 1, list = {1, 2}, n = require('autolua.json').null}, nil, 2.5" }
+      assert.equal(0, r.code, r.err)
+      assert.equal('"MTAx"\n{"a":1,"list":[1,2],"n":null}\nnull\n2.5\n', r.out)
+    end
+    local r = S.run { "eval", "--json", "return print" }
+    assert.equal(1, r.code)
+    assert.equal("", r.out)
+    assert.matches("argument: eval %-%-json: value #1 cannot be written as JSON", r.err)
+    r = S.run { "eval", "--json" }
+    assert.equal(2, r.code)
+    assert.matches("eval needs a chunk of Lua code", r.err)
+  end)
+
+  it("prints JSON null as null, not as a userdata", function()
+    local r = S.run { "-e", "local json = require 'autolua.json'; return json.null, {a = json.null, json.null}, json.decode('[null]')" }
+    assert.equal(0, r.code, r.err)
+    assert.equal("null\n{ null, a = null }\n{ null }\n", r.out)
   end)
 
   it("exits 1 with the message and a traceback on an uncaught error", function()
@@ -138,7 +162,7 @@ describe("the command line", function()
   it("keeps the system package paths so Debian's Lua modules load", function()
     local r = S.run { "-e", "return require('cjson').encode({1}), package.path:find('/usr/share/lua/5.4', 1, true) ~= nil" }
     assert.equal(0, r.code)
-    assert.equal('"[1]"\ntrue\n', r.out)
+    assert.equal('[1]\ntrue\n', r.out)
   end)
 
   it("loads its Lua modules from AUTOLUA_PATH when set", function()

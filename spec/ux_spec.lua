@@ -17,7 +17,7 @@ describe("installing", function()
     local p = io.popen(("cd / && %s/bin/autolua -e 'return require(\"dx\").methods()[1]' 2>&1"):format(S.quote(prefix)))
     local out = p:read("a")
     p:close()
-    assert.equal('"auth.info"\n', out)
+    assert.equal('auth.info\n', out)
     os.execute("rm -rf " .. S.quote(prefix))
   end)
 

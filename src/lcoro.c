@@ -7,10 +7,11 @@
 #include <lauxlib.h>
 #include "modules.h"
 #include "sched.h"
+#include "lerror.h"
 
 static lua_State *getco(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
-  luaL_argexpected(L, co, 1, "coroutine");
+  if (!co) al_argerror(L, "coroutine.resume", "argument #1 must be a coroutine, got %s", luaL_typename(L, 1));
   return co;
 }
 
@@ -30,7 +31,7 @@ static int run(lua_State *L, lua_State *co, int narg, int wrap) {
   if (st == LUA_OK || st == LUA_YIELD) {
     if (!lua_checkstack(L, nres + 1)) {
       lua_pop(co, nres);
-      return luaL_error(L, "too many results to resume");
+      return al_error_raise(L, "argument", "coroutine.resume: too many results to resume");
     }
     if (!wrap) lua_pushboolean(L, 1);
     lua_xmove(co, L, nres);
@@ -79,7 +80,7 @@ static int co_resume(lua_State *L) {
 static int wrapped(lua_State *L) {
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
   int narg = lua_gettop(L);
-  if (!lua_checkstack(co, narg)) return luaL_error(L, "too many arguments to resume");
+  if (!lua_checkstack(co, narg)) return al_error_raise(L, "argument", "coroutine.wrap: too many arguments to resume");
   lua_xmove(L, co, narg);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);                    /* 'run' expects the coroutine at 1 */
@@ -87,7 +88,7 @@ static int wrapped(lua_State *L) {
 }
 
 static int co_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TFUNCTION, "coroutine.wrap");
   lua_State *co = lua_newthread(L);
   lua_pushvalue(L, 1);
   lua_xmove(L, co, 1);

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include "modules.h"
 #include "dynload.h"
+#include "lerror.h"
 
 /* libcrypto is opened on first use (dynload.h); these are the few functions needed. */
 static struct {
@@ -28,7 +29,7 @@ static void load(lua_State *L) {
     {"EVP_DigestUpdate", (void **)&evp.Update}, {"EVP_DigestFinal_ex", (void **)&evp.Final},
     {0, 0}};
   char err[256];
-  if (al_dynload("libcrypto.so.3", &handle, syms, err, sizeof err) != 0) luaL_error(L, "%s", err);
+  if (al_dynload("libcrypto.so.3", &handle, syms, err, sizeof err) != 0) al_error_raise(L, "network", "%s", err);
 }
 
 static int pushhex(lua_State *L, const unsigned char *d, unsigned int len) {
@@ -42,22 +43,22 @@ static int pushhex(lua_State *L, const unsigned char *d, unsigned int len) {
   return 1;
 }
 
-static int hexdigest(lua_State *L, const EVP_MD *(*which)(void)) {
+static int hexdigest(lua_State *L, const EVP_MD *(*which)(void), const char *fname) {
   const EVP_MD *md = which();
   size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
+  const char *s = al_checklstring(L, 1, &n, fname);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (!evp.Digest(s, n, out, &len, md, NULL)) return luaL_error(L, "digest failed");
+  if (!evp.Digest(s, n, out, &len, md, NULL)) return al_error_raise(L, "network", "%s: libcrypto failed", fname);
   return pushhex(L, out, len);
 }
 
-static int l_md5(lua_State *L) { load(L); return hexdigest(L, evp.md5); }
-static int l_sha256(lua_State *L) { load(L); return hexdigest(L, evp.sha256); }
+static int l_md5(lua_State *L) { load(L); return hexdigest(L, evp.md5, "digest.md5"); }
+static int l_sha256(lua_State *L) { load(L); return hexdigest(L, evp.sha256, "digest.sha256"); }
 
 /* digest.sha256_file(path) -> hex, or nil and a message */
 static int l_sha256_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "digest.sha256_file");
   load(L);
   FILE *f = fopen(path, "rb");
   if (!f) return luaL_fileresult(L, 0, path);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "lerror.h"
+#include "lsecret.h"
 
 static void setmeta(lua_State *L) {
   if (luaL_getmetatable(L, ERROR_MT) == LUA_TNIL) {
@@ -21,6 +22,8 @@ static void pushv(lua_State *L, const char *kind, const char *fmt, va_list ap) {
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
   lua_pushvfstring(L, fmt, ap);
+  al_secret_mask(L, -1);
+  lua_remove(L, -2);
   lua_setfield(L, -2, "message");
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "retryable");
@@ -50,6 +53,59 @@ int al_argerror(lua_State *L, const char *fname, const char *fmt, ...) {
   al_error_push(L, "argument", "%s: %s", fname, lua_tostring(L, -1));
   return lua_error(L);
 }
+
+/* {====================================================== argument checks */
+
+static int typeerror(lua_State *L, int arg, const char *fname, const char *expected) {
+  const char *got = luaL_typename(L, arg);
+  if (strchr(fname, ':')) {
+    if (arg == 1) return al_argerror(L, fname, "must be called on %s with a colon, as %s(...); got %s",
+                                     expected, fname, got);
+    arg--;
+  }
+  return al_argerror(L, fname, "argument #%d must be %s, got %s", arg, expected, got);
+}
+
+void al_checktype(lua_State *L, int arg, int t, const char *fname) {
+  if (lua_type(L, arg) == t) return;
+  const char *name = lua_typename(L, t);
+  typeerror(L, arg, fname, lua_pushfstring(L, "%s %s", t == LUA_TUSERDATA ? "a" : strchr("aeiou", name[0]) ? "an" : "a", name));
+}
+
+const char *al_checklstring(lua_State *L, int arg, size_t *len, const char *fname) {
+  int t = lua_type(L, arg);
+  if (t != LUA_TSTRING && t != LUA_TNUMBER) typeerror(L, arg, fname, "a string");
+  return lua_tolstring(L, arg, len);
+}
+
+const char *al_optlstring(lua_State *L, int arg, const char *def, size_t *len, const char *fname) {
+  if (!lua_isnoneornil(L, arg)) return al_checklstring(L, arg, len, fname);
+  if (len) *len = def ? strlen(def) : 0;
+  return def;
+}
+
+lua_Number al_checknumber(lua_State *L, int arg, const char *fname) {
+  int isnum;
+  lua_Number n = lua_tonumberx(L, arg, &isnum);
+  if (!isnum) typeerror(L, arg, fname, "a number");
+  return n;
+}
+
+lua_Integer al_optinteger(lua_State *L, int arg, lua_Integer def, const char *fname) {
+  if (lua_isnoneornil(L, arg)) return def;
+  int isnum;
+  lua_Integer n = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) typeerror(L, arg, fname, "an integer");
+  return n;
+}
+
+void *al_checkudata(lua_State *L, int arg, const char *tname, const char *fname, const char *what) {
+  void *p = luaL_testudata(L, arg, tname);
+  if (!p) typeerror(L, arg, fname, what);
+  return p;
+}
+
+/* }====================================================== */
 
 void al_error_setstr(lua_State *L, const char *field, const char *value) {
   lua_pushstring(L, value);
@@ -102,7 +158,7 @@ static int piece(lua_State *L, const char *f, const char *pre, const char *post)
 
 /* "kind: METHOD url: HTTP status: code: message (after N attempts)", absent parts left out. */
 static int error_tostring(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "error:__tostring");
   lua_settop(L, 1);
   int n = piece(L, "kind", "", ": ");
   int m = piece(L, "method", "", "");
@@ -122,12 +178,25 @@ static int error_tostring(lua_State *L) {
   lua_pop(L, 1);
   if (k > 1) { lua_pushfstring(L, " (after %d attempts)", (int)k); n++; }
   lua_concat(L, n);
+  al_secret_mask(L, -1);    /* any field may carry what a server echoed */
   return 1;
+}
+
+/* The text fields a server's answer can fill, masked when the error is made. */
+static void mask_fields(lua_State *L) {
+  static const char *const fields[] = {"message", "code", "url", NULL};
+  for (int i = 0; fields[i]; i++) {
+    if (lua_getfield(L, 1, fields[i]) == LUA_TSTRING) {
+      al_secret_mask(L, -1);
+      lua_setfield(L, 1, fields[i]);
+    }
+    lua_pop(L, 1);
+  }
 }
 
 /* error.new{kind =, message =, ...}: stamps a table as an error object (kind defaults to "api"). */
 static int error_new(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "error.new");
   lua_settop(L, 1);
   if (lua_getfield(L, 1, "kind") == LUA_TNIL) {
     lua_pushliteral(L, "api");
@@ -138,6 +207,7 @@ static int error_new(lua_State *L) {
     lua_setfield(L, 1, "retryable");
   }
   lua_settop(L, 1);
+  mask_fields(L);
   luaL_setmetatable(L, ERROR_MT);
   return 1;
 }
@@ -149,13 +219,14 @@ static int error_is(lua_State *L) {
     ok = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
   }
-  if (ok && !lua_isnoneornil(L, 2)) ok = al_error_kind_is(L, 1, luaL_checkstring(L, 2));
+  if (ok && !lua_isnoneornil(L, 2)) ok = al_error_kind_is(L, 1, al_checklstring(L, 2, NULL, "error.is"));
   lua_pushboolean(L, ok);
   return 1;
 }
 
 /* error.raise(t): new(t) then error(t, level) without position information. */
 static int error_raise(lua_State *L) {
+  al_checktype(L, 1, LUA_TTABLE, "error.raise");
   error_new(L);
   return lua_error(L);
 }

@@ -132,8 +132,10 @@ static void build_method_body(lua_State *L) {
       lua_setfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
     }
     lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      if (lua_istable(L, -1)) lua_getfield(L, -1, "message");   /* json.encode's error object */
       al_argerror(L, FNAME, "'json' cannot be encoded: %s", lua_tostring(L, -1));
+    }
     lua_replace(L, BODY);
     lua_pop(L, 2);
   } else {
@@ -389,7 +391,7 @@ static int response_index(lua_State *L) {
 
 /* pairs(res) shows the headers too. Upvalue: the base library's next. */
 static int response_pairs(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "pairs");
   materialize(L, 1);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
@@ -606,7 +608,7 @@ static int launch(lua_State *L) {
 
 static int limitedk(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  al_limiter_admitted(L, al_limiter_check(L, LIMITER));
+  al_limiter_admitted(L, al_limiter_check(L, LIMITER, FNAME));
   return launch(L);
 }
 
@@ -663,20 +665,20 @@ static int l_request(lua_State *L) {
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
   http_of(L);
   if (!lua_isnil(L, LIMITER) &&
-      !al_limiter_acquire(L, al_limiter_check(L, LIMITER), 1, wait, 0, limitedk))
+      !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */
   return launch(L);
 }
 
 static int l_escape(lua_State *L) {
   size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
+  const char *s = al_checklstring(L, 1, &n, "http.escape");
   al_url_push_escaped(L, s, n);
   return 1;
 }
 
 static int l_redact(lua_State *L) {
-  al_url_push_redacted(L, luaL_checkstring(L, 1));
+  al_url_push_redacted(L, al_checklstring(L, 1, NULL, "http.redact"));
   return 1;
 }
 

@@ -29,8 +29,8 @@ double al_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-al_limiter *al_limiter_check(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, LIMITER_MT);
+al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname) {
+  return al_checkudata(L, idx, LIMITER_MT, fname, "a limiter");
 }
 
 /* {====================================================== the queue */
@@ -158,10 +158,12 @@ static double opt_number(lua_State *L, int t, const char *field, double def, con
 
 /* With a key, returns the limiter already registered under it (the first definition wins),
 ** leaving it on the stack; otherwise returns NULL. */
-static al_limiter *lookup(lua_State *L, const char **key) {
+static al_limiter *lookup(lua_State *L, const char **key, const char *fname) {
   *key = NULL;
   if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return NULL; }
-  *key = luaL_checkstring(L, -1);
+  if (lua_type(L, -1) != LUA_TSTRING)
+    al_argerror(L, fname, "'key' must be a string, got %s", luaL_typename(L, -1));
+  *key = lua_tostring(L, -1);
   lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
   if (lua_getfield(L, -1, *key) != LUA_TNIL) {
@@ -193,8 +195,8 @@ static void remember(lua_State *L, const char *key) {
 
 static int l_rate(lua_State *L) {
   const char *key;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if (lookup(L, &key)) return 1;
+  al_checktype(L, 1, LUA_TTABLE, "limiter.rate");
+  if (lookup(L, &key, "limiter.rate")) return 1;
   double rate = opt_number(L, 1, "rate", NAN, "limiter.rate");
   double per = opt_number(L, 1, "per", 1, "limiter.rate");
   double burst = opt_number(L, 1, "burst", 1, "limiter.rate");
@@ -207,8 +209,8 @@ static int l_rate(lua_State *L) {
 
 static int l_window(lua_State *L) {
   const char *key;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if (lookup(L, &key)) return 1;
+  al_checktype(L, 1, LUA_TTABLE, "limiter.window");
+  if (lookup(L, &key, "limiter.window")) return 1;
   double limit = opt_number(L, 1, "limit", NAN, "limiter.window");
   double window = opt_number(L, 1, "window", NAN, "limiter.window");
   al_limiter *l = newlimiter(L, key);
@@ -220,23 +222,23 @@ static int l_window(lua_State *L) {
   return 1;
 }
 
-static double check_units(lua_State *L, int idx) {
+static double check_units(lua_State *L, int idx, const char *fname) {
   if (lua_isnoneornil(L, idx) || lua_istable(L, idx)) return 1;
-  if (!lua_isnumber(L, idx)) al_argerror(L, "limiter:acquire", "units must be a number");
-  return lua_tonumber(L, idx);
+  return al_checknumber(L, idx, fname);
 }
 
 static int acquirek(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  al_limiter_admitted(L, al_limiter_check(L, 1));
+  al_limiter_admitted(L, al_limiter_check(L, 1, "limiter:acquire"));
   lua_pushboolean(L, 1);
   return 1;
 }
 
 /* lim:acquire([n], [{max_wait = s}]) */
 static int l_acquire(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
-  double n = check_units(L, 2);
+  al_limiter *l = al_limiter_check(L, 1, "limiter:acquire");
+  double n = check_units(L, 2, "limiter:acquire");
+  if (!lua_isnoneornil(L, 3)) al_checktype(L, 3, LUA_TTABLE, "limiter:acquire");
   int opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
   double max_wait = opts ? opt_number(L, opts, "max_wait", -1, "limiter:acquire") : -1;
   if (opts && max_wait < 0 && max_wait != -1)
@@ -250,8 +252,8 @@ static int l_acquire(lua_State *L) {
 }
 
 static int l_try(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
-  double n = check_units(L, 2);
+  al_limiter *l = al_limiter_check(L, 1, "limiter:try");
+  double n = check_units(L, 2, "limiter:try");
   double now = al_now();
   int ok = n > 0 && n <= al_limit_capacity(&l->lim) && !l->waiting.head &&
            al_limit_next(&l->lim, n) <= now;
@@ -262,14 +264,14 @@ static int l_try(lua_State *L) {
 
 /* lim:pause_until(t): nothing is admitted before task.now() reaches 't'. */
 static int l_pause_until(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
-  al_limit_pause_until(&l->lim, luaL_checknumber(L, 2));
+  al_limiter *l = al_limiter_check(L, 1, "limiter:pause_until");
+  al_limit_pause_until(&l->lim, al_checknumber(L, 2, "limiter:pause_until"));
   arm(l);
   return 0;
 }
 
 static int l_stats(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
+  al_limiter *l = al_limiter_check(L, 1, "limiter:stats");
   lua_createtable(L, 0, 4);
   lua_pushnumber(L, l->acquired);
   lua_setfield(L, -2, "acquired");
@@ -283,7 +285,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_tostring(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
+  al_limiter *l = al_limiter_check(L, 1, "limiter:__tostring");
   if (l->lim.kind == AL_LIMIT_RATE)
     lua_pushfstring(L, "limiter.rate%s%s (%f/s, burst %f)", l->key[0] ? " " : "", l->key,
                     1.0 / l->lim.interval, l->lim.burst);
@@ -294,7 +296,7 @@ static int l_tostring(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  al_limiter *l = al_limiter_check(L, 1);
+  al_limiter *l = al_limiter_check(L, 1, "limiter:__gc");
   ev_timer_stop(l->rt->loop, &l->timer);
   al_limit_free(&l->lim);
   return 0;

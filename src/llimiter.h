@@ -6,7 +6,7 @@
 
 typedef struct al_limiter al_limiter;
 
-al_limiter *al_limiter_check(lua_State *L, int idx);
+al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname);
 /* Takes 'n' units: returns 1 when they were taken at once; otherwise parks the running task
 ** (does not return) and runs 'k' with 'ctx' once they are taken. Past 'max_wait' seconds
 ** (negative: no bound) it raises kind = "rate_limited" instead. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <readline/readline.h>
 #include <readline/history.h>
 #include <lauxlib.h>
@@ -82,7 +84,7 @@ static int linek(lua_State *L, int status, lua_KContext ctx) {
 
 /* line.read(prompt) -> line or nil at end of input; other tasks run while it waits. */
 static int l_read(lua_State *L) {
-  const char *prompt = luaL_optstring(L, 1, "");
+  const char *prompt = al_optlstring(L, 1, "", NULL, "line.read");
   al_task *t = al_task_current(L, "line.read");
   if (in.task) return al_error_raise(L, "argument", "another task is already reading standard input");
   in.tty = isatty(0);
@@ -119,7 +121,7 @@ static int l_reset(lua_State *L) {
 /* {====================================================== history */
 
 static int l_history_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "line.history_load");
   using_history();
   int e = read_history(path);
   lua_pushboolean(L, e == 0 || e == ENOENT);
@@ -128,13 +130,16 @@ static int l_history_load(lua_State *L) {
 
 /* line.history_add(line, path) -> true, or nil and why the file could not be written */
 static int l_history_add(lua_State *L) {
-  const char *line = luaL_checkstring(L, 1);
-  const char *path = luaL_optstring(L, 2, NULL);
+  const char *line = al_checklstring(L, 1, NULL, "line.history_add");
+  const char *path = al_optlstring(L, 2, NULL, NULL, "line.history_add");
   add_history(line);
   if (!path) { lua_pushboolean(L, 1); return 1; }
-  FILE *f = fopen(path, "a");       /* append_history needs the file to exist */
-  if (!f) return luaL_fileresult(L, 0, path);
-  fclose(f);
+  /* append_history needs the file to exist; it is the user's alone, as a shell's history is */
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return luaL_fileresult(L, 0, path);
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077)) fchmod(fd, 0600);
+  close(fd);
   int e = append_history(1, path);
   if (e != 0) { errno = e; return luaL_fileresult(L, 0, path); }
   history_truncate_file(path, 1000);
@@ -188,7 +193,7 @@ static char **attempt(const char *text, int start, int end) {
 
 /* line.set_completer(fn(text, before) -> {candidates}) */
 static int l_set_completer(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TFUNCTION, "line.set_completer");
   al_runtime *rt = al_runtime_of(L);
   if (complete_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, complete_ref);
   lua_pushvalue(L, 1);
@@ -204,7 +209,7 @@ static int l_set_completer(lua_State *L) {
 
 /* line.on_interrupt(fn): Ctrl-C calls fn (outside any task) instead of ending the process. */
 static int l_on_interrupt(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TFUNCTION, "line.on_interrupt");
   al_runtime *rt = al_runtime_of(L);
   if (rt->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
   lua_pushvalue(L, 1);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "loader.h"
+#include "lerror.h"
 
 static const al_embedded *find_embedded(const char *name) {
   for (const al_embedded *m = al_embedded_modules; m->name; m++)
@@ -50,7 +51,7 @@ int al_loader_load(lua_State *L, const char *name) {
 }
 
 static int searcher(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = al_checklstring(L, 1, NULL, "require");
   if (al_loader_load(L, name) == 0) {
     lua_pushliteral(L, ":autolua:");
     return 2;

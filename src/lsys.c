@@ -18,7 +18,7 @@
 
 
 static int l_isatty(lua_State *L) {
-  int fd = (int)luaL_optinteger(L, 1, 1);
+  int fd = (int)al_optinteger(L, 1, 1, "sys.isatty");
   lua_pushboolean(L, isatty(fd));
   return 1;
 }
@@ -27,14 +27,14 @@ static int l_isatty(lua_State *L) {
 static int l_exit(lua_State *L) {
   int code;
   if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
-  else code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  else code = (int)al_optinteger(L, 1, EXIT_SUCCESS, "os.exit");
   al_runtime_exit(al_runtime_of(L), code);
   return 0;
 }
 
 /* sys.stat(path) -> {type = "file"|"directory"|"other", size =} or nil, message */
 static int l_stat(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "sys.stat");
   struct stat st;
   if (stat(path, &st) != 0) return luaL_fileresult(L, 0, path);
   lua_createtable(L, 0, 2);
@@ -45,10 +45,12 @@ static int l_stat(lua_State *L) {
   return 1;
 }
 
-/* sys.mkdir(path): creates the directory and its missing parents; true, or nil and a message */
+/* sys.mkdir(path, [mode]): creates the directory and its missing parents, each with 'mode'
+** (default 0777; the umask applies); true, or nil and a message */
 static int l_mkdir(lua_State *L) {
   size_t n;
-  const char *path = luaL_checklstring(L, 1, &n);
+  const char *path = al_checklstring(L, 1, &n, "sys.mkdir");
+  mode_t mode = (mode_t)al_optinteger(L, 2, 0777, "sys.mkdir");
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, n + 1);
   memcpy(p, path, n + 1);
@@ -56,7 +58,7 @@ static int l_mkdir(lua_State *L) {
     if (*s == '/' || *s == 0) {
       char c = *s;
       *s = 0;
-      if (mkdir(p, 0777) != 0 && errno != EEXIST) return luaL_fileresult(L, 0, path);
+      if (mkdir(p, mode) != 0 && errno != EEXIST) return luaL_fileresult(L, 0, path);
       *s = c;
       if (!c) break;
     }
@@ -73,7 +75,7 @@ static int l_mkdir(lua_State *L) {
 
 /* sys.listdir(path) -> sorted list of entry names (no . and ..), or nil and a message */
 static int l_listdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "sys.listdir");
   DIR *d = opendir(path);
   if (!d) return luaL_fileresult(L, 0, path);
   lua_newtable(L);

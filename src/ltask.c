@@ -52,13 +52,13 @@ static int results(lua_State *L, al_task *t) {
 static int waitk(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   lua_settop(L, 1);
-  return results(L, al_task_check(L, 1));
+  return results(L, al_task_check(L, 1, "task:wait"));
 }
 
 static void cancel_wait(al_task *me) { al_q_remove(me); }
 
 static int l_wait(lua_State *L) {
-  al_task *t = al_task_check(L, 1);
+  al_task *t = al_task_check(L, 1, "task:wait");
   lua_settop(L, 1);
   if (t->state >= AL_DONE) return results(L, t);
   al_task *me = al_task_current(L, "task:wait");
@@ -70,23 +70,23 @@ static int l_wait(lua_State *L) {
 /* }====================================================== */
 
 static int l_cancel(lua_State *L) {
-  al_task_cancel(al_task_check(L, 1));
+  al_task_cancel(al_task_check(L, 1, "task:cancel"));
   return 0;
 }
 
 static int l_status(lua_State *L) {
-  lua_pushstring(L, state_names[al_task_check(L, 1)->state]);
+  lua_pushstring(L, state_names[al_task_check(L, 1, "task:status")->state]);
   return 1;
 }
 
 static int l_tostring(lua_State *L) {
-  al_task *t = al_task_check(L, 1);
+  al_task *t = al_task_check(L, 1, "task:__tostring");
   lua_pushfstring(L, "task (%s): %p", state_names[t->state], (void *)t);
   return 1;
 }
 
 static int l_gc(lua_State *L) {
-  al_task *t = al_task_check(L, 1);
+  al_task *t = al_task_check(L, 1, "task:__gc");
   if (ev_is_active(&t->timer)) ev_timer_stop(t->rt->loop, &t->timer);
   return 0;
 }
@@ -106,9 +106,7 @@ static void on_sleep(struct ev_loop *loop, ev_timer *w, int revents) {
 static void cancel_sleep(al_task *t) { ev_timer_stop(t->rt->loop, &t->timer); }
 
 static int l_sleep(lua_State *L) {
-  if (!lua_isnumber(L, 1))
-    return al_argerror(L, "task.sleep", "expects a number of seconds, got %s", luaL_typename(L, 1));
-  double s = lua_tonumber(L, 1);
+  double s = al_checknumber(L, 1, "task.sleep");
   al_task *t = al_task_current(L, "task.sleep");
   lua_settop(L, 0);
   if (!(s > 0)) return al_yield(L, t, donek);
@@ -157,7 +155,7 @@ static int l_park(lua_State *L) {
 
 /* core.wake(t, ...) -> bool: wakes a task parked by core.park (and nothing else). */
 static int l_wake(lua_State *L) {
-  al_task *t = al_task_check(L, 1);
+  al_task *t = al_task_check(L, 1, "task.wake");
   int n = lua_gettop(L) - 1;
   if (t->state != AL_PARKED || t->k != parkedk) {
     lua_pushboolean(L, 0);

@@ -16,7 +16,9 @@
 static const char usage_text[] =
   "usage: autolua [FILE.lua | -] [ARGS...]     run a script ('-' reads it from standard input)\n"
   "       autolua run FILE [ARGS...]           the same\n"
-  "       autolua eval CODE | -e CODE          run a chunk and print the values it returns\n"
+  "       autolua eval CODE | -e CODE          run a chunk and print the values it returns: a string\n"
+  "                                            as it is, anything else pretty-printed\n"
+  "       autolua eval --json CODE             the same, each value as one line of JSON (also -e --json)\n"
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
@@ -25,8 +27,8 @@ static const char usage_text[] =
   "       autolua --help                       this text\n"
   "\n"
   "Scripts can require \"dexi\", \"dx\", \"autolua.task\", \"autolua.http\", \"autolua.limiter\",\n"
-  "\"autolua.log\" and \"cjson\". Recipes: dexi-download, dexi-export, dexi-run, dx-trigger, dx-query,\n"
-  "dx-deploy.\n"
+  "\"autolua.log\", \"autolua.json\" and \"cjson\". Recipes: dexi-download, dexi-export, dexi-run, dx-trigger,\n"
+  "dx-query, dx-deploy.\n"
   "Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n"
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL,\n"
   "  DX_DATACLOUD_URL;\n"
@@ -95,9 +97,10 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_file(rt, argv[2], argv, argc, 2);
   }
   if (strcmp(a, "eval") == 0 || strcmp(a, "-e") == 0) {
-    if (argc < 3) return usage_error("%s needs a chunk of Lua code", a);
-    al_runtime_setargs(rt, argv, argc, 2);
-    return run_module(rt, "autolua.cli", "eval", argv + 2, argc - 2);
+    int json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    if (argc < 3 + json) return usage_error("%s needs a chunk of Lua code", a);
+    al_runtime_setargs(rt, argv, argc, 2 + json);
+    return run_module(rt, "autolua.cli", json ? "eval_json" : "eval", argv + 2 + json, argc - 2 - json);
   }
   if (strcmp(a, "repl") == 0) return run_module(rt, "autolua.repl", "run", NULL, 0);
   if (strcmp(a, "recipe") == 0) {

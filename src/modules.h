@@ -11,6 +11,7 @@ int luaopen_autolua_limiter(lua_State *L);
 int luaopen_autolua_sys(lua_State *L);
 int luaopen_autolua_digest(lua_State *L);
 int luaopen_autolua_line(lua_State *L);
+int luaopen_autolua_secret(lua_State *L);
 int luaopen_dexi_core(lua_State *L);
 
 void al_coro_install(lua_State *L);   /* coroutine.resume/wrap that pass parks on */

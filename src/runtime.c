@@ -15,6 +15,7 @@
 #include "http.h"
 #include "loader.h"
 #include "lerror.h"
+#include "lsecret.h"
 
 
 /* The signal handler's way in; also keeps everything reachable for the leak checker when
@@ -137,12 +138,14 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.sys", luaopen_autolua_sys);
   preload(L, "autolua.digest", luaopen_autolua_digest);
   preload(L, "autolua.line", luaopen_autolua_line);
+  preload(L, "autolua.secret", luaopen_autolua_secret);
   preload(L, "dexi.core", luaopen_dexi_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);
   al_coro_install(L);
   al_sys_install(L);
+  al_secret_add_environment(L);
   ev_async_init(&rt->interrupt, on_interrupt);
   rt->interrupt.data = rt;
   ev_async_start(rt->loop, &rt->interrupt);
@@ -188,9 +191,15 @@ void al_runtime_setargs(al_runtime *rt, char **argv, int argc, int script) {
 }
 
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
-  (void)rt;
+  lua_State *L = rt->L;
   fflush(stdout);
-  fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
+  if (msg && lua_checkstack(L, 4)) {   /* a plain string error may still carry a secret */
+    lua_pushstring(L, msg);
+    fprintf(stderr, "autolua: %s%s\n", what ? what : "", al_secret_mask(L, -1));
+    lua_pop(L, 2);
+  } else {
+    fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
+  }
   fflush(stderr);
 }
 

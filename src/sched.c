@@ -110,8 +110,8 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   return t;
 }
 
-al_task *al_task_check(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, TASK_MT);
+al_task *al_task_check(lua_State *L, int idx, const char *fname) {
+  return al_checkudata(L, idx, TASK_MT, fname, "a task");
 }
 
 static void release(al_task *t) {

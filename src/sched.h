@@ -59,7 +59,7 @@ void al_sched_drain(al_runtime *rt);
 /* Creates a task from the function and 'nargs' arguments on top of 'L' (popped) and pushes
 ** its handle. It starts on the next pass of the run queue. */
 al_task *al_task_spawn(lua_State *L, int nargs);
-al_task *al_task_check(lua_State *L, int idx);
+al_task *al_task_check(lua_State *L, int idx, const char *fname);
 
 /* The task running now; raises an argument-style error when 'L' cannot yield to it. */
 al_task *al_task_current(lua_State *L, const char *what);

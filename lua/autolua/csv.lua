@@ -28,10 +28,16 @@ end
 
 -- {====================================================== writing
 
+local FIELD = { string = true, number = true, boolean = true, table = true }
+
 -- field(v [, sep]) -> v as one CSV field
 function M.field(v, sep)
   sep = sep or ","
+  if type(sep) ~= "string" then argerror("csv.field", "sep must be a string, got %s", type(sep)) end
   if v == nil or v == json.null then return "" end
+  if not FIELD[type(v)] then
+    errors.raise { kind = "argument", message = "csv.field: cannot write a " .. type(v) .. " in a CSV field" }
+  end
   if type(v) == "table" then v = json.encode(v) end
   local s = tostring(v)
   if s:find('["\r\n]') or s:find(sep, 1, true) then s = '"' .. s:gsub('"', '""') .. '"' end
@@ -41,6 +47,7 @@ end
 -- line(values [, n [, sep]]) -> one record, CRLF-terminated (n: the width, for trailing nils)
 function M.line(values, n, sep)
   if type(values) ~= "table" then argerror("csv.line", "expects a list of values, got %s", type(values)) end
+  if n ~= nil and math.type(n) ~= "integer" then argerror("csv.line", "the count must be an integer, got %s", type(n)) end
   local out = {}
   for i = 1, n or #values do out[i] = M.field(values[i], sep) end
   return table.concat(out, sep or ",") .. "\r\n"

@@ -4,9 +4,13 @@ local json = require "autolua.json"
 local errors = require "autolua.error"
 
 local response = core.response_methods
+local RESPONSE_MT = debug.getregistry()["autolua.http.response"]
 
 -- res:json() -> the decoded body; raises kind = "decode" when it is not JSON.
 function response:json()
+  if getmetatable(self) ~= RESPONSE_MT then
+    errors.raise { kind = "argument", message = "res:json: must be called on a response with a colon, as res:json()" }
+  end
   local body = self.body
   if body == nil then
     errors.raise { kind = "decode", message = "the response has no body in memory (it went to a sink)",

@@ -3,6 +3,7 @@
 -- counts print as 30, not 30.0). Encoding is done here: it keeps integers exact, writes an
 -- empty list made with json.array() as [], and refuses cycles and NaN.
 local cjson = require "cjson"
+local errors = require "autolua.error"
 
 local M = { null = cjson.null }
 
@@ -15,6 +16,9 @@ M.array_mt = array_mt
 
 -- A list that encodes as a JSON array even when empty.
 function M.array(t)
+  if t ~= nil and type(t) ~= "table" then
+    errors.raise { kind = "argument", message = "json.array: expects a table or nothing, got " .. type(t) }
+  end
   return setmetatable(t or {}, array_mt)
 end
 
@@ -37,6 +41,9 @@ end
 
 -- decode(text) -> value, or nil and the parser's message
 function M.decode(text)
+  if type(text) ~= "string" then
+    errors.raise { kind = "argument", message = "json.decode: expects a string, got " .. type(text) }
+  end
   local ok, value = pcall(cjson.decode, text)
   if not ok then return nil, (tostring(value):gsub("^.-: ", "")) end
   return normalize(value)
@@ -110,10 +117,11 @@ function encode_value(v, out, seen)
   else error("cannot encode a " .. t, 0) end
 end
 
--- encode(value) -> text; raises a plain message on what JSON cannot hold.
+-- encode(value) -> text; what JSON cannot hold raises kind = "argument".
 function M.encode(value)
   local out = {}
-  encode_value(value, out, {})
+  local ok, why = pcall(encode_value, value, out, {})
+  if not ok then errors.raise { kind = "argument", message = "json.encode: " .. tostring(why) } end
   return table.concat(out)
 end
 

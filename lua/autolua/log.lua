@@ -1,6 +1,8 @@
 -- autolua.log: leveled logs on stderr. AUTOLUA_LOG=error|warn|info|debug (default warn),
 -- AUTOLUA_LOG_FORMAT=text|json (json: one object per line).
 local json = require "autolua.json"
+local errors = require "autolua.error"
+local secret = require "autolua.secret"
 
 local LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 
@@ -9,12 +11,21 @@ local M = {}
 local threshold = LEVELS[(os.getenv("AUTOLUA_LOG") or "warn"):lower()] or LEVELS.warn
 local as_json = (os.getenv("AUTOLUA_LOG_FORMAT") or ""):lower() == "json"
 
+local function check_level(fname, level)
+  if not LEVELS[level] then
+    errors.raise { kind = "argument", message = ("%s: the level must be error, warn, info or debug, got %s"):format(
+      fname, type(level) == "string" and ("%q"):format(level) or type(level)) }
+  end
+end
+
 function M.enabled(level)
-  return (LEVELS[level] or 0) <= threshold
+  check_level("log.enabled", level)
+  return LEVELS[level] <= threshold
 end
 
 function M.set_level(level)
-  threshold = assert(LEVELS[level], "unknown log level")
+  check_level("log.set_level", level)
+  threshold = LEVELS[level]
 end
 
 local function text_value(v)
@@ -24,6 +35,13 @@ end
 
 -- log.write(level, message, {field = value, ...})
 function M.write(level, msg, fields)
+  check_level("log.write", level)
+  if type(msg) ~= "string" and type(msg) ~= "number" then
+    errors.raise { kind = "argument", message = "log.write: the message must be a string, got " .. type(msg) }
+  end
+  if fields ~= nil and type(fields) ~= "table" then
+    errors.raise { kind = "argument", message = "log.write: the fields must be a table, got " .. type(fields) }
+  end
   if not M.enabled(level) then return end
   local line
   if as_json then
@@ -38,7 +56,7 @@ function M.write(level, msg, fields)
     for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. text_value(fields[k]) end
     line = table.concat(parts, " ")
   end
-  io.stderr:write(line, "\n")
+  io.stderr:write(secret.mask(line), "\n")
 end
 
 for level in pairs(LEVELS) do

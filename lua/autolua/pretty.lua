@@ -2,36 +2,58 @@
 -- with nesting and width limits, cycles are marked, and secrets print as ***.
 local M = {}
 
-local SECRET_KEYS = { api_key = true, token = true, access = true, password = true, secret = true }
+local secret = require "autolua.secret"
+local json = require "autolua.json"
+local null = json.null
+
+-- Fields whose value is a secret whatever it is (compared in lower case: header names too).
+local SECRET_KEYS = { api_key = true, token = true, access = true, password = true, secret = true,
+                      authorization = true, ["proxy-authorization"] = true, ["x-dexiio-access"] = true,
+                      cookie = true, ["set-cookie"] = true }
 
 local function is_identifier(k)
   return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil
 end
 
--- Secret values from the environment (and the Dexi access hash made from them), masked
--- wherever they show up in a printed string.
-local secret_values
-local function secrets()
-  if secret_values then return secret_values end
-  secret_values = {}
-  for _, name in ipairs { "DEXI_API_KEY", "DX_TOKEN", "DX_API_TOKEN" } do
-    local v = os.getenv(name)
-    if v and #v >= 4 then secret_values[#secret_values + 1] = v end
-  end
-  local account, key = os.getenv("DEXI_ACCOUNT"), os.getenv("DEXI_API_KEY")
-  if account and key then secret_values[#secret_values + 1] = require("autolua.digest").md5(account .. key) end
-  return secret_values
+local function is_secret_key(k)
+  return type(k) == "string" and SECRET_KEYS[k:lower()] ~= nil
 end
 
-local function mask(s)
-  for _, secret in ipairs(secrets()) do
-    local i = s:find(secret, 1, true)
-    while i do
-      s = s:sub(1, i - 1) .. "***" .. s:sub(i + #secret)
-      i = s:find(secret, i + 3, true)
-    end
+-- The secrets in the environment (and the Dexi access hash made from them) join the ones
+-- clients register, so printing os.getenv("DEXI_API_KEY") shows *** too.
+local registered = false
+local function register_environment()
+  if registered then return end
+  registered = true
+  for _, name in ipairs { "DEXI_API_KEY", "DX_TOKEN", "DX_API_TOKEN" } do
+    local v = os.getenv(name)
+    if v then secret.add(v) end
   end
-  return s
+  local account, key = os.getenv("DEXI_ACCOUNT"), os.getenv("DEXI_API_KEY")
+  if account and key then secret.add(require("autolua.digest").md5(account .. key)) end
+end
+
+-- pretty.mask(text) -> text with every known secret shown as ***
+function M.mask(s)
+  register_environment()
+  return secret.mask(s)
+end
+local mask = M.mask
+
+-- pretty.masked(value) -> a copy for output as data (eval --json): every string with the known
+-- secrets as ***, and the fields named like secrets as "***", as format shows them.
+function M.masked(v, seen)
+  if type(v) == "string" then return mask(v) end
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local copy = {}
+  seen[v] = copy
+  for k, x in pairs(v) do
+    copy[M.masked(k, seen)] = is_secret_key(k) and "***" or M.masked(x, seen)
+  end
+  if getmetatable(v) == json.array_mt then setmetatable(copy, json.array_mt) end
+  return copy
 end
 
 local function scalar(v, opts)
@@ -41,8 +63,12 @@ local function scalar(v, opts)
     return ("%q"):format(v):gsub("\\\n", "\\n")
   end
   if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  if v == null then return "null" end
   local mt = getmetatable(v)
-  if mt and mt.__tostring then return tostring(v) end
+  if mt and mt.__tostring then
+    local text = tostring(v)
+    return opts and opts.secrets and mask(text) or text
+  end
   return nil
 end
 
@@ -76,7 +102,7 @@ local function format(v, opts, depth, seen, indent)
   local parts, inner = {}, indent .. "  "
   for i = 1, n do parts[#parts + 1] = format(v[i], opts, depth + 1, seen, inner) end
   for _, k in ipairs(keys) do
-    local shown = opts.secrets and SECRET_KEYS[k] and v[k] ~= nil and "***"
+    local shown = opts.secrets and is_secret_key(k) and v[k] ~= nil and "***"
       or format(v[k], opts, depth + 1, seen, inner)
     local key = is_identifier(k) and k or "[" .. format(k, opts, depth + 1, seen, inner) .. "]"
     parts[#parts + 1] = key .. " = " .. shown

@@ -58,7 +58,7 @@ local function run_chunk(fn, state)
   elseif errors.is(r[2].err, "cancelled") then
     io.stderr:write("interrupted\n")
   else
-    io.stderr:write(r[2].text, "\n")
+    io.stderr:write(pretty.mask(r[2].text), "\n")
   end
 end
 
@@ -67,7 +67,7 @@ function M.run()
   local state = {}
   local hist = tty and history_path()
   if hist then
-    sys.mkdir(hist:match("^(.*)/"))
+    sys.mkdir(hist:match("^(.*)/"), tonumber("700", 8))   -- the history may hold secrets typed in code
     line.history_load(hist)
   end
   if tty then line.set_completer(complete.complete) end

@@ -91,6 +91,7 @@ end
 
 local function pool(fname, items, fn, opts, results)
   if type(fn) ~= "function" then argerror(fname, "expects a function to apply") end
+  if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local conc = opts and opts.concurrency or 16
   if math.type(conc) ~= "integer" or conc < 1 then
     argerror(fname, "'concurrency' must be a positive integer")

@@ -9,9 +9,28 @@ local pipeline = require "autolua.client"
 local http = require "autolua.http"
 local sys = require "autolua.sys"
 local decl = require "autolua.decl"
+local secret = require "autolua.secret"
 
 local Client = {}
-Client.__index = Client
+
+-- The module's helpers for endpoints.lua and the recipes, which a client object does not show
+-- (c.decode, c.pages, ... are nil): what a client offers is its methods.
+local HELPERS = { argerror = true, check_call = true, check_id = true, file_name = true, file_ref = true, pages = true,
+                  decode = true, failure = true }
+Client.__index = function(_, k)
+  if HELPERS[k] then return nil end
+  return Client[k]
+end
+
+-- The methods, for the REPL's Tab (an __index function hides them from a table walk).
+function Client.__complete()
+  local names = {}
+  for k, v in pairs(Client) do
+    if type(v) == "function" and not HELPERS[k] and not k:find("^_") then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return names
+end
 
 local DEFAULT_BASE = "https://api.dexi.io/"
 local DEFAULT_LIMITS = { get = 75, write = 15, file = 15 }
@@ -40,6 +59,13 @@ function Client.check_call(self, fname, opts)
   end
 end
 
+-- A method called with a dot, or on something else than a client, names the colon call.
+local function check_self(self, fname)
+  if getmetatable(self) ~= Client then
+    argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
+  end
+end
+
 function Client.check_id(fname, id, what)
   if type(id) ~= "string" or id == "" then
     argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
@@ -48,6 +74,9 @@ function Client.check_id(fname, id, what)
 end
 
 local function check_limits(given)
+  if given ~= nil and type(given) ~= "table" then
+    argerror("dexi.client", "limits must be a table {get =, write =, file =}, got %s", type(given))
+  end
   local limits = {}
   for class, default in pairs(DEFAULT_LIMITS) do
     local v = given and given[class]
@@ -63,6 +92,11 @@ end
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dexi.client", "expects a table of options") end
+  for _, field in ipairs { "account", "api_key" } do
+    if opts[field] ~= nil and type(opts[field]) ~= "string" then
+      argerror("dexi.client", "%s must be a string, got %s", field, type(opts[field]))
+    end
+  end
   local account = opts.account or os.getenv("DEXI_ACCOUNT")
   local key = opts.api_key or os.getenv("DEXI_API_KEY")
   if type(account) ~= "string" or account == "" or type(key) ~= "string" or key == "" then
@@ -87,6 +121,10 @@ function Client.new(opts)
     backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {},
   }, Client)
   secrets[self] = { access = digest.md5(account .. key) }
+  -- whatever the server echoes and whatever the REPL prints shows these as ***
+  secret.add(key)
+  secret.add(secrets[self].access)
+  secret.add_url(base)
   for class, rate in pairs(self.limits) do
     if rate then
       self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
@@ -97,7 +135,7 @@ function Client.new(opts)
 end
 
 function Client:__tostring()
-  return ("dexi.client (account %s, %s)"):format(self.account, self.base_url)
+  return ("dexi.client (account %s, %s)"):format(self.account, http.redact(self.base_url))
 end
 
 -- {====================================================== requests
@@ -126,6 +164,7 @@ function Client:failure(res, method, url, attempts)
 end
 
 function Client:headers()
+  check_self(self, "client:headers")
   return {
     ["X-DexiIO-Account"] = self.account,
     ["X-DexiIO-Access"] = secrets[self].access,
@@ -138,6 +177,10 @@ end
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
 DELETE), timeout =, sink =, expect_bytes =} ]]
 function Client:send(method, path, o)
+  check_self(self, "client:send")
+  if type(method) ~= "string" then argerror("client:send", "method must be an HTTP verb, got %s", type(method)) end
+  if type(path) ~= "string" then argerror("client:send", "path must be a string, got %s", type(path)) end
+  if o ~= nil and type(o) ~= "table" then argerror("client:send", "options must be a table, got %s", type(o)) end
   o = o or {}
   local class = o.class or (method == "GET" and "get" or "write")
   local req = {
@@ -149,7 +192,7 @@ function Client:send(method, path, o)
   local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
     backoff = self.backoff, max_wait = o.max_wait,
-    fail = function(res, attempts) return self:failure(res, method, req.url, attempts) end,
+    fail = function(res, attempts) return Client.failure(self, res, method, req.url, attempts) end,
   })
   res.attempts = attempts      -- for the errors raised while decoding it
   return res, attempts

@@ -12,6 +12,7 @@ local log = require "autolua.log"
 local METHODS = require "dx.methods"
 local args = require "dx.args"
 local decl = require "autolua.decl"
+local secret = require "autolua.secret"
 
 local Client = {}
 
@@ -118,11 +119,6 @@ end
 local FAMILIES = {}
 for m in pairs(METHODS) do FAMILIES[m:match("^[^.]+")] = true end
 
-Client.__index = function(c, k)
-  local m = Client[k]
-  if m ~= nil or not FAMILIES[k] then return m end
-  return proxy(c, k)
-end
 
 -- Client functions called with a dot (c.call("x")) get no client: name the colon form.
 local function self_check(self, fname)
@@ -132,9 +128,42 @@ local function self_check(self, fname)
   end
 end
 
+-- The module's own helpers, which a client object does not show: c.failure is a method family.
+local HELPERS = { new = true, failure = true, METHODS = true, describe = true }
+
+Client.__index = function(c, k)
+  local m = not HELPERS[k] and Client[k] or nil
+  if m ~= nil or not FAMILIES[k] then return m end
+  return proxy(c, k)
+end
+
+-- A method called with a dot, or on something else than a client, names the colon call.
+local function check_self(c, fname)
+  if getmetatable(c) ~= Client then
+    argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
+  end
+end
+
+local function opt_table(fname, o, what)
+  if o ~= nil and type(o) ~= "table" then argerror(fname, "%s must be a table, got %s", what or "options", type(o)) end
+  return o or {}
+end
+
+-- The polling options of query and wait_workflow_run: timeout > 0, interval >= 0 (seconds).
+local function poll_options(fname, o, timeout, interval)
+  o = opt_table(fname, o)
+  timeout, interval = o.timeout or timeout, o.interval or interval
+  if type(timeout) ~= "number" or timeout <= 0 then argerror(fname, "timeout must be a positive number of seconds") end
+  if type(interval) ~= "number" or interval < 0 then argerror(fname, "interval must be a number of seconds >= 0") end
+  return o, timeout, interval
+end
+
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dx.client", "expects a table of options") end
+  if opts.token ~= nil and type(opts.token) ~= "string" then
+    argerror("dx.client", "token must be a string, got %s", type(opts.token))
+  end
   local token = opts.token or os.getenv("DX_TOKEN") or os.getenv("DX_API_TOKEN")
   if type(token) ~= "string" or token == "" then
     argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =")
@@ -151,6 +180,15 @@ function Client.new(opts)
   local limit, window = opts.limit or 1000, opts.window or 60
   if math.type(limit) ~= "integer" or limit < 1 then argerror("dx.client", "limit must be a positive integer") end
   if type(window) ~= "number" or window <= 0 then argerror("dx.client", "window must be a positive number of seconds") end
+  if opts.retries ~= nil and (math.type(opts.retries) ~= "integer" or opts.retries < 0) then
+    argerror("dx.client", "retries must be a whole number >= 0")
+  end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    argerror("dx.client", "timeout must be a positive number of seconds")
+  end
+  if opts.backoff ~= nil and type(opts.backoff) ~= "table" then
+    argerror("dx.client", "backoff must be a table {base =, cap =}")
+  end
   local c = setmetatable({}, Client)
   rawset(c, "base_url", (base:gsub("/+$", "")))
   -- the instance host; its methods live under /api/ (given or not)
@@ -161,6 +199,9 @@ function Client.new(opts)
   rawset(c, "timeout", opts.timeout or 60)
   rawset(c, "backoff", opts.backoff)
   secrets[c] = token
+  -- whatever the server echoes and whatever the REPL prints shows these as ***
+  secret.add(token)
+  secret.add_url(base)
   -- Shared by every client of this token; the key names the token by a digest, never itself.
   -- The window alone would let a whole window's requests leave at once, and a server busy with
   -- such a burst stamps some of them late enough to count them in the next window too: the
@@ -172,7 +213,7 @@ function Client.new(opts)
 end
 
 function Client.__tostring(c)
-  return ("dx.client (%s, %d requests per %g s)"):format(rawget(c, "base_url"), rawget(c, "limit"), rawget(c, "window"))
+  return ("dx.client (%s, %d requests per %g s)"):format(http.redact(rawget(c, "base_url")), rawget(c, "limit"), rawget(c, "window"))
 end
 
 -- }======================================================
@@ -266,7 +307,8 @@ end
 
 -- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
 function Client:send(method, a, o)
-  o = o or {}
+  check_self(self, "c:send")
+  o = opt_table("c:send", o)
   local req, verb = build(self, method, a, o)
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
@@ -298,6 +340,8 @@ end
 
 -- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
 function Client:decode(res, method)
+  check_self(self, "c:decode")
+  if type(res) ~= "table" then argerror("c:decode", "expects a response, got %s", type(res)) end
   local body, why = json.decode(res.body or "")
   if type(body) ~= "table" then
     errors.raise { kind = "decode", status = res.status, method = method, url = http.redact(res.url),
@@ -327,7 +371,7 @@ function Client:pages(method, a)
   self_check(self, "pages")
   spec_of(method)
   local q = {}
-  for k, v in pairs(a or {}) do q[k] = v end
+  for k, v in pairs(opt_table("c:pages", a, "args")) do q[k] = v end
   local seen, done = {}, false
   return function()
     if done then return nil end
@@ -361,6 +405,7 @@ end
 -- c:each(method, args, field): the items of 'field' (guessed when nil) across every page.
 function Client:each(method, a, field)
   self_check(self, "each")
+  if field ~= nil and type(field) ~= "string" then argerror("c:each", "field must be a string, got %s", type(field)) end
   local pages = self:pages(method, a)
   local items, i = nil, 0
   return function()
@@ -401,7 +446,8 @@ function Client:query(sql, o)
   if o ~= nil and type(o) ~= "table" then argerror("c:query", "options must be a table, got %s", type(o)) end
   o = o or {}
   decl.check_names("c:query", "timeout:num interval:num variables:obj", o, "option")
-  local timeout, interval = o.timeout or 600, o.interval or 1
+  local timeout, interval
+  o, timeout, interval = poll_options("c:query", o, 600, 1)
   local deadline = task.now() + timeout
   local res = self:send("studio.queryRuns.execute", { sql = sql, variables = o.variables }, { deadline = deadline })
   local run = self:decode(res, "studio.queryRuns.execute").query_run
@@ -444,7 +490,9 @@ function Client:wait_workflow_run(id, o)
   if o ~= nil and type(o) ~= "table" then argerror("c:wait_workflow_run", "options must be a table, got %s", type(o)) end
   o = o or {}
   decl.check_names("c:wait_workflow_run", "timeout:num interval:num on_status:function", o, "option")
-  local timeout, interval = o.timeout or 3600, o.interval or 2
+  local timeout, interval
+  o, timeout, interval = poll_options("c:wait_workflow_run", o, 3600, 2)
+  if o.on_status ~= nil and type(o.on_status) ~= "function" then argerror("c:wait_workflow_run", "on_status must be a function") end
   local deadline = task.now() + timeout
   local last
   while true do

@@ -18,6 +18,9 @@
   GET  /gzip                          gzip-encoded JSON when Accept-Encoding allows it
   GET  /headers                       the request headers as JSON
   GET  /slow_body?chunks=N&interval=S N small chunks, S seconds apart (chunked)
+  ANY  /echo_error/...[?status=400]   that status with an error body that repeats every request
+                                      header (credentials too), in both APIs' error shapes:
+                                      a careless server echoing a secret
   anything else                       404 JSON
 """
 
@@ -147,6 +150,8 @@ class MiscService(Service):
         try:
             if path.startswith("/status/"):
                 return self._status(req, path[len("/status/"):])
+            if path.startswith("/echo_error"):
+                return self._echo_error(req)
             handler = self.ROUTES.get(path)
             if handler is None:
                 return json_response({"error": "not found", "path": req.path}, 404)
@@ -167,6 +172,13 @@ class MiscService(Service):
             "body": req.body.decode("utf-8", errors="replace"),
             "json": decoded,
         })
+
+    def _echo_error(self, req):
+        status = _int(req, "status", 400, low=400, high=599)
+        said = "; ".join("%s: %s" % (k, v) for k, v in sorted(req.headers.items()))
+        text = "cannot accept %s %s with %s" % (req.method, req.path, said)
+        return json_response({"ok": False, "error": text, "error_details": {"message": text},
+                              "message": text}, status)
 
     def _json(self, req):
         size = _int(req, "size", 300, high=64 * 1024 * 1024)
