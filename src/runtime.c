@@ -3,6 +3,7 @@
 ** turns what happened into an exit status.
 */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,21 @@
 ** os.exit ends the process without closing the state. */
 static al_runtime *g_rt;
 
+/* Every thread's extra space holds the runtime's address (new threads copy it from the main
+** thread); a task's own thread has the lowest bit set as well, which an aligned address never
+** has. */
+#define TASK_BIT ((uintptr_t)1)
+
 al_runtime *al_runtime_of(lua_State *L) {
-  return *(al_runtime **)lua_getextraspace(L);
+  return (al_runtime *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
+}
+
+void al_mark_task_thread(lua_State *co) {
+  *(uintptr_t *)lua_getextraspace(co) |= TASK_BIT;
+}
+
+int al_is_task_thread(lua_State *co) {
+  return (*(uintptr_t *)lua_getextraspace(co) & TASK_BIT) != 0;
 }
 
 /* {====================================================== interruption */
@@ -127,7 +141,7 @@ al_runtime *al_runtime_new(void) {
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
-  *(al_runtime **)lua_getextraspace(L) = rt;
+  *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)rt;
   luaL_openlibs(L);
   al_sched_init(rt);
   preload(L, "autolua.error", luaopen_autolua_error);
@@ -219,9 +233,25 @@ int al_runtime_main(al_runtime *rt, int nargs) {
   return rt->interrupted ? 130 : rt->exit_code;
 }
 
-void al_runtime_exit(al_runtime *rt, int code) {
+void al_runtime_exit(al_runtime *rt, int code, int close) {
   fflush(stdout);
   fflush(stderr);
+  if (close && !rt->closing) {
+    /* As os.exit(code, true) closes lua's state from inside its main thread: the calling task's
+    ** thread is unwound, running its pending __close handlers, and lua_close then runs every
+    ** finalizer while the loop and the HTTP core are still there (al_runtime_free). */
+    rt->closing = 1;
+    al_task *t = rt->sched.current;
+    if (t) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+      lua_closethread(t->co, NULL);
+#else
+      lua_resetthread(t->co);
+#endif
+    }
+    al_runtime_free(rt);
+    exit(code);
+  }
   if (rt->http) {   /* removes the temporary files of unfinished downloads */
     al_http_free(rt->http);
     rt->http = NULL;
