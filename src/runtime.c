@@ -138,6 +138,7 @@ al_runtime *al_runtime_new(void) {
   rt->loop = ev_loop_new(EVFLAG_AUTO);
   rt->L = new_state(rt);
   rt->interrupt_ref = LUA_NOREF;
+  rt->progname = "autolua";
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
@@ -152,6 +153,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.digest", luaopen_autolua_digest);
   preload(L, "autolua.line", luaopen_autolua_line);
   preload(L, "dexi.core", luaopen_dexi_core);
+  preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);
@@ -202,9 +204,8 @@ void al_runtime_setargs(al_runtime *rt, char **argv, int argc, int script) {
 }
 
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
-  (void)rt;
   fflush(stdout);
-  fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
+  fprintf(stderr, "%s: %s%s\n", rt->progname, what ? what : "", msg ? msg : "(no message)");
   fflush(stderr);
 }
 

@@ -14,6 +14,7 @@ typedef struct al_http al_http;
 
 typedef struct al_runtime {
   lua_State *L;
+  const char *progname;   /* before every error message: argv[0], as lua.c has it */
   struct al_alloc *alloc; /* the state's allocator (alloc.c) */
   int warn_on, warn_cont; /* warn(): on after "@on"; in the middle of a message */
   struct ev_loop *loop;
