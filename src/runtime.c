@@ -121,7 +121,10 @@ static void warning(void *ud, const char *msg, int tocont) {
 }
 
 static lua_State *new_state(al_runtime *rt) {
-  rt->alloc = al_alloc_new(KEEP_BLOCKS);
+  /* AUTOLUA_ALLOC_POOL=1 turns the pool on under the sanitizer too (alloc.c poisons the kept
+  ** blocks), for the test that checks it; =0 turns it off */
+  const char *pool = getenv("AUTOLUA_ALLOC_POOL");
+  rt->alloc = al_alloc_new(pool && *pool ? strcmp(pool, "0") != 0 : KEEP_BLOCKS);
   lua_State *L = rt->alloc ? lua_newstate(al_alloc_fn, rt->alloc) : NULL;
   if (!L) return NULL;
   lua_atpanic(L, panic);
