@@ -148,3 +148,90 @@ describe("os.exit", function()
     assert.equal("", r.out)
   end)
 end)
+
+describe("the lua command line (defect 6)", function()
+  local function quiet(args, opts) return S.run(args, opts) end
+
+  it("runs -e, -l name and -l g=mod in order before the script, with arg as lua sets it", function()
+    local dir = S.tmpdir()
+    S.spit(dir .. "/mod1.lua", "print('loading mod1'); return {x = 15}")
+    S.spit(dir .. "/prog.lua", "print(mod1.x, m.max(1, 2), str.upper'a', #arg, arg[0] == ..., arg[-1], ...)")
+    local r = quiet({ "-l", "mod1", "-lm=math", "-e", "print('e')", "-l", "str=string", "--",
+      dir .. "/prog.lua", dir .. "/prog.lua" }, { env = "LUA_PATH=" .. S.quote(dir .. "/?.lua") })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal("", r.err)
+    assert.equal("loading mod1\ne\n15\t2\tA\t1\ttrue\t--\t" .. dir .. "/prog.lua\n", r.out)
+  end)
+
+  it("prints what an -e chunk returns, and compiles it as a chunk, not an expression", function()
+    local r = quiet { "-e", "x = 1", "-eprint(x)", "-e", "return x + 1, 'y'" }
+    assert.equal(0, r.code)
+    assert.equal('1\n2\n"y"\n', r.out)
+    r = quiet { "-e", "a" }
+    assert.equal(1, r.code)
+    assert.matches("^[^\n]*autolua: %(command line%):1: syntax error", r.err)
+  end)
+
+  it("rejects bad options as lua does", function()
+    for _, case in ipairs { { "-Ex", "unrecognized option '%-Ex'" }, { "---", "unrecognized option '%-%-%-'" },
+        { "-vv", "unrecognized option '%-vv'" }, { "-iv", "unrecognized option '%-iv'" },
+        { "-e", "'%-e' needs argument" }, { "-l", "'%-l' needs argument" } } do
+      local r = quiet { case[1] }
+      assert.equal(2, r.code)
+      assert.matches(case[2], r.err)
+    end
+  end)
+
+  it("runs LUA_INIT_5_4, else LUA_INIT (a chunk or @file) first, and not under -E", function()
+    local r = run("print(X, Y)", { "a" }, { env = "LUA_INIT_5_4='X = arg[1]' LUA_INIT='Y = 1'" })
+    assert.equal("a\tnil\n", r.out)
+    local dir = S.tmpdir()
+    S.spit(dir .. "/init.lua", "Y = 2")
+    r = quiet({ "-e", "print(Y)" }, { env = "LUA_INIT=@" .. S.quote(dir .. "/init.lua") })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal("2\n", r.out)
+    r = quiet({ "-e", "print(1)" }, { env = "LUA_INIT=\"error('msg')\"" })
+    assert.equal(1, r.code)
+    assert.equal("", r.out)
+    assert.matches("LUA_INIT:1: msg", r.err)
+    r = quiet({ "-E", "-e", "print(package.path:find('xxx'))" }, { env = "LUA_INIT=\"error('msg')\" LUA_PATH=xxx" })
+    assert.equal(0, r.code)
+    assert.equal("nil\n", r.out)
+  end)
+
+  it("turns warnings on with -W, and prints Lua's version line with -v", function()
+    local r = quiet { "-W", "-e", "warn('hello')" }
+    assert.equal("Lua warning: hello\n", r.err)
+    r = quiet { "-e", "warn('hello')" }
+    assert.equal("", r.err)
+    r = quiet { "-v", "-e", "print'hello'" }
+    assert.matches("^Lua 5%.4[^\n]*PUC%-Rio\nhello\n$", r.out)
+  end)
+
+  it("reads stdin with - (after --, a file named -) and runs stdin with no arguments", function()
+    local r = quiet({ "-e", "arg[1] = 100", "-", "x" }, { stdin = "print(...)" })
+    assert.equal("100\n", r.out)
+    r = quiet({}, { stdin = "print(10)\nprint(2)\n" })
+    assert.equal("10\n2\n", r.out)
+    r = quiet({ "-e", "arg = 1", "-" }, { stdin = "" })
+    assert.equal(1, r.code)
+    assert.matches("'arg' is not a table", r.err)
+  end)
+
+  it("-i without a terminal reads lines as lua's prompt does", function()
+    local r = quiet({ "-e", "_PROMPT='P ' _PROMPT2='Q '", "-i" }, { stdin = "1 + 1\nfor i = 1, 2 do\nprint(i)\nend\n=3\nerror('x')\n" })
+    assert.equal(0, r.code)
+    assert.matches("^Lua 5%.4[^\n]*\nP 1 %+ 1\n2\nP for i = 1, 2 do\nQ print%(i%)\nQ end\n1\n2\nP =3\n3\nP error%('x'%)\nP \n$", r.out)
+    assert.matches("autolua: stdin:1: x", r.err)
+    r = quiet({ "-e", "print = nil", "-i" }, { stdin = "10\n" })
+    assert.matches("error calling 'print'", r.err)
+  end)
+
+  it("reports an error after the program name, a table with __tostring by that, as lua does", function()
+    local r = run "error(setmetatable({}, {__tostring = function() return 'custom' end}))"
+    assert.equal(1, r.code)
+    assert.matches("^" .. S.bin:gsub("%p", "%%%0") .. ": custom\nstack traceback:", r.err)
+    r = run "error({})"
+    assert.matches(": %(error object is a table value%)", r.err)
+  end)
+end)
