@@ -173,7 +173,7 @@ describe("the lua command line (defect 6)", function()
   end)
 
   it("rejects bad options as lua does", function()
-    for _, case in ipairs { { "-Ex", "unrecognized option '%-Ex'" }, { "---", "unrecognized option '%-%-%-'" },
+    for _, case in ipairs { { "-h", "unrecognized option '%-h'" }, { "-Ex", "unrecognized option '%-Ex'" }, { "---", "unrecognized option '%-%-%-'" },
         { "-vv", "unrecognized option '%-vv'" }, { "-iv", "unrecognized option '%-iv'" },
         { "-e", "'%-e' needs argument" }, { "-l", "'%-l' needs argument" } } do
       local r = quiet { case[1] }

@@ -109,7 +109,7 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+  if (argc >= 2 && strcmp(argv[1], "--help") == 0) {   /* -h is lua's: an unrecognized option */
     fputs(usage_text, stdout);
     return 0;
   }
