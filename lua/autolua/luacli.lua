@@ -2,7 +2,6 @@
 -- every chunk may wait on HTTP): LUA_INIT_5_4 or LUA_INIT, then -e, -l and -W in their order,
 -- the script with its arguments, then -i. src/luacli.c has read the options into a plan.
 local core = require "autolua.luacli.core"
-local cli = require "autolua.cli"
 local sys = require "autolua.sys"
 
 local M = {}
@@ -21,7 +20,9 @@ end
 local function dochunk(f, err, show)
   if not f then core.fail(err); return false end
   local r = docall(f)
-  if r and show then cli.print_values(r.n - 1, table.unpack(r, 2, r.n)) end
+  if r and show and r.n > 1 then   -- required only then: most runs start without it
+    require("autolua.cli").print_values(r.n - 1, table.unpack(r, 2, r.n))
+  end
   return r ~= nil
 end
 
