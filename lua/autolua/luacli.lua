@@ -4,12 +4,17 @@
 local core = require "autolua.luacli.core"
 local sys = require "autolua.sys"
 
+-- Taken now, as lua.c uses the C API: a chunk that replaces one of them changes nothing here
+-- (but -l calls the global require and -i the global print, as lua.c does).
+local load, loadfile, xpcall, pcall, error, rawget, warn = load, loadfile, xpcall, pcall, error, rawget, warn
+local pack, unpack, getenv, stdin, stdout, stderr = table.pack, table.unpack, os.getenv, io.stdin, io.stdout, io.stderr
+
 local M = {}
 
 -- Calls f; on an error, reports it as lua.c does (program name, message, traceback) and
 -- returns nil; a cancellation goes on up to the scheduler.
 local function docall(f, ...)
-  local r = table.pack(xpcall(f, core.msghandler, ...))
+  local r = pack(xpcall(f, core.msghandler, ...))
   if r[1] then return r end
   if core.is_cancel(r[2]) then error(r[2], 0) end
   core.fail((r[2]:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")))
@@ -21,14 +26,14 @@ local function dochunk(f, err, show)
   if not f then core.fail(err); return false end
   local r = docall(f)
   if r and show and r.n > 1 then   -- required only then: most runs start without it
-    require("autolua.cli").print_values(r.n - 1, table.unpack(r, 2, r.n))
+    require("autolua.cli").print_values(r.n - 1, unpack(r, 2, r.n))
   end
   return r ~= nil
 end
 
 local function luainit()
-  local name, init = "LUA_INIT_5_4", os.getenv("LUA_INIT_5_4")
-  if init == nil then name, init = "LUA_INIT", os.getenv("LUA_INIT") end
+  local name, init = "LUA_INIT_5_4", getenv("LUA_INIT_5_4")
+  if init == nil then name, init = "LUA_INIT", getenv("LUA_INIT") end
   if init == nil then return true end
   if init:sub(1, 1) == "@" then return dochunk(loadfile(init:sub(2))) end
   return dochunk(load(init, "=" .. name))
@@ -38,7 +43,7 @@ end
 local function library(spec)
   local glob, mod = spec:match("^(.-)=(.*)$")
   if not glob then glob, mod = spec, spec end
-  local r = docall(require, mod)
+  local r = docall(_G.require, mod)
   if r then _G[glob] = r[2] end
   return r ~= nil
 end
@@ -49,7 +54,7 @@ local function script(plan)
   if type(arg) ~= "table" then core.fail("'arg' is not a table"); return false end
   local args, n = {}, #arg
   for i = 1, n do args[i] = rawget(arg, i) end
-  return docall(f, table.unpack(args, 1, n)) ~= nil
+  return docall(f, unpack(args, 1, n)) ~= nil
 end
 
 -- {==================================================== lua.c's read-eval-print loop
@@ -60,10 +65,10 @@ end
 local function prompt(first)
   local p = rawget(_G, first and "_PROMPT" or "_PROMPT2")
   if p == nil then p = first and "> " or ">> " end
-  io.stdout:write(tostring(p))
-  local line = io.stdin:read("L")
-  if line then io.stdout:write(line) end   -- echoed, as lua's readline does off a terminal
-  io.stdout:flush()
+  stdout:write(tostring(p))
+  local line = stdin:read("L")
+  if line then stdout:write(line) end   -- echoed, as lua's readline does off a terminal
+  stdout:flush()
   return line
 end
 
@@ -88,21 +93,21 @@ local function lua_repl()
     local f, err = readchunk()
     if f == nil and err == nil then break end
     if not f then
-      io.stderr:write(core.progname(), ": ", err, "\n")
+      stderr:write(core.progname(), ": ", err, "\n")
     else
-      local r = table.pack(xpcall(f, core.msghandler))
+      local r = pack(xpcall(f, core.msghandler))
       if not r[1] then
         if core.is_cancel(r[2]) then error(r[2], 0) end
-        io.stderr:write(core.progname(), ": ", r[2], "\n")
+        stderr:write(core.progname(), ": ", r[2], "\n")
       elseif r.n > 1 then
-        local ok, perr = pcall(print, table.unpack(r, 2, r.n))
+        local ok, perr = pcall(print, unpack(r, 2, r.n))
         if not ok then
-          io.stderr:write(core.progname(), ": error calling 'print' (", tostring(perr), ")\n")
+          stderr:write(core.progname(), ": error calling 'print' (", tostring(perr), ")\n")
         end
       end
     end
   end
-  io.stdout:write("\n")
+  stdout:write("\n")
 end
 
 local function repl()
