@@ -8,14 +8,37 @@
 #include "modules.h"
 #include "sched.h"
 #include "lerror.h"
+#include "runtime.h"
 
 static lua_State *getco(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
-  if (!co) al_argerror(L, "coroutine.resume", "argument #1 must be a coroutine, got %s", luaL_typename(L, 1));
+  luaL_argexpected(L, co, 1, "thread");   /* lcorolib's word */
   return co;
 }
 
 static int resumek(lua_State *L, int status, lua_KContext ctx);
+
+/* A failed resume inside a wrapper, as lcorolib's auxwrap does it: only a coroutine that died
+** of an error is closed (not one the resume never reached, such as a running one), and closing
+** it runs its pending __close handlers, whose last error, if any, replaces the body's; then the
+** error leaves the dead thread, so a later call finds it empty and "dead". */
+static int wrap_error(lua_State *L, lua_State *co) {
+  int st = lua_status(co);
+  if (st != LUA_OK && st != LUA_YIELD) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    st = lua_closethread(co, L);
+#else
+    st = lua_resetthread(co);
+#endif
+  }
+  lua_xmove(co, L, 1);       /* the error, from the closed thread or from lua_resume */
+  if (st != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
 
 /* Resumes 'co' (argument 1) with 'narg' values already moved to it. Returns the number of
 ** results pushed on L: true + values, or false + error (the 'wrap' flavour raises instead). */
@@ -37,23 +60,13 @@ static int run(lua_State *L, lua_State *co, int narg, int wrap) {
     lua_xmove(co, L, nres);
     return nres + !wrap;
   }
-  lua_xmove(co, L, 1);   /* the error */
   if (!wrap) {
+    lua_xmove(co, L, 1);   /* the error */
     lua_pushboolean(L, 0);
     lua_insert(L, -2);
     return 2;
   }
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  lua_closethread(co, L);
-#else
-  lua_resetthread(co);
-#endif
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    luaL_where(L, 1);
-    lua_insert(L, -2);
-    lua_concat(L, 2);
-  }
-  return lua_error(L);
+  return wrap_error(L, co);
 }
 
 /* The task was woken: its values go into the nested coroutine, which goes on. */
@@ -68,6 +81,11 @@ static int resumek(lua_State *L, int status, lua_KContext ctx) {
 static int co_resume(lua_State *L) {
   lua_State *co = getco(L);
   int narg = lua_gettop(L) - 1;
+  if (al_is_task_thread(co) && co != L) {   /* only the scheduler resumes a task */
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "cannot resume non-suspended coroutine");
+    return 2;
+  }
   if (!lua_checkstack(co, narg)) {
     lua_pushboolean(L, 0);
     lua_pushliteral(L, "too many arguments to resume");
@@ -96,11 +114,75 @@ static int co_wrap(lua_State *L) {
   return 1;
 }
 
+/* {====================================================== a task's own thread as the main one
+** The main chunk and every task run in coroutines, but to the coroutine library a task's own
+** thread is what the main thread is to lua: running() calls it main, it is not yieldable, and
+** coroutine.yield() there raises lua's error (task.yield() gives the other tasks a turn). */
+
+static int co_yield(lua_State *L) {
+  if (al_is_task_thread(L)) {
+    lua_pushliteral(L, "attempt to yield from outside a coroutine");
+    return lua_error(L);
+  }
+  return lua_yield(L, lua_gettop(L));
+}
+
+static int co_running(lua_State *L) {
+  int ismain = lua_pushthread(L);
+  lua_pushboolean(L, ismain || al_is_task_thread(L));
+  return 2;
+}
+
+static int co_isyieldable(lua_State *L) {
+  lua_State *co = lua_isnone(L, 1) ? L : getco(L);
+  lua_pushboolean(L, lua_isyieldable(co) && !al_is_task_thread(co));
+  return 1;
+}
+
+/* Another task's thread is "normal" (alive, and not ours to touch), never "suspended". */
+static int co_status(lua_State *L) {
+  lua_State *co = getco(L);
+  if (co != L && al_is_task_thread(co)) {
+    lua_pushliteral(L, "normal");
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int co_close(lua_State *L) {
+  lua_State *co = getco(L);
+  if (co != L && al_is_task_thread(co)) return luaL_error(L, "cannot close a normal coroutine");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* }====================================================== */
+
+/* Replaces coroutine[name] with 'f', which gets the original as its upvalue. */
+static void patch(lua_State *L, const char *name, lua_CFunction f) {
+  lua_getfield(L, -1, name);
+  lua_pushcclosure(L, f, 1);
+  lua_setfield(L, -2, name);
+}
+
 void al_coro_install(lua_State *L) {
   lua_getglobal(L, "coroutine");
   lua_pushcfunction(L, co_resume);
   lua_setfield(L, -2, "resume");
   lua_pushcfunction(L, co_wrap);
   lua_setfield(L, -2, "wrap");
+  lua_pushcfunction(L, co_yield);
+  lua_setfield(L, -2, "yield");
+  lua_pushcfunction(L, co_running);
+  lua_setfield(L, -2, "running");
+  lua_pushcfunction(L, co_isyieldable);
+  lua_setfield(L, -2, "isyieldable");
+  patch(L, "status", co_status);
+  patch(L, "close", co_close);
   lua_pop(L, 1);
 }

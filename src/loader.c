@@ -13,7 +13,8 @@ static const al_embedded *find_embedded(const char *name) {
   return NULL;
 }
 
-/* Tries AUTOLUA_PATH/<a/b>.lua then AUTOLUA_PATH/<a/b>/init.lua; 1 when one was loaded. */
+/* Tries AUTOLUA_PATH/<a/b>.lua then AUTOLUA_PATH/<a/b>/init.lua; 1 when one was loaded, 0
+** with "no file" lines for require's message when neither is there, -1 on a load error. */
 static int load_from_tree(lua_State *L, const char *root, const char *name) {
   static const char *const forms[] = {"%s/%s.lua", "%s/%s/init.lua"};
   const char *rel = luaL_gsub(L, name, ".", "/");
@@ -29,37 +30,41 @@ static int load_from_tree(lua_State *L, const char *root, const char *name) {
     if (st != LUA_ERRFILE) { lua_remove(L, -2); lua_remove(L, -2); return -1; }
     lua_pop(L, 2);
   }
-  lua_pop(L, 1);
+  lua_pushfstring(L, "no file '%s/%s.lua'\n\tno file '%s/%s/init.lua'", root, rel, root, rel);
+  lua_remove(L, -2);
   return 0;
 }
 
 int al_loader_load(lua_State *L, const char *name) {
   const char *root = getenv("AUTOLUA_PATH");
+  int tried = 0;
   if (root && *root) {
     int r = load_from_tree(L, root, name);
     if (r != 0) return r > 0 ? 0 : -1;
+    tried = 1;
   }
   const al_embedded *m = find_embedded(name);
   if (!m) {
-    lua_pushfstring(L, "no autolua module '%s'", name);
-    return -1;
+    if (!tried) lua_pushliteral(L, "");
+    return 1;
   }
+  if (tried) lua_pop(L, 1);
   lua_pushfstring(L, "@[autolua]/%s", m->file);
   int st = luaL_loadbufferx(L, m->src, m->len, lua_tostring(L, -1), "t");
   lua_remove(L, -2);
   return st == LUA_OK ? 0 : -1;
 }
 
+/* Like Lua's own searchers: a message without the "\n\t" that require puts before each, and
+** none at all for a module that is not one of ours and had no file to look for. */
 static int searcher(lua_State *L) {
-  const char *name = al_checklstring(L, 1, NULL, "require");
-  if (al_loader_load(L, name) == 0) {
+  const char *name = luaL_checkstring(L, 1);
+  int r = al_loader_load(L, name);
+  if (r == 0) {
     lua_pushliteral(L, ":autolua:");
     return 2;
   }
-  if (strncmp(lua_tostring(L, -1), "no autolua module", 17) == 0) {
-    lua_pushfstring(L, "\n\t%s", lua_tostring(L, -1));
-    return 1;
-  }
+  if (r > 0) return lua_rawlen(L, -1) > 0 ? 1 : 0;
   return lua_error(L);   /* a syntax error in one of our modules */
 }
 

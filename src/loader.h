@@ -20,7 +20,9 @@ extern const al_embedded al_embedded_modules[];
 /* Adds the searcher to package.searchers, right after the preload one. */
 void al_loader_install(lua_State *L);
 
-/* Loads module 'name' the same way and pushes its chunk; returns 0, or -1 with a message pushed. */
+/* Loads module 'name' the same way and pushes its chunk; returns 0. When it is not there, returns
+** 1 with require's "no file" lines pushed (an empty string when nothing was tried); on a load
+** error, -1 with the message pushed. */
 int al_loader_load(lua_State *L, const char *name);
 
 #endif

@@ -23,12 +23,13 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
-/* os.exit([code]): transfers are aborted and partial files removed before the process ends. */
+/* os.exit([code [, close]]): transfers are aborted and partial files removed before the
+** process ends; with 'close', the state is closed first, as in lua. */
 static int l_exit(lua_State *L) {
   int code;
   if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
-  else code = (int)al_optinteger(L, 1, EXIT_SUCCESS, "os.exit");
-  al_runtime_exit(al_runtime_of(L), code);
+  else code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  al_runtime_exit(al_runtime_of(L), code, lua_toboolean(L, 2));
   return 0;
 }
 

@@ -10,15 +10,18 @@
 #include <lauxlib.h>
 #include "runtime.h"
 #include "loader.h"
+#include "luacli.h"
 
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
   "usage: autolua [FILE.lua | -] [ARGS...]     run a script ('-' reads it from standard input)\n"
   "       autolua run FILE [ARGS...]           the same\n"
-  "       autolua eval CODE | -e CODE          run a chunk and print the values it returns: a string\n"
-  "                                            as it is, anything else pretty-printed\n"
+  "       autolua eval CODE                    run a chunk (or expression) and print the values it\n"
+  "                                            returns: a string as it is, anything else pretty-printed\n"
   "       autolua eval --json CODE             the same, each value as one line of JSON (also -e --json)\n"
+  "       autolua [OPTIONS] [FILE [ARGS...]]   as the lua command: -e STAT (its returned values are\n"
+  "                                            printed), -l MOD, -l G=MOD, -i, -v, -E, -W, --, -\n"
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
@@ -90,13 +93,14 @@ static int looks_like_command(const char *a) {
 
 static int dispatch(al_runtime *rt, int argc, char **argv) {
   const char *a = argv[1];
-  if (argc < 2)
-    return isatty(0) ? run_module(rt, "autolua.repl", "run", NULL, 0) : run_file(rt, "-", argv, argc, 0);
+  if (argc < 2) return al_luacli_main(rt, argc, argv);   /* the prompt, or stdin as a script */
   if (strcmp(a, "run") == 0) {
     if (argc < 3) return usage_error("%s needs a script file", "run");
     return run_file(rt, argv[2], argv, argc, 2);
   }
-  if (strcmp(a, "eval") == 0 || strcmp(a, "-e") == 0) {
+  /* 'eval --json CODE', and '-e --json CODE' (lua would run "--json" as a comment) */
+  int json_e = strcmp(a, "-e") == 0 && argc > 3 && strcmp(argv[2], "--json") == 0;
+  if (strcmp(a, "eval") == 0 || json_e) {
     int json = argc > 2 && strcmp(argv[2], "--json") == 0;
     if (argc < 3 + json) return usage_error("%s needs a chunk of Lua code", a);
     al_runtime_setargs(rt, argv, argc, 2 + json);
@@ -108,22 +112,22 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
   }
   if (strcmp(a, "help") == 0) return run_module(rt, "autolua.help", "main", argv + 2, argc - 2);
-  if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
-  if (a[0] == '-') return usage_error("unknown option '%s'", a);
-  if (looks_like_command(a)) return usage_error("unknown command or missing file '%s'", a);
-  return run_file(rt, a, argv, argc, 1);
+  if (a[0] != '-' && looks_like_command(a))
+    return usage_error("unknown command or missing file '%s'", a);
+  return al_luacli_main(rt, argc, argv);   /* lua's options, or a script */
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+  if (argc >= 2 && strcmp(argv[1], "--help") == 0) {   /* -h is lua's: an unrecognized option */
     fputs(usage_text, stdout);
     return 0;
   }
-  if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+  if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
     print_version();
     return 0;
   }
   al_runtime *rt = al_runtime_new();
+  if (argv[0] && argv[0][0]) rt->progname = argv[0];
   int status = dispatch(rt, argc, argv);
   al_runtime_free(rt);
   return status;

@@ -3,6 +3,7 @@
 ** turns what happened into an exit status.
 */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,21 @@
 ** os.exit ends the process without closing the state. */
 static al_runtime *g_rt;
 
+/* Every thread's extra space holds the runtime's address (new threads copy it from the main
+** thread); a task's own thread has the lowest bit set as well, which an aligned address never
+** has. */
+#define TASK_BIT ((uintptr_t)1)
+
 al_runtime *al_runtime_of(lua_State *L) {
-  return *(al_runtime **)lua_getextraspace(L);
+  return (al_runtime *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
+}
+
+void al_mark_task_thread(lua_State *co) {
+  *(uintptr_t *)lua_getextraspace(co) |= TASK_BIT;
+}
+
+int al_is_task_thread(lua_State *co) {
+  return (*(uintptr_t *)lua_getextraspace(co) & TASK_BIT) != 0;
 }
 
 /* {====================================================== interruption */
@@ -108,7 +122,10 @@ static void warning(void *ud, const char *msg, int tocont) {
 }
 
 static lua_State *new_state(al_runtime *rt) {
-  rt->alloc = al_alloc_new(KEEP_BLOCKS);
+  /* AUTOLUA_ALLOC_POOL=1 turns the pool on under the sanitizer too (alloc.c poisons the kept
+  ** blocks), for the test that checks it; =0 turns it off */
+  const char *pool = getenv("AUTOLUA_ALLOC_POOL");
+  rt->alloc = al_alloc_new(pool && *pool ? strcmp(pool, "0") != 0 : KEEP_BLOCKS);
   lua_State *L = rt->alloc ? lua_newstate(al_alloc_fn, rt->alloc) : NULL;
   if (!L) return NULL;
   lua_atpanic(L, panic);
@@ -125,10 +142,11 @@ al_runtime *al_runtime_new(void) {
   rt->loop = ev_loop_new(EVFLAG_AUTO);
   rt->L = new_state(rt);
   rt->interrupt_ref = LUA_NOREF;
+  rt->progname = "autolua";
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
-  *(al_runtime **)lua_getextraspace(L) = rt;
+  *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)rt;
   luaL_openlibs(L);
   al_sched_init(rt);
   preload(L, "autolua.error", luaopen_autolua_error);
@@ -140,6 +158,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.line", luaopen_autolua_line);
   preload(L, "autolua.secret", luaopen_autolua_secret);
   preload(L, "dexi.core", luaopen_dexi_core);
+  preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);
@@ -195,10 +214,10 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
   fflush(stdout);
   if (msg && lua_checkstack(L, 4)) {   /* a plain string error may still carry a secret */
     lua_pushstring(L, msg);
-    fprintf(stderr, "autolua: %s%s\n", what ? what : "", al_secret_mask(L, -1));
+    fprintf(stderr, "%s: %s%s\n", rt->progname, what ? what : "", al_secret_mask(L, -1));
     lua_pop(L, 2);
   } else {
-    fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
+    fprintf(stderr, "%s: %s%s\n", rt->progname, what ? what : "", msg ? msg : "(no message)");
   }
   fflush(stderr);
 }
@@ -228,9 +247,25 @@ int al_runtime_main(al_runtime *rt, int nargs) {
   return rt->interrupted ? 130 : rt->exit_code;
 }
 
-void al_runtime_exit(al_runtime *rt, int code) {
+void al_runtime_exit(al_runtime *rt, int code, int close) {
   fflush(stdout);
   fflush(stderr);
+  if (close && !rt->closing) {
+    /* As os.exit(code, true) closes lua's state from inside its main thread: the calling task's
+    ** thread is unwound, running its pending __close handlers, and lua_close then runs every
+    ** finalizer while the loop and the HTTP core are still there (al_runtime_free). */
+    rt->closing = 1;
+    al_task *t = rt->sched.current;
+    if (t) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+      lua_closethread(t->co, NULL);
+#else
+      lua_resetthread(t->co);
+#endif
+    }
+    al_runtime_free(rt);
+    exit(code);
+  }
   if (rt->http) {   /* removes the temporary files of unfinished downloads */
     al_http_free(rt->http);
     rt->http = NULL;

@@ -14,6 +14,7 @@ typedef struct al_http al_http;
 
 typedef struct al_runtime {
   lua_State *L;
+  const char *progname;   /* before every error message: argv[0], as lua.c has it */
   struct al_alloc *alloc; /* the state's allocator (alloc.c) */
   int warn_on, warn_cont; /* warn(): on after "@on"; in the middle of a message */
   struct ev_loop *loop;
@@ -21,6 +22,7 @@ typedef struct al_runtime {
   al_http *http;
   int exit_code;          /* set by failures, os.exit and interrupts */
   int exiting;            /* shutting down: every task is being cancelled */
+  int closing;            /* os.exit(code, true) is closing the state */
   ev_async interrupt;     /* SIGINT arrives here from the signal handler */
   volatile sig_atomic_t interrupted;
   int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
@@ -28,6 +30,11 @@ typedef struct al_runtime {
 
 /* The runtime that owns 'L' (any thread of the state). */
 al_runtime *al_runtime_of(lua_State *L);
+
+/* A task's own coroutine is marked at its birth: the coroutine library treats it as Lua
+** treats the main thread (nothing can resume it, coroutine.yield cannot leave it). */
+void al_mark_task_thread(lua_State *co);
+int al_is_task_thread(lua_State *co);
 
 al_runtime *al_runtime_new(void);
 void al_runtime_free(al_runtime *rt);
@@ -42,7 +49,8 @@ int al_runtime_main(al_runtime *rt, int nargs);
 /* Reports an error value of a finished task on stderr with its traceback. */
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
 
-/* Ends the process now with 'code' after aborting transfers (os.exit). */
-void al_runtime_exit(al_runtime *rt, int code);
+/* Ends the process now with 'code' after aborting transfers (os.exit). With 'close', first
+** closes the calling task's pending to-be-closed variables and the state, as lua does. */
+void al_runtime_exit(al_runtime *rt, int code, int close);
 
 #endif

@@ -97,6 +97,7 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   luaL_setmetatable(L, TASK_MT);
   t->rt = rt;
   t->co = lua_newthread(L);
+  al_mark_task_thread(t->co);
   lua_setiuservalue(L, -2, 1);               /* the handle keeps its coroutine alive */
   lua_insert(L, -(nargs + 2));                /* handle below function and arguments */
   lua_xmove(L, t->co, nargs + 1);
