@@ -31,7 +31,7 @@ describe("README.md", function()
       local r
       if code:match("^return {") and code:match("run = function") then
         S.spit(dir .. "/readme-recipe.lua", code)          -- a recipe: run it as one
-        r = S.run({ "recipe", "readme-recipe" }, { env = ("cd %s && %s AUTOLUA_RECIPES_PATH=%s"):format(dir, ENV, dir) })
+        r = S.run({ "recipe", "readme-recipe", "--json" }, { env = ("cd %s && %s AUTOLUA_RECIPES_PATH=%s"):format(dir, ENV, dir) })
       else
         S.spit(dir .. "/sample.lua", code)
         r = S.run({ dir .. "/sample.lua" }, { env = ("cd %s && %s"):format(dir, ENV) })

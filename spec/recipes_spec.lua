@@ -75,7 +75,7 @@ describe("recipes", function()
     it("accepts --opt=value and --", function()
       local r = recipe { "dexi-export", "--dataset=" .. DATASET, "--out=" .. dir .. "/rows.jsonl", "--" }
       assert.equal(0, r.code)
-      assert.matches("^450 rows %-> ", r.out)
+      assert.matches("^450 rows %-> ", r.err)
     end)
   end)
 
@@ -83,7 +83,8 @@ describe("recipes", function()
     it("downloads every file of an execution, then skips what is there", function()
       local r = recipe { "dexi-download", "--execution", EXEC_FILES, "--out", dir .. "/files" }
       assert.equal(0, r.code, r.err)
-      assert.matches("^5 files: 5 downloaded %(%d+ bytes%), 0 already there, 0 failed", r.out)
+      assert.matches("^execution " .. EXEC_FILES:gsub("%-", "%%-") .. " %(OK%): 5 files: 5 downloaded %(%d+ bytes%), 0 already there, 0 failed", r.err)
+      assert.equal("", r.out)
       assert.equal(5, #S.ls(dir .. "/files"))
       r = recipe { "dexi-download", "--execution", EXEC_FILES, "--out", dir .. "/files", "--json" }
       assert.equal(0, r.code)
@@ -107,11 +108,12 @@ describe("recipes", function()
       assert.matches("not the %d+ expected", r.err)
     end)
 
-    it("names missing credentials", function()
+    it("names missing credentials, a usage error", function()
       local r = S.run({ "recipe", "dexi-download", "--execution", EXEC_FILES, "--out", dir },
                       { env = "env -u DEXI_ACCOUNT -u DEXI_API_KEY" })
-      assert.equal(1, r.code)
+      assert.equal(2, r.code)
       assert.matches("DEXI_ACCOUNT and DEXI_API_KEY", r.err)
+      assert.not_matches("traceback", r.err)
     end)
   end)
 
@@ -159,7 +161,7 @@ describe("recipes", function()
     it("exits 1 when the execution fails", function()
       local r = recipe { "dexi-run", "--run", "20000000-0000-4000-8000-000000000004", "--wait", "--interval", "0.05" }
       assert.equal(1, r.code)
-      assert.matches("ended FAILED", r.out)
+      assert.matches("ended FAILED", r.err)
     end)
   end)
 
@@ -175,13 +177,13 @@ describe("recipes", function()
       local r = recipe { "dx-trigger", "--workflow", "scripted-job", "--data", '{"outcome":"FAILED"}',
                          "--wait", "--interval", "0.05" }
       assert.equal(1, r.code)
-      assert.matches("ended FAILED", r.out)
+      assert.matches("ended FAILED", r.err)
     end)
 
     it("without --wait only triggers", function()
       local r = recipe { "dx-trigger", "--workflow", "rotate-secrets" }
       assert.equal(0, r.code, r.err)
-      assert.matches("^workflow run %w+ triggered", r.out)
+      assert.matches("^workflow run %w+ triggered", r.err)
     end)
   end)
 
@@ -190,7 +192,7 @@ describe("recipes", function()
       local out = dir .. "/q.csv"
       local r = recipe { "dx-query", "--sql", "SELECT name FROM teams", "--out", out }
       assert.equal(0, r.code, r.err)
-      assert.matches("^%d+ rows, %d+ columns %-> ", r.out)
+      assert.matches("^%d+ rows, %d+ columns %-> ", r.err)
       assert.is_true(#S.slurp(out) > 0)
     end)
 

@@ -292,4 +292,27 @@ function Client:wait_execution(id, opts)
   end
 end
 
+--[[ client:latest_execution(run, {wait =, timeout =, interval =}) -> execution
+The newest execution of 'run' that has finished (OK, FAILED or STOPPED): one still queued or
+running is passed over, or, with wait = true, waited for. Raises kind = "api", code =
+"not_found" when the run has none. Whether it ended OK is the caller's to check. ]]
+function Client:latest_execution(run, opts)
+  local fname = "client:latest_execution"
+  Client.check_id(fname, run, "run id")
+  if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
+  opts = opts or {}
+  local unfinished
+  for e in self.runs.each_execution(run) do
+    if type(e) == "table" and FINAL[e.state] then return e end
+    if type(e) == "table" and type(e._id) == "string" then
+      if opts.wait then return self:wait_execution(e._id, opts) end
+      unfinished = unfinished or e
+    end
+  end
+  errors.raise { kind = "api", code = "not_found", run = run,
+                 message = ("run %s has no finished execution%s"):format(run,
+                   unfinished and (" (the newest, %s, is %s)"):format(unfinished._id, tostring(unfinished.state)) or ""),
+                 hint = unfinished and "wait for it (--wait in the recipes, wait = true here)" or nil }
+end
+
 return Client
