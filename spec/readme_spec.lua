@@ -22,6 +22,15 @@ describe("README.md", function()
     assert.is_true(#samples() >= 5)
   end)
 
+  it("the first script shows a finished execution, with its state and rows", function()
+    local dir = S.tmpdir()
+    S.spit(dir .. "/latest.lua", samples()[1])
+    local r = S.run({ dir .. "/latest.lua" }, { env = ENV })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, r.code, r.err)
+    assert.matches("^%S+\tOK\t[1-9]%d* rows\n$", r.out)
+  end)
+
   for i, code in ipairs(samples()) do
     local first = code:match("^[^\n]*")
     it(("sample %d runs (%s)"):format(i, first), function()

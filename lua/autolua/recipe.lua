@@ -292,7 +292,8 @@ end
 
 -- The summary: one line for people on stderr, or JSON with --json on stdout. Data a recipe
 -- wrote to stdout (summary.stdout_data) keeps stdout to itself: the JSON goes to stderr then.
-local function report(opts, summary)
+-- A job that failed says so on stderr even with --json.
+local function report(opts, summary, code)
   if type(summary) ~= "table" then return end
   local data = summary.stdout_data
   if opts.json then
@@ -300,6 +301,7 @@ local function report(opts, summary)
     for k, v in pairs(summary) do if k ~= "line" and k ~= "stdout_data" then copy[k] = v end end
     local out = data and io.stderr or io.stdout
     out:write(json.encode(copy), "\n")
+    if summary.line and code and code ~= 0 then io.stderr:write(summary.line, "\n") end
   elseif summary.line then
     io.stderr:write(summary.line, "\n")
   end
@@ -369,7 +371,7 @@ function M.main(name, ...)
   local opts, rest = M.parse(name, recipe, { ... })
   if opts.help then io.stdout:write(M.help(name, recipe)); return end
   local summary, code = execute(name, recipe, opts, rest)
-  report(opts, summary)
+  report(opts, summary, code)
   io.stdout:flush()
   if code and code ~= 0 then os.exit(code) end
 end
