@@ -230,12 +230,21 @@ function Client.file_name(id, mime)
   return name
 end
 
+-- A directory that is missing is created (with its parents), as the dexi-download recipe does.
+local function make_dir(dir)
+  if dir == "" then return end
+  local ok, why = sys.mkdir(dir)
+  if not ok then argerror("client:download", "cannot create directory %s: %s", dir, tostring(why)) end
+end
+
 local function target(dest, id, mime)
   local st = sys.stat(dest)
   if (st and st.type == "directory") or dest:find("/$") then
-    if not st then argerror("client:download", "directory %s does not exist", dest) end
+    if not st then make_dir(dest) end
     return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
   end
+  local parent = dest:match("^(.*)/[^/]*$")
+  if parent and not sys.stat(parent) then make_dir(parent) end
   return dest
 end
 
