@@ -341,6 +341,9 @@ print(json.dumps({"code": p.returncode, "out": out.decode(), "err": err.decode()
     it("exits 1 when the execution fails", function()
       local r = recipe { "dexi-run", "--run", "20000000-0000-4000-8000-000000000004", "--wait", "--interval", "0.05" }
       assert.equal(1, r.code)
+      assert.matches("ended FAILED %(%-%-any%-state exits 0 for it%)", r.err)
+      r = recipe { "dexi-run", "--run", "20000000-0000-4000-8000-000000000004", "--wait", "--interval", "0.05", "--any-state" }
+      assert.equal(0, r.code, r.err)
       assert.matches("ended FAILED", r.err)
     end)
   end)

@@ -79,7 +79,8 @@ return {
       s.line = s.line .. (", %d files downloaded, %d failed -> %s"):format(
         s.download.downloaded + s.download.skipped, s.download.failed, o.download)
     elseif not usable then
-      s.line = s.line .. (o.download and ": nothing downloaded" or "") .. " (--any-state accepts it)"
+      s.line = s.line .. (o.download and ": nothing downloaded (--any-state downloads its files anyway)"
+                                      or " (--any-state exits 0 for it)")
     end
     local failed = not usable or (s.download and s.download.failed > 0)
     return s, failed and 1 or 0
