@@ -128,6 +128,19 @@ describe("recipes", function()
       assert.equal(0, #S.requests("dexi"))
     end)
 
+    it("refuses an --out in a missing directory and an unreadable --file before sending", function()
+      local r = recipe { "dx-query", "--sql", "SELECT 1", "--out", dir .. "/no/q.csv" }
+      assert.equal(2, r.code)
+      assert.matches("is not a directory", r.err)
+      r = recipe { "dx-query", "--file", dir .. "/missing.sql" }
+      assert.equal(2, r.code)
+      assert.matches("cannot read %-%-file", r.err)
+      r = recipe { "dexi-export", "--dataset", DATASET, "--out", dir .. "/no/rows.csv" }
+      assert.equal(2, r.code)
+      assert.equal(0, #S.requests("dx"))
+      assert.equal(0, #S.requests("dexi"))
+    end)
+
     it("makes missing credentials a usage error, before anything is sent", function()
       local r = S.run({ "recipe", "dx-trigger", "--workflow", "rotate-secrets" },
                       { env = ("env -u DX_TOKEN -u DX_API_TOKEN DX_BASE_URL=%s"):format(S.fake.dx) })

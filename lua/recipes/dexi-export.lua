@@ -83,7 +83,10 @@ return {
     if (o.execution == nil) == (o.dataset == nil) then return "give --execution ID or --dataset ID (one of them)" end
     o.format = o.format or recipe.format_of(o.out, { csv = "csv" }, "jsonl")
   end,
-  prepare = function() return dexi.client() end,
+  prepare = function(o)
+    recipe.check_out(o.out)
+    return dexi.client()
+  end,
   run = function(o, _, client)
     local state
     if o.execution then

@@ -4,7 +4,7 @@ local bulk = require "dexi.bulk"
 local json = require "autolua.json"
 local sys = require "autolua.sys"
 local errors = require "autolua.error"
-local recipe = require "autolua.recipe"
+local dryrun = require "autolua.dryrun"
 local finished = require "dexi.finished"
 
 local function start(client, o)
@@ -49,7 +49,7 @@ return {
   -- everything that can be wrong is found here, before the run is started
   prepare = function(o)
     local client = dexi.client()
-    recipe.dry_run(start, client, o)           -- the run id and inputs checked; nothing is sent
+    dryrun.run(start, client, o)           -- the run id and inputs checked; nothing is sent
     if o.download and not o["dry-run"] then
       local ok, why = sys.mkdir(o.download)
       if not ok then errors.raise { kind = "argument", message = "cannot create --download " .. o.download .. ": " .. tostring(why) } end
@@ -58,10 +58,10 @@ return {
   end,
   run = function(o, _, client)
     if o["dry-run"] then
-      local requests = recipe.dry_run(start, client, o)
+      local requests = dryrun.run(start, client, o)
       local after = (o.wait or o.download) and ("poll GET executions/{id} every %g s until it ends%s"):format(
         o.interval, o.download and (", then download its files into " .. o.download) or "") or nil
-      return recipe.dry_run_summary(o, requests, after), 0
+      return dryrun.summary(o, requests, after), 0
     end
     local e = start(client, o)
     io.stderr:write(("started execution %s (%s)\n"):format(e._id, e.state))

@@ -46,6 +46,7 @@ return {
     o.format = o.format or recipe.format_of(o.out, { json = "json" }, "csv")
   end,
   prepare = function(o)
+    if o.out then recipe.check_out(o.out) end
     return { client = dx.client(), sql = o.sql or read_file(o.file) }
   end,
   run = function(o, _, ctx)

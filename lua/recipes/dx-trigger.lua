@@ -1,7 +1,7 @@
 -- Recipe: trigger a DX self-service workflow run, and optionally follow it to its end.
 local dx = require "dx"
 local sys = require "autolua.sys"
-local recipe = require "autolua.recipe"
+local dryrun = require "autolua.dryrun"
 
 local function trigger(c, o)
   return c.workflowRuns.trigger { workflow_identifier = o.workflow, entity_identifier = o.entity, data = o.data }
@@ -33,14 +33,14 @@ return {
   -- the token, and the arguments checked against the method's declaration: nothing is sent
   prepare = function(o)
     local c = dx.client()
-    recipe.dry_run(trigger, c, o)
+    dryrun.run(trigger, c, o)
     return c
   end,
   run = function(o, _, c)
     if o["dry-run"] then
-      local requests = recipe.dry_run(trigger, c, o)
+      local requests = dryrun.run(trigger, c, o)
       local after = o.wait and ("poll workflowRuns.info every %g s until a final status"):format(o.interval) or nil
-      return recipe.dry_run_summary(o, requests, after), 0
+      return dryrun.summary(o, requests, after), 0
     end
     local res = trigger(c, o)
     local id = res.workflow_run and res.workflow_run.id
