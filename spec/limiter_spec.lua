@@ -52,6 +52,11 @@ describe("autolua.limiter", function()
       assert.is_true(times[i] - times[i - 1] >= 0.045, ("%d came %.3f s after %d"):format(i, times[i] - times[i - 1], i - 1))
     end
     assert.matches("paced", tostring(lim))
+    -- the backlog gone and the window moved on, a burst goes at once again
+    task.sleep(0.6)
+    local t1 = task.now()
+    for _ = 1, 10 do lim:acquire() end
+    assert.is_true(task.now() - t1 < 0.03, ("a burst after the backlog took %.3f s"):format(task.now() - t1))
   end)
 
   it("wakes waiting tasks in FIFO order", function()
