@@ -236,15 +236,19 @@ describe("recipes", function()
       local execution = json.decode(r.out).execution
       local driver = dir .. "/drive.py"
       S.spit(driver, ([[
-import json, signal, subprocess, sys, time
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-time.sleep(1.5)
+import json, os, signal, subprocess, sys, time
+out_dir = sys.argv[1]
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+deadline = time.time() + 60        # interrupt once the downloads are under way
+while time.time() < deadline and not (os.path.isdir(out_dir) and os.listdir(out_dir)):
+    time.sleep(0.05)
+time.sleep(0.5)
 p.send_signal(signal.SIGINT)
 out, err = p.communicate(timeout=60)
 print(json.dumps({"code": p.returncode, "out": out.decode(), "err": err.decode()}))
 ]]))
-      local p = io.popen(("%s python3 %s %s recipe dexi-download --execution %s --out %s"):format(
-        ENV, S.quote(driver), S.quote(S.bin), S.quote(execution), S.quote(dir .. "/files")))
+      local p = io.popen(("%s python3 %s %s %s recipe dexi-download --execution %s --out %s"):format(
+        ENV, S.quote(driver), S.quote(dir .. "/files"), S.quote(S.bin), S.quote(execution), S.quote(dir .. "/files")))
       local res = json.decode(p:read("a"))
       p:close()
       assert.equal(130, res.code)
