@@ -182,7 +182,7 @@ function Client:send(method, a, o)
   }
   if verb == "GET" then req.query = args.query(a) else req.json = args.body(spec[2], a) end
   return pipeline.send(req, {
-    name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
+    name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
