@@ -1,4 +1,5 @@
--- Downloads every file of the newest execution of a Dexi run.
+-- Downloads every file of the newest finished execution of a Dexi run (one still running is
+-- waited for), if it ended OK.
 --   DEXI_ACCOUNT=... DEXI_API_KEY=... autolua examples/dexi_download_latest.lua RUN_ID [DIR]
 local dexi = require "dexi"
 local task = require "autolua.task"
@@ -6,9 +7,9 @@ local task = require "autolua.task"
 local run_id, dir = assert(arg[1], "usage: dexi_download_latest.lua RUN_ID [DIR]"), arg[2] or "downloads"
 local client = dexi.client()
 
-local latest = client.runs.executions(run_id, { limit = 1 }).rows[1]
-assert(latest, "the run has no executions yet")
-print(("newest execution %s is %s"):format(latest._id, latest.state))
+local latest = client:latest_execution(run_id, { wait = true })
+print(("newest execution %s ended %s"):format(latest._id, latest.state))
+if latest.state ~= "OK" then os.exit(1) end
 
 -- every file pointer in every page of the result
 local files = {}

@@ -824,6 +824,15 @@ describe("dexi", function()
       assert.equal("/files/" .. FILE_PATH:gsub("/", "%%2F"), only_request().path)
     end)
 
+    it("create a missing directory, with its parents, as the recipe does", function()
+      local c = client()
+      local got = c:download("FILE:image/png;26071;" .. FILE_LOWER, dir .. "/a/b/", { execution = EXEC_FILES })
+      assert.equal(dir .. "/a/b/" .. FILE_LOWER .. ".png", got.path)
+      assert.equal(26071, file_size(got.path))
+      got = c:download("FILE:image/jpeg;2974;" .. FILE_PATH, dir .. "/c/d/shot.jpg")
+      assert.equal(2974, file_size(dir .. "/c/d/shot.jpg"))
+    end)
+
     it("take a bare file id and a result file id, with and without an execution", function()
       local c = client()
       local got = c:download(FILE_LOWER, dir)
@@ -1271,8 +1280,8 @@ describe("dexi", function()
         { "download(id, nil)", function(c) c:download(FILE_LOWER, nil) end },
         { "download(id, dir, 'x')", function(c) c:download(FILE_LOWER, "/tmp", "x") end },
         { "download execution = 5", function(c) c:download(FILE_LOWER, "/tmp", { execution = 5 }) end },
-        { "download into a missing directory/", function(c) c:download(FILE_LOWER, "/nonexistent-dir/") end },
-        { "download to a path in a missing directory", function(c) c:download(FILE_LOWER, "/nonexistent-dir/x.png") end },
+        { "download into a directory that cannot be made", function(c) c:download(FILE_LOWER, "/dev/null/sub/") end },
+        { "download to a path under a file", function(c) c:download(FILE_LOWER, "/dev/null/sub/x.png") end },
         { "wait_execution(nil)", function(c) c:wait_execution(nil) end },
         { "wait_execution timeout -1", function(c) c:wait_execution(EXEC_STAGS, { timeout = -1 }) end },
         { "wait_execution interval '1'", function(c) c:wait_execution(EXEC_STAGS, { interval = "1" }) end },

@@ -37,7 +37,7 @@ describe("dx-deploy", function()
                   deployed_at = "2025-03-01T10:00:00Z" }, json.decode(rs[1].body))
     r = deploy { "--reference-id", "ci-77", "--success", "false", "--merge-commit-shas", "abc1234, def5678" }
     assert.equal(0, r.code, r.err)
-    assert.matches("deployment ci-77 reported (payments-api, staging, failed)", r.out, 1, true)
+    assert.matches("deployment ci-77 reported (payments-api, staging, failed)", r.err, 1, true)   -- the summary line goes to stderr
     assert.same({ "abc1234", "def5678" }, json.decode(recorded()[2].body).merge_commit_shas)
   end)
 

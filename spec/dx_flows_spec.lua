@@ -425,6 +425,43 @@ describe("dx limits and retries", function()
     assert.is_true(dt >= 1 and dt < 5, "took " .. dt)
   end)
 
+  it("lets a burst below the limit go at once, without spacing it", function()
+    -- 50 triggers and their polls come to about 200 calls; a limit this job never reaches must
+    -- not slow it (a limit of its own, so no other spec has spent this limiter)
+    local c = client { limit = 900, window = 60 }
+    local items = {}
+    for i = 1, 200 do items[i] = i end
+    local t0 = task.now()
+    task.map(items, function() return c.teams.list().teams end, { concurrency = 50 })
+    local dt = task.now() - t0
+    assert.equal(200, #recorded("teams.list"))
+    assert.is_true(dt < 4, ("200 calls below a limit of 900 per 60 s took %.1f s"):format(dt))
+  end)
+
+  it("spreads a flood past the limit evenly after its first burst, with no 429", function()
+    S.config("dx", { limit = 20, window = 1 })
+    local c = client { limit = 20, window = 1 }
+    local items = {}
+    for i = 1, 60 do items[i] = i end
+    local t0 = task.now()
+    task.map(items, function() return c.teams.list().teams end, { concurrency = 16 })
+    local dt = task.now() - t0
+    local rs = recorded("teams.list")
+    assert.equal(60, #rs)
+    for _, r in ipairs(rs) do assert.equal(200, r.status) end
+    local times = {}
+    for i, r in ipairs(rs) do times[i] = r.t end
+    table.sort(times)
+    for i = 21, #times do
+      assert.is_true(times[i] - times[i - 20] >= 0.95, "21 requests within one window")
+    end
+    -- past the first window's burst, no second burst: at most a few at once
+    for i = 26, #times do
+      assert.is_true(times[i] - times[i - 5] >= 0.15, "a burst of 6 after the first window")
+    end
+    assert.is_true(dt >= 2 and dt < 6, "took " .. dt)
+  end)
+
   it("retries a 429 after its Retry-After", function()
     S.config("dx", { limit = 2, window = 1 })
     local c = client()

@@ -39,6 +39,26 @@ describe("autolua.limiter", function()
     assert.is_true(times[12] - times[1] < 0.9)
   end)
 
+  it("paces a window only while tasks wait for it", function()
+    local lim = limiter.window { limit = 10, window = 0.5, pace = true }
+    local times = {}
+    local t0 = task.now()
+    task.each({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 }, function()
+      lim:acquire()
+      times[#times + 1] = task.now() - t0
+    end, { concurrency = 20 })
+    assert.is_true(times[10] < 0.05, "the first 10 waited")        -- below the limit: at once
+    for i = 12, 20 do                                               -- then 0.05 s apart
+      assert.is_true(times[i] - times[i - 1] >= 0.045, ("%d came %.3f s after %d"):format(i, times[i] - times[i - 1], i - 1))
+    end
+    assert.matches("paced", tostring(lim))
+    -- the backlog gone and the window moved on, a burst goes at once again
+    task.sleep(0.6)
+    local t1 = task.now()
+    for _ = 1, 10 do lim:acquire() end
+    assert.is_true(task.now() - t1 < 0.03, ("a burst after the backlog took %.3f s"):format(task.now() - t1))
+  end)
+
   it("wakes waiting tasks in FIFO order", function()
     local lim = limiter.rate { rate = 50 }
     lim:acquire()
@@ -124,6 +144,7 @@ describe("autolua.limiter", function()
     assert.equal("argument", select(2, pcall(limiter.rate, { rate = 0 })).kind)
     assert.equal("argument", select(2, pcall(limiter.rate, { rate = "x" })).kind)
     assert.equal("argument", select(2, pcall(limiter.window, { limit = 2.5, window = 1 })).kind)
+    assert.equal("argument", select(2, pcall(limiter.window, { limit = 2, window = 1, pace = "yes" })).kind)
     local lim = limiter.window { limit = 2, window = 1 }
     assert.equal("argument", select(2, pcall(lim.acquire, lim, 3)).kind)
   end)

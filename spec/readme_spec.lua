@@ -22,6 +22,15 @@ describe("README.md", function()
     assert.is_true(#samples() >= 5)
   end)
 
+  it("the first script shows a finished execution, with its state and rows", function()
+    local dir = S.tmpdir()
+    S.spit(dir .. "/latest.lua", samples()[1])
+    local r = S.run({ dir .. "/latest.lua" }, { env = ENV })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, r.code, r.err)
+    assert.matches("^%S+\tOK\t[1-9]%d* rows\n$", r.out)
+  end)
+
   for i, code in ipairs(samples()) do
     local first = code:match("^[^\n]*")
     it(("sample %d runs (%s)"):format(i, first), function()
@@ -31,7 +40,7 @@ describe("README.md", function()
       local r
       if code:match("^return {") and code:match("run = function") then
         S.spit(dir .. "/readme-recipe.lua", code)          -- a recipe: run it as one
-        r = S.run({ "recipe", "readme-recipe" }, { env = ("cd %s && %s AUTOLUA_RECIPES_PATH=%s"):format(dir, ENV, dir) })
+        r = S.run({ "recipe", "readme-recipe", "--json" }, { env = ("cd %s && %s AUTOLUA_RECIPES_PATH=%s"):format(dir, ENV, dir) })
       else
         S.spit(dir .. "/sample.lua", code)
         r = S.run({ dir .. "/sample.lua" }, { env = ("cd %s && %s"):format(dir, ENV) })

@@ -27,6 +27,14 @@ int al_limit_init_window(al_limit *l, int limit, double window) {
   return l->ring ? 0 : -1;
 }
 
+void al_limit_pace(al_limit *l) {
+  if (l->kind == AL_LIMIT_WINDOW) l->spacing = l->window / l->limit;
+}
+
+void al_limit_backlog(al_limit *l, int on) {
+  l->backlogged = on && l->spacing > 0;
+}
+
 void al_limit_free(al_limit *l) {
   free(l->ring);
   l->ring = NULL;
@@ -46,8 +54,8 @@ static double rate_next(const al_limit *l, double n) {
 /* The window has room for 'n' once the unit 'limit - n' places before the newest has left it. */
 static double window_next(const al_limit *l, double n) {
   int need = l->count + (int)n - l->limit;
-  if (need <= 0) return -INFINITY;
-  return l->ring[(l->head + need - 1) % l->limit] + l->window;
+  double t = need <= 0 ? -INFINITY : l->ring[(l->head + need - 1) % l->limit] + l->window;
+  return l->backlogged && l->next_paced > t ? l->next_paced : t;
 }
 
 double al_limit_next(const al_limit *l, double n) {
@@ -60,6 +68,7 @@ void al_limit_take(al_limit *l, double t, double n) {
     l->tat = (l->tat > t ? l->tat : t) + n * l->interval;
     return;
   }
+  l->next_paced = t + n * l->spacing;
   for (int i = 0; i < (int)n; i++) {
     if (l->count == l->limit) {     /* the oldest leaves the ring */
       l->head = (l->head + 1) % l->limit;

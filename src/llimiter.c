@@ -56,8 +56,8 @@ static void arm(al_limiter *l) {
 static void admit(al_limiter *l, al_task *t, double at, double now) {
   al_q_remove(t);
   ev_timer_stop(l->rt->loop, &t->timer);
-  int rate = l->lim.kind == AL_LIMIT_RATE;
-  al_limit_take(&l->lim, rate && now - at <= ON_TIME ? at : now, t->want);
+  int spaced = l->lim.kind == AL_LIMIT_RATE || l->lim.backlogged;
+  al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, t->want);
   l->acquired += t->want;
   l->waited += now - t->parked_at;
   lua_pushboolean(t->co, 1);
@@ -72,6 +72,8 @@ static void service(al_limiter *l) {
     if (at > now) break;
     admit(l, t, at, now);
   }
+  /* a paced window paces only while tasks wait for it */
+  if (!l->waiting.head) al_limit_backlog(&l->lim, 0);
   arm(l);
 }
 
@@ -128,6 +130,7 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
                   l->key[0] ? " " : "", l->key);
     return lua_error(L);
   }
+  al_limit_backlog(&l->lim, 1);
   t->want = n;
   t->parked_at = now;
   t->parked_on = l;
@@ -213,11 +216,17 @@ static int l_window(lua_State *L) {
   if (lookup(L, &key, "limiter.window")) return 1;
   double limit = opt_number(L, 1, "limit", NAN, "limiter.window");
   double window = opt_number(L, 1, "window", NAN, "limiter.window");
+  int pace = lua_getfield(L, 1, "pace");
+  if (pace != LUA_TNIL && pace != LUA_TBOOLEAN)
+    return al_argerror(L, "limiter.window", "'pace' must be a boolean, got %s", luaL_typename(L, -1));
+  pace = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   al_limiter *l = newlimiter(L, key);
   if (!(limit >= 1 && limit <= AL_LIMIT_MAX_WINDOW && limit == floor(limit)) ||
       al_limit_init_window(&l->lim, (int)limit, window) != 0)
     return al_argerror(L, "limiter.window", "needs an integer limit from 1 to %d and window > 0",
                        AL_LIMIT_MAX_WINDOW);
+  if (pace) al_limit_pace(&l->lim);
   remember(L, key);
   return 1;
 }
@@ -290,8 +299,8 @@ static int l_tostring(lua_State *L) {
     lua_pushfstring(L, "limiter.rate%s%s (%f/s, burst %f)", l->key[0] ? " " : "", l->key,
                     1.0 / l->lim.interval, l->lim.burst);
   else
-    lua_pushfstring(L, "limiter.window%s%s (%d per %f s)", l->key[0] ? " " : "", l->key,
-                    l->lim.limit, l->lim.window);
+    lua_pushfstring(L, "limiter.window%s%s (%d per %f s%s)", l->key[0] ? " " : "", l->key,
+                    l->lim.limit, l->lim.window, l->lim.spacing > 0 ? ", paced when backlogged" : "");
   return 1;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "curlapi.h"
 #include <ev.h>
@@ -43,6 +44,26 @@ static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\nTry 'autolua --help'.\n");
   return EXIT_USAGE;
+}
+
+/* A setting autolua does not know is refused, not quietly replaced by the default: someone who
+** asked for AUTOLUA_LOG=verbose expects more than the default shows. */
+static int check_setting(const char *name, const char *const *allowed) {
+  const char *v = getenv(name);
+  if (!v || !*v) return 0;
+  for (int i = 0; allowed[i]; i++)
+    if (strcasecmp(v, allowed[i]) == 0) return 0;
+  fprintf(stderr, "autolua: %s=%s is not one of", name, v);
+  for (int i = 0; allowed[i]; i++) fprintf(stderr, "%s %s", i ? "," : "", allowed[i]);
+  fprintf(stderr, "\n");
+  return EXIT_USAGE;
+}
+
+static int check_settings(void) {
+  static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+  static const char *const formats[] = {"text", "json", NULL};
+  int st = check_setting("AUTOLUA_LOG", levels);
+  return st ? st : check_setting("AUTOLUA_LOG_FORMAT", formats);
 }
 
 static void print_version(void) {
@@ -126,6 +147,8 @@ int main(int argc, char **argv) {
     print_version();
     return 0;
   }
+  int bad = check_settings();
+  if (bad) return bad;
   al_runtime *rt = al_runtime_new();
   if (argv[0] && argv[0][0]) rt->progname = argv[0];
   int status = dispatch(rt, argc, argv);

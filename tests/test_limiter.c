@@ -14,7 +14,8 @@ static int failures, checks;
 
 /* A task queue served the way llimiter.c serves it: an ask that fits now is charged now; one
 ** that must wait is woken by a timer a little late and charged at its scheduled time (rate) or
-** at the moment it really went (window). Returns when it went; *at gets the scheduled time. */
+** at the moment it really went (window), or at its scheduled time too for a paced window
+** while backlogged. Returns when it went; *at gets the scheduled time. */
 static double serve(al_limit *l, double *t, double n, double lateness, double *at) {
   *at = al_limit_next(l, n);
   if (*at <= *t) {
@@ -23,7 +24,7 @@ static double serve(al_limit *l, double *t, double n, double lateness, double *a
     return *t;
   }
   *t = *at + lateness;
-  al_limit_take(l, l->kind == AL_LIMIT_RATE ? *at : *t, n);
+  al_limit_take(l, l->kind == AL_LIMIT_RATE || l->backlogged ? *at : *t, n);
   return *t;
 }
 
@@ -117,6 +118,45 @@ static void test_fifo_order(void) {
   al_limit_free(&l);
 }
 
+/* A paced window lets a burst below the limit go at once; a flood past it is spaced evenly
+** after its first window (no second burst), at the full rate, never over the limit. */
+static void test_window_paced(void) {
+  al_limit l;
+  int limit = 20, n = 200;
+  double window = 1, spacing = window / limit, times[200], t = 10, at;
+  al_limit_init_window(&l, limit, window);
+  al_limit_pace(&l);
+  for (int i = 0; i < limit - 1; i++) CHECK(al_limit_next(&l, 1) <= t, "burst unit %d waits", i);
+  /* the flood: every ask that must wait sets the backlog, as llimiter.c does when a task parks */
+  for (int i = 0; i < n; i++) {
+    if (al_limit_next(&l, 1) > t) al_limit_backlog(&l, 1);
+    serve(&l, &t, 1, (i % 5) * 2e-4, &at);
+    times[i] = at;                    /* when it was due: the charged time */
+  }
+  CHECK(times[limit - 1] == 10, "the first %d went at once", limit);
+  int crowded = 0, over = 0;
+  for (int i = limit + 1; i < n; i++)
+    if (times[i] - times[i - 1] < spacing - 1e-9) crowded++;
+  for (int i = limit; i < n; i++)
+    if (times[i] - times[i - limit] < window - 1e-9) over++;
+  CHECK(crowded == 0, "%d units closer than %g s after the first window", crowded, spacing);
+  CHECK(over == 0, "%d windows with more than %d units", over, limit);
+  double rate = (n - 1 - limit) / (times[n - 1] - times[limit]) * window;
+  CHECK(rate > limit * 0.99, "paced rate %.2f per window, below 99%% of %d", rate, limit);
+  /* idle again: the backlog cleared, a burst goes at once */
+  al_limit_backlog(&l, 0);
+  t = times[n - 1] + 2 * window;
+  for (int i = 0; i < limit; i++) CHECK(al_limit_next(&l, 1) <= t, "burst after idling waits");
+  /* an unpaced window ignores the backlog */
+  al_limit u;
+  al_limit_init_window(&u, 5, 1);
+  al_limit_backlog(&u, 1);
+  al_limit_take(&u, 0, 1);
+  CHECK(al_limit_next(&u, 1) <= 0, "unpaced window spaced a unit");
+  al_limit_free(&u);
+  al_limit_free(&l);
+}
+
 static void test_bad_parameters(void) {
   al_limit l;
   CHECK(al_limit_init_rate(&l, 0, 1, 1) != 0, "rate 0 refused");
@@ -134,6 +174,7 @@ int main(void) {
   test_window_units();
   test_pause();
   test_fifo_order();
+  test_window_paced();
   test_bad_parameters();
   printf("limiter: %d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;

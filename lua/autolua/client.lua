@@ -74,7 +74,6 @@ end
 --[[ send(req, p) -> res, attempts
 req: the http.request options (method, url, query, headers, json|body, timeout, sink, ...).
 p: { name = call name for errors and logs, limiter =, max_wait =, retries = 5,
-     pacer = a second limiter taken first (it spreads a window's requests out),
      safe = retry 5xx answers and network failures too, backoff = {base =, cap =},
      accept = {[status] = true, ...}: non-2xx statuses returned to the caller, not raised,
      deadline = task.now() value past which no retry waits,
@@ -89,7 +88,6 @@ function M.send(req, p)
   while true do
     attempt = attempt + 1
     local t0 = task.now()
-    if p.pacer then p.pacer:acquire(1, p.max_wait and { max_wait = p.max_wait } or nil) end
     local ok, res = pcall(http.request, req)
     if not ok then
       local err = res

@@ -6,6 +6,9 @@ local task = require "autolua.task"
 local M = {}
 M.__index = M
 
+-- The bar of the job under way, so that an interrupted job can say how far it got.
+local current
+
 local function human(n, unit)
   if unit ~= "bytes" then return ("%d"):format(n) end
   local units = { "B", "KiB", "MiB", "GiB", "TiB" }
@@ -19,9 +22,25 @@ function M.new(o)
   o = o or {}
   local enabled = o.enabled
   if enabled == nil then enabled = sys.isatty(2) end
-  return setmetatable({ label = o.label or "", total = o.total, unit = o.unit or "items", done = 0,
-                        extra = 0, extra_unit = o.extra_unit, started = task.now(), drawn = 0,
-                        enabled = enabled }, M)
+  current = setmetatable({ label = o.label or "", total = o.total, unit = o.unit or "items", done = 0,
+                           extra = 0, extra_unit = o.extra_unit, started = task.now(), drawn = 0,
+                           enabled = enabled }, M)
+  return current
+end
+
+-- The bar not yet finished, if any.
+function M.active() return current end
+
+-- How far it got, for one line: "downloading: 1.2 MiB of 4.0 MiB done".
+function M:describe()
+  local done = human(self.done, self.unit)
+  if self.unit ~= "bytes" then done = done .. " " .. self.unit end
+  if self.total then
+    done = ("%s of %s"):format(human(self.done, self.unit), human(self.total, self.unit))
+    if self.unit ~= "bytes" then done = done .. " " .. self.unit end
+  end
+  if self.extra_unit then done = done .. (", %s %s"):format(human(self.extra, self.extra_unit), self.extra_unit) end
+  return ("%s%s%s done"):format(self.label, self.label ~= "" and ": " or "", done)
 end
 
 function M:draw(force)
@@ -45,7 +64,9 @@ function M:draw(force)
     parts[#parts + 1] = human(self.done, self.unit)
   end
   parts[#parts + 1] = ("%s/s"):format(human(rate, self.unit))
-  if self.extra_unit then parts[#parts + 1] = human(self.extra, self.extra_unit) end
+  if self.extra_unit then
+    parts[#parts + 1] = human(self.extra, self.extra_unit) .. (self.extra_unit ~= "bytes" and (" " .. self.extra_unit) or "")
+  end
   io.stderr:write("\r\27[K", table.concat(parts, " "))
   io.stderr:flush()
 end
@@ -63,6 +84,7 @@ function M:set_total(total)
 end
 
 function M:finish()
+  if current == self then current = nil end
   if not self.enabled then return end
   self:draw(true)
   io.stderr:write("\n")

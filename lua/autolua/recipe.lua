@@ -97,8 +97,8 @@ end
 local function option_list(recipe)
   local list = {}
   for _, o in ipairs(recipe.options or {}) do list[#list + 1] = o end
-  list[#list + 1] = { name = "json", type = "boolean", help = "print the summary as JSON on stdout" }
-  list[#list + 1] = { name = "help", type = "boolean", help = "show this help" }
+  list[#list + 1] = { name = "json", type = "boolean", help = "print the summary as JSON (on stdout, unless data goes there)" }
+  list[#list + 1] = { name = "help", type = "boolean", help = "show this help (also -h)" }
   return list
 end
 
@@ -112,6 +112,8 @@ function M.help(name, recipe)
     local notes = {}
     if o.required then notes[#notes + 1] = "required" end
     if o.default ~= nil then notes[#notes + 1] = "default " .. tostring(o.default) end
+    if o.positive then notes[#notes + 1] = "more than 0"
+    elseif o.min and o.type == "number" then notes[#notes + 1] = "at least " .. o.min end
     if o.choices then notes[#notes + 1] = "one of " .. table.concat(o.choices, ", ") end
     local note = #notes > 0 and (" (" .. table.concat(notes, "; ") .. ")") or ""
     lines[#lines + 1] = ("  %-26s %s%s"):format(flag, o.help or "", note)
@@ -132,7 +134,9 @@ local function convert(o, raw)
     return v
   elseif o.type == "number" then
     local v = tonumber(raw)
-    if not v then usage_error("--%s expects a number, got '%s'", o.name, raw) end
+    if not v or v ~= v or v == math.huge or v == -math.huge then usage_error("--%s expects a number, got '%s'", o.name, raw) end
+    if o.positive and v <= 0 then usage_error("--%s must be more than 0, got %s", o.name, raw) end
+    if o.min and v < o.min then usage_error("--%s must be at least %g, got %s", o.name, o.min, raw) end
     return v
   elseif o.type == "json" then
     local v, why = json.decode(raw)
@@ -145,6 +149,22 @@ local function convert(o, raw)
     if not ok then usage_error("--%s must be one of %s, got '%s'", o.name, table.concat(o.choices, ", "), raw) end
   end
   return raw
+end
+
+-- The format a file name's extension names ({ext = format}), or 'default'.
+function M.format_of(path, by_ext, default)
+  local ext = tostring(path or ""):match("%.(%w+)$")
+  return ext and by_ext[ext:lower()] or default
+end
+
+-- Refuses (kind = "argument") an --out file whose directory is missing, before any request.
+function M.check_out(path, option)
+  local dir = tostring(path):match("^(.*)/[^/]*$")
+  if dir == nil or dir == "" then return end
+  local st = sys.stat(dir)
+  if not st or st.type ~= "directory" then
+    errors.raise { kind = "argument", message = ("%s %s: %s is not a directory"):format(option or "--out", path, dir) }
+  end
 end
 
 -- Parses '--opt value', '--opt=value', '--flag' and '--' against the declared options.
@@ -160,8 +180,9 @@ function M.parse(name, recipe, args)
     end
     local key, value = a:match("^%-%-([%w_-]+)=(.*)$")
     key = key or a:match("^%-%-([%w_-]+)$")
+    if a == "-h" then key = "help" end
     if not key then
-      if a:sub(1, 1) == "-" then usage_error("%s: unknown option '%s'", name, a) end
+      if a:sub(1, 1) == "-" and a ~= "-" then usage_error("%s: unknown option '%s'", name, a) end
       rest[#rest + 1] = a
     else
       local o = byname[key]
@@ -185,6 +206,10 @@ function M.parse(name, recipe, args)
     i = i + 1
   end
   if opts.help then return opts, rest end
+  -- no packaged recipe takes positional arguments: a stray word is a mistake, not ignored
+  if #rest > 0 and not recipe.positional then
+    usage_error("%s: unexpected argument '%s' (options are --name value)", name, rest[1])
+  end
   for _, o in ipairs(option_list(recipe)) do
     if opts[o.name] == nil and o.default ~= nil then opts[o.name] = o.default end
     if o.required and opts[o.name] == nil then usage_error("%s: missing required option --%s", name, o.name) end
@@ -208,16 +233,69 @@ local function list()
   end
 end
 
--- The summary: one line for people, or JSON with --json.
-local function report(opts, summary)
+-- The summary: one line for people on stderr, or JSON with --json on stdout. Data a recipe
+-- wrote to stdout (summary.stdout_data) keeps stdout to itself: the JSON goes to stderr then.
+-- A job that failed says so on stderr even with --json.
+local function report(opts, summary, code)
   if type(summary) ~= "table" then return end
+  local data = summary.stdout_data
   if opts.json then
     local copy = {}
-    for k, v in pairs(summary) do if k ~= "line" then copy[k] = v end end
-    io.stdout:write(json.encode(copy), "\n")
+    for k, v in pairs(summary) do if k ~= "line" and k ~= "stdout_data" then copy[k] = v end end
+    local out = data and io.stderr or io.stdout
+    out:write(json.encode(copy), "\n")
+    if summary.line and code and code ~= 0 then io.stderr:write(summary.line, "\n") end
   elseif summary.line then
-    io.stdout:write(summary.line, "\n")
+    io.stderr:write(summary.line, "\n")
   end
+end
+
+-- An error object is an expected failure (the API refused, a run failed, a file is missing):
+-- one line with its hint, no traceback unless AUTOLUA_LOG=debug. Anything else is a bug and
+-- keeps its traceback.
+local function explain(name, err, trace)
+  local progress = require "autolua.progress"
+  local bar = progress.active()
+  if bar then bar:finish() end
+  if errors.is(err, "cancelled") then
+    local done = bar and bar:describe()
+    io.stderr:write(("autolua recipe %s: cancelled%s\n"):format(name, done and (" while " .. done) or ""))
+    return
+  end
+  local log = require "autolua.log"
+  if errors.is(err) then
+    local hint = type(err.hint) == "string" and (" (hint: " .. err.hint .. ")") or ""
+    io.stderr:write(("autolua recipe %s: %s%s\n"):format(name, tostring(err), hint))
+    if log.enabled("debug") then io.stderr:write(trace, "\n") end
+  else
+    io.stderr:write(("autolua recipe %s: %s\n%s\n"):format(name, tostring(err), trace))
+  end
+end
+
+-- Runs recipe.prepare (clients, credentials, inputs: nothing is sent yet), then recipe.run.
+-- An argument error while preparing is a usage error (exit 2).
+local function execute(name, recipe, opts, rest)
+  local ctx
+  if recipe.prepare then
+    local ok, err = pcall(recipe.prepare, opts)
+    if not ok then
+      if errors.is(err, "argument") then usage_error("%s: %s", name, err.message) end
+      error(err, 0)
+    end
+    ctx = err
+  end
+  local trace
+  local ok, summary, code = xpcall(recipe.run, function(e)
+    trace = debug.traceback(nil, 2)
+    return e
+  end, opts, rest, ctx)
+  if not ok then
+    explain(name, summary, trace)
+    if errors.is(summary, "cancelled") then error(summary, 0) end
+    io.stdout:flush()
+    os.exit(1)
+  end
+  return summary, code
 end
 
 function M.main(name, ...)
@@ -235,8 +313,8 @@ function M.main(name, ...)
   end
   local opts, rest = M.parse(name, recipe, { ... })
   if opts.help then io.stdout:write(M.help(name, recipe)); return end
-  local summary, code = recipe.run(opts, rest)
-  report(opts, summary)
+  local summary, code = execute(name, recipe, opts, rest)
+  report(opts, summary, code)
   io.stdout:flush()
   if code and code ~= 0 then os.exit(code) end
 end

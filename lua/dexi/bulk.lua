@@ -35,7 +35,7 @@ function M.download_all(client, execution, dir, concurrency)
   local files = M.pointers(client, execution)
   local total = 0
   for _, fp in ipairs(files) do total = total + fp.size end
-  local bar = progress.new { label = "downloading", total = total, unit = "bytes" }
+  local bar = progress.new { label = "downloading", total = total, unit = "bytes", extra_unit = "files" }
   local s = { files = #files, downloaded = 0, skipped = 0, failed = 0, bytes = 0, errors = json.array() }
   task.each(files, function(fp)
     local path = dir:gsub("/+$", "") .. "/" .. Client.file_name(fp.id, fp.mime)
@@ -46,24 +46,18 @@ function M.download_all(client, execution, dir, concurrency)
       local done, res = pcall(client.download, client, fp.value, path, { execution = execution })
       if done then
         s.downloaded, s.bytes = s.downloaded + 1, s.bytes + res.bytes
+      elseif errors.is(res, "cancelled") then
+        error(res, 0)          -- the job was interrupted: not one failure per queued file
       else
         s.failed = s.failed + 1
         s.errors[#s.errors + 1] = { id = fp.id, error = tostring(res) }
         io.stderr:write("autolua: ", fp.id, ": ", tostring(res), "\n")
       end
     end
-    bar:add(fp.size)
+    bar:add(fp.size, 1)
   end, { concurrency = concurrency or 8 })
   bar:finish()
   return s
-end
-
--- The id of the newest execution of a run.
-function M.latest_execution(client, run)
-  local page = client.runs.executions(run, { offset = 0, limit = 1 })
-  local e = page and page.rows and page.rows[1]
-  if not e then errors.raise { kind = "api", code = "not_found", message = "run " .. run .. " has no executions" } end
-  return e._id
 end
 
 return M

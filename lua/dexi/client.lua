@@ -289,12 +289,21 @@ function Client.file_name(id, mime)
   return name
 end
 
+-- A directory that is missing is created (with its parents), as the dexi-download recipe does.
+local function make_dir(dir)
+  if dir == "" then return end
+  local ok, why = sys.mkdir(dir)
+  if not ok then argerror("client:download", "cannot create directory %s: %s", dir, tostring(why)) end
+end
+
 local function target(dest, id, mime)
   local st = sys.stat(dest)
   if (st and st.type == "directory") or dest:find("/$") then
-    if not st then argerror("client:download", "directory %s does not exist", dest) end
+    if not st then make_dir(dest) end
     return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
   end
+  local parent = dest:match("^(.*)/[^/]*$")
+  if parent and not sys.stat(parent) then make_dir(parent) end
   return dest
 end
 
@@ -353,8 +362,31 @@ function Client:wait_execution(id, opts)
   end
 end
 
+--[[ client:latest_execution(run, {wait =, timeout =, interval =}) -> execution
+The newest execution of 'run' that has finished (OK, FAILED or STOPPED): one still queued or
+running is passed over, or, with wait = true, waited for. Raises kind = "api", code =
+"not_found" when the run has none. Whether it ended OK is the caller's to check. ]]
+function Client:latest_execution(run, opts)
+  local fname = "client:latest_execution"
+  Client.check_id(fname, run, "run id")
+  if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
+  opts = opts or {}
+  local unfinished
+  for e in self.runs.each_execution(run) do
+    if type(e) == "table" and FINAL[e.state] then return e end
+    if type(e) == "table" and type(e._id) == "string" then
+      if opts.wait then return self:wait_execution(e._id, { timeout = opts.timeout, interval = opts.interval }) end
+      unfinished = unfinished or e
+    end
+  end
+  errors.raise { kind = "api", code = "not_found", run = run,
+                 message = ("run %s has no finished execution%s"):format(run,
+                   unfinished and (" (the newest, %s, is %s)"):format(unfinished._id, tostring(unfinished.state)) or ""),
+                 hint = unfinished and "wait for it (--wait in the recipes, wait = true here)" or nil }
+end
+
 -- help(client.download) and the others show their declarations.
-for _, n in ipairs { "download", "wait_execution", "request" } do
+for _, n in ipairs { "download", "wait_execution", "latest_execution", "request" } do
   require("autolua.help").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
 end
 

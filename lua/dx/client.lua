@@ -203,12 +203,12 @@ function Client.new(opts)
   secret.add(token)
   secret.add_url(base)
   -- Shared by every client of this token; the key names the token by a digest, never itself.
-  -- The window alone would let a whole window's requests leave at once, and a server busy with
-  -- such a burst stamps some of them late enough to count them in the next window too: the
-  -- pacer spreads them evenly (small bursts allowed) while the window keeps the count exact.
+  -- The window runs a little longer than the server's and keeps the count exact; a job below
+  -- the limit goes at once. Once tasks wait for room it paces them evenly, so a flood's next
+  -- window does not begin with its first window's burst again: a server busy with such a burst
+  -- stamps some of it late enough to count it in two windows.
   local key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window)
-  rawset(c, "limiter", limiter.window { limit = limit, window = window + slack(window), key = key })
-  rawset(c, "pacer", limiter.rate { rate = limit, per = window, burst = math.max(1, limit // 50), key = key .. ":pace" })
+  rawset(c, "limiter", limiter.window { limit = limit, window = window + slack(window), pace = true, key = key })
   return c
 end
 
@@ -311,7 +311,7 @@ function Client:send(method, a, o)
   o = opt_table("c:send", o)
   local req, verb = build(self, method, a, o)
   return pipeline.send(req, {
-    name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
+    name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })

@@ -4,6 +4,8 @@ local json = require "autolua.json"
 local csv = require "autolua.csv"
 local atomic = require "autolua.atomic"
 local progress = require "autolua.progress"
+local finished = require "dexi.finished"
+local recipe = require "autolua.recipe"
 
 -- Rows as records (keyed by column), with the columns in order, from either source.
 local function source(client, o)
@@ -62,30 +64,46 @@ end
 return {
   summary = "write every row of a Dexi execution's result or data set to a file",
   description = "Pages through the whole result of --execution, or the rows of --dataset, and writes\n"
-    .. "them to --out as JSON lines or CSV. The file appears only once it is complete.",
+    .. "them to --out as JSON lines or CSV (as its extension says: .csv is CSV, anything else\n"
+    .. "JSON lines; --format decides otherwise). The file appears only once it is complete.\n"
+    .. "An execution not finished is refused (--wait waits for it); one that did not end OK\n"
+    .. "writes nothing and exits 1, unless --any-state. Credentials: DEXI_ACCOUNT, DEXI_API_KEY.",
   options = {
     { name = "execution", type = "string", metavar = "ID", help = "export this execution's result" },
     { name = "dataset", type = "string", metavar = "ID", help = "export this data set's rows" },
     { name = "out", type = "string", metavar = "FILE", required = true, help = "the file to write" },
-    { name = "format", type = "string", default = "jsonl", choices = { "jsonl", "csv" }, help = "output format" },
+    { name = "format", type = "string", choices = { "jsonl", "csv" }, help = "output format (default: from --out's extension)" },
+    finished.options.wait, finished.options.timeout, finished.options.interval, finished.options.any_state,
   },
   examples = {
     "autolua recipe dexi-export --execution 3a8ea1f2-6781-4371-841f-66f6210a27b9 --out result.jsonl",
-    "autolua recipe dexi-export --dataset 40000000-0000-4000-8000-000000000001 --out rows.csv --format csv",
+    "autolua recipe dexi-export --dataset 40000000-0000-4000-8000-000000000001 --out rows.csv",
   },
   check = function(o)
     if (o.execution == nil) == (o.dataset == nil) then return "give --execution ID or --dataset ID (one of them)" end
+    o.format = o.format or recipe.format_of(o.out, { csv = "csv" }, "jsonl")
   end,
-  run = function(o)
-    local client = dexi.client()
-    local bar = progress.new { label = "exporting rows" }
+  prepare = function(o)
+    recipe.check_out(o.out)
+    return dexi.client()
+  end,
+  run = function(o, _, client)
+    local state
+    if o.execution then
+      local e = finished.execution(client, o)
+      local refused = finished.refuse(e, o)
+      if refused then return refused, 1 end
+      state = e.state
+    end
+    local bar = progress.new { label = "exporting rows", unit = "rows" }
     local n
     atomic.write(o.out, function(f)
       local rows = source(client, o)
       n = o.format == "csv" and write_csv(f, rows, bar) or write_jsonl(f, rows, bar)
     end)
     bar:finish()
-    return { rows = n, out = o.out, format = o.format, execution = o.execution, dataset = o.dataset,
-             line = ("%d rows -> %s (%s)"):format(n, o.out, o.format) }
+    return { rows = n, out = o.out, format = o.format, execution = o.execution, state = state, dataset = o.dataset,
+             line = ("%s%d rows -> %s (%s)"):format(
+               o.execution and ("execution %s (%s): "):format(o.execution, state) or "", n, o.out, o.format) }
   end,
 }
