@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include "http.h"
+#include "tmpfile.h"
 
 #define NOTE_DATA_MAX (256 * 1024)   /* stream sinks pause past this much unread data */
 #define ERROR_BODY_MAX (1024 * 1024) /* a non-2xx body kept in memory with a sink, at most */
@@ -103,7 +104,9 @@ static void settle_file(al_req *r) {
   if (r->sink != AL_SINK_FILE || r->fd < 0) return;
   int ok = r->result == CURLE_OK && r->status >= 200 && r->status < 300;
   if (ok && r->expect >= 0 && r->bytes != r->expect) { r->size_mismatch = 1; ok = 0; }
-  if (ok && close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
+  if (ok && al_tmp_seal(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
+  if (!ok) { drop_tmp(r); return; }
+  if (close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
   r->fd = -1;
   if (ok && rename(r->tmp, r->path) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
   if (ok) { free(r->tmp); r->tmp = NULL; }
@@ -264,17 +267,10 @@ al_req *al_req_new(al_http *h) {
 }
 
 int al_req_sink_file(al_req *r, const char *path) {
-  const char *slash = strrchr(path, '/');
-  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-  const char *base = slash ? slash + 1 : path;
-  if (!*base) { errno = EISDIR; return -1; }
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n), *dst = strdup(path);
-  if (!tmp || !dst) { free(tmp); free(dst); errno = ENOMEM; return -1; }
-  snprintf(tmp, n, "%.*s.%s.part-XXXXXX", (int)dirlen, path, base);
-  int fd = mkstemp(tmp);
-  if (fd < 0) { int e = errno; free(tmp); free(dst); errno = e; return -1; }
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  char *tmp = NULL, *dst = strdup(path);
+  if (!dst) { errno = ENOMEM; return -1; }
+  int fd = al_tmp_open(path, &tmp);
+  if (fd < 0) { int e = errno; free(dst); errno = e; return -1; }
   r->sink = AL_SINK_FILE;
   r->fd = fd;
   r->tmp = tmp;

@@ -226,5 +226,6 @@ void al_runtime_exit(al_runtime *rt, int code) {
     al_http_free(rt->http);
     rt->http = NULL;
   }
+  al_sys_drop_temps();
   exit(code);
 }
