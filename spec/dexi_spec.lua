@@ -855,6 +855,19 @@ describe("dexi", function()
       assert.equal(2, #S.requests("dexi"))
     end)
 
+    it("stop a body longer than its pointer says as soon as it passes the size, keeping nothing", function()
+      S.config("dexi", { file_long_by = 200 * 1024 * 1024 })
+      local c = client { retries = 2 }
+      local t0 = task.now()
+      local err = fails(c.download, c, "FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal("http", err.kind)
+      assert.equal("too_large", err.code)
+      assert.matches("26071", err.message)
+      assert.equal(1, #S.requests("dexi"))      -- not retried: the same body would come again
+      assert.is_true(task.now() - t0 < 3, "read the whole 200 MiB")
+      assert.same({}, S.ls(dir))
+    end)
+
     it("retry a truncated body, and leave no file when it never arrives whole", function()
       local c = client { retries = 2 }
       S.config("dexi", { fault = { kind = "truncate", path = "/file/", count = 1 } })

@@ -150,9 +150,20 @@ static size_t write_file(al_req *r, const char *p, size_t len) {
   return len;
 }
 
+/* Whether 'len' more body bytes pass the size the body must have (a pointer's) or the most
+** the caller takes. Checked as the bytes come, after decoding: a body that lies about its size
+** or a compressed bomb stops at the cap instead of filling the disk or the memory. */
+static int over_cap(al_req *r, size_t len) {
+  curl_off_t after = r->bytes + (curl_off_t)len;
+  if (r->expect >= 0 && after > r->expect) r->over = 1;
+  else if (r->max_body >= 0 && after > r->max_body) r->over = 2;
+  return r->over;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  if ((r->sink == AL_SINK_MEMORY || is2xx(r->status)) && over_cap(r, len)) return 0;
   if (r->sink == AL_SINK_MEMORY || !is2xx(r->status)) {
     size_t keep = len;
     if (r->sink != AL_SINK_MEMORY && r->body.len + keep > ERROR_BODY_MAX)
@@ -247,7 +258,7 @@ static void recycle(al_req *r) {
   r->status = 0;
   r->bytes = 0;
   r->result = CURLE_OK;
-  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = 0;
+  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = r->over = 0;
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
@@ -262,6 +273,7 @@ al_req *al_req_new(al_http *h) {
   r->fd = -1;
   r->stream_max = NOTE_DATA_MAX;
   r->expect = -1;
+  r->max_body = -1;
   link_live(r);
   return r;
 }
@@ -305,7 +317,7 @@ void al_req_rearm(al_req *r) {
   al_buf_reset(&r->head);
   r->status = 0;
   r->bytes = 0;
-  r->done = r->paused = r->size_mismatch = 0;
+  r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);
