@@ -134,6 +134,21 @@ describe("recipes", function()
       assert.equal("Totnes office", rec.agentName)
     end)
 
+    it("removes its temporary file when SIGTERM or SIGHUP ends it half way", function()
+      S.config("dexi", { fault = { kind = "delay", seconds = 2, count = -1, path = "/rows" } })
+      for _, case in ipairs { { "TERM", 143 }, { "HUP", 129 } } do
+        local out = dir .. "/rows.jsonl"
+        local cmd = ("%s %s recipe dexi-export --dataset %s --out %s >%s/out 2>%s/err & pid=$!; sleep 1; ls -A %s > %s/during; kill -%s $pid; wait $pid; echo $? > %s/code")
+          :format(ENV, S.quote(S.bin), DATASET, S.quote(out), dir, dir, dir, dir, case[1], dir)
+        os.execute("sh -c " .. S.quote(cmd))
+        assert.equal(tostring(case[2]), S.slurp(dir .. "/code"):match("%d+"), S.slurp(dir .. "/err"))
+        assert.matches("%.rows%.jsonl%.part%-", S.slurp(dir .. "/during"))
+        local left = S.ls(dir)
+        table.sort(left)
+        assert.same({ "code", "during", "err", "out" }, left)
+      end
+    end)
+
     it("leaves no file when the export fails half way", function()
       -- the first page arrives; the second repeats it, which the client refuses
       S.config("dexi", { ignore_offset = true })

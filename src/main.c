@@ -25,7 +25,8 @@ static const char usage_text[] =
   "\n"
   "Scripts can require \"dexi\", \"dx\", \"autolua.task\", \"autolua.http\", \"autolua.limiter\",\n"
   "\"autolua.log\" and \"cjson\". Recipes: dexi-download, dexi-export, dexi-run, dx-trigger, dx-query.\n"
-  "Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n"
+  "Exit status: 0 success, 1 error, 2 usage error, 128+N ended by signal N (130 SIGINT,\n"
+  "  143 SIGTERM, 129 SIGHUP: transfers aborted, partial files removed).\n"
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
   "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1).\n";
