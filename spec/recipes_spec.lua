@@ -84,7 +84,8 @@ describe("recipes", function()
       local r = recipe { "dexi-download", "--execution", EXEC_FILES, "--out", dir .. "/files" }
       assert.equal(0, r.code, r.err)
       assert.matches("^5 files: 5 downloaded %(%d+ bytes%), 0 already there, 0 failed", r.out)
-      assert.equal(5, #S.ls(dir .. "/files"))
+      assert.equal(6, #S.ls(dir .. "/files"))         -- and the record of which id each came from
+      assert.is_table(json.decode(S.slurp(dir .. "/files/.autolua-downloads.json")).files)
       r = recipe { "dexi-download", "--execution", EXEC_FILES, "--out", dir .. "/files", "--json" }
       assert.equal(0, r.code)
       local s = json.decode(r.out)

@@ -230,11 +230,15 @@ function Client.file_name(id, mime)
   return name
 end
 
+-- The path for a download, and for a directory its record (dexi/manifest.lua) and the name
+-- claimed there: never a file that came from another id or not from a download.
 local function target(dest, id, mime)
   local st = sys.stat(dest)
   if (st and st.type == "directory") or dest:find("/$") then
     if not st then argerror("client:download", "directory %s does not exist", dest) end
-    return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
+    local m = require("dexi.manifest").open(dest)
+    local name = m:claim(id, Client.file_name(id, mime))
+    return m:path(name), m, name
   end
   return dest
 end
@@ -260,12 +264,16 @@ function Client:download(value, dest, opts)
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local execution = opts and opts.execution
   if execution ~= nil then Client.check_id(fname, execution, "execution") end
-  local path = target(dest, id, mime)
+  local path, record, name = target(dest, id, mime)
   local file_path = require("dexi").file_path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
               or ("files/%s"):format(file_path)
   local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size,
                                       timeout = opts and opts.timeout or 600 })
+  if record then
+    record:record(id, name, res.bytes)
+    record:save()
+  end
   return { path = path, bytes = res.bytes, mime = res.headers["content-type"] or mime }
 end
 
