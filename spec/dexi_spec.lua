@@ -893,6 +893,77 @@ describe("dexi", function()
       assert.same({}, downloaded(dir))
     end)
 
+    describe("whose ids make one name", function()
+      local EXEC_COLLIDE = "30000000-0000-4000-8000-000000000004"
+      local NAMES = {        -- in result order, and the size each file has
+        { "L1_Image.png", 1000 }, { "L1_Image~2.png", 1001 }, { "L1_Image~3.png", 1002 },
+        { "L_1_Image.png", 1003 }, { "L_1_Image~2.png", 1004 }, { "notes~2.txt", 64 },
+      }
+      local function record() return json.decode(S.slurp(dir .. "/" .. RECORD)).files end
+
+      it("give every id a name of its own and never overwrite a file that came from elsewhere", function()
+        S.spit(dir .. "/notes.txt", "the user's own notes")
+        local bulk = require "dexi.bulk"
+        local s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 6, 0, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        local want = { "notes.txt" }
+        for i, n in ipairs(NAMES) do
+          want[#want + 1] = n[1]
+          assert.equal(n[2], file_size(dir .. "/" .. n[1]), n[1])
+        end
+        table.sort(want)
+        assert.same(want, downloaded(dir))
+        assert.equal("the user's own notes", S.slurp(dir .. "/notes.txt"))
+        local rec, ids = record(), {}
+        for _, n in ipairs(NAMES) do
+          assert.equal(n[2], rec[n[1]].size)
+          ids[rec[n[1]].id] = true
+        end
+        assert.equal("notes.txt", rec["notes~2.txt"].id)
+        assert.is_true(ids["L1_Image.png"])
+        assert.is_nil(rec["notes.txt"])
+      end)
+
+      it("skip on a re-run only what came from the same id, and fetch a file gone since into its own name", function()
+        local bulk = require "dexi.bulk"
+        bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        S.reset("dexi")
+        local s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 0, 6, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        os.remove(dir .. "/L1_Image~2.png")
+        s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 1, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        assert.equal(1001, file_size(dir .. "/L1_Image~2.png"))
+        assert.equal(6, #downloaded(dir))
+      end)
+
+      it("keep a bare id with an odd MIME type off the user's file of that name, one call at a time", function()
+        S.spit(dir .. "/notes.txt", "mine")
+        local c = client()
+        local got = c:download("FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })
+        assert.equal(dir .. "/notes~2.txt", got.path)
+        assert.equal("mine", S.slurp(dir .. "/notes.txt"))
+        got = c:download("FILE:application/x-anything;64;notes.txt", dir .. "/", { execution = EXEC_COLLIDE })
+        assert.equal(dir .. "/notes~2.txt", got.path)          -- its own file again, not a third
+        local lines = ("accounts/%s/robots/10000000-0000-4000-8000-000000000002/runs/20000000-0000-4000-8000-000000000003/executions/%s/results/50000000-0000-4000-8000-0000000000cc/lines/")
+          :format(ACCOUNT, EXEC_COLLIDE)
+        local ids = { lines .. "L1/Image", lines .. "L1/Image.png", "L1_Image.png" }
+        local paths = task.map({ 1, 2, 3 }, function(i)       -- concurrent calls claim names too
+          return c:download(("FILE:image/png;%d;%s"):format(999 + i, ids[i]), dir, { execution = EXEC_COLLIDE }).path
+        end)
+        table.sort(paths)
+        assert.same({ dir .. "/L1_Image.png", dir .. "/L1_Image~2.png", dir .. "/L1_Image~3.png" }, paths)
+        assert.same({ "L1_Image.png", "L1_Image~2.png", "L1_Image~3.png", "notes.txt", "notes~2.txt" }, downloaded(dir))
+      end)
+
+      it("refuse a record it cannot read instead of guessing", function()
+        S.spit(dir .. "/" .. RECORD, "{not json")
+        local err = fails(client().download, client(), "FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })
+        assert.equal("decode", err.kind)
+        assert.matches("move it away", err.message)
+      end)
+    end)
+
     it("draw from the file limiter, and only from it", function()
       local c = client()
       local function counts()

@@ -92,6 +92,20 @@ describe("recipes", function()
       assert.same({ 5, 0, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
     end)
 
+    it("gives ids that make one name files of their own, keeps the user's file, and counts true", function()
+      local out = dir .. "/files"
+      os.execute("mkdir -p " .. S.quote(out))
+      S.spit(out .. "/notes.txt", "mine")
+      local r = recipe { "dexi-download", "--execution", "30000000-0000-4000-8000-000000000004", "--out", out }
+      assert.equal(0, r.code, r.err)
+      assert.matches("^6 files: 6 downloaded %(5074 bytes%), 0 already there, 0 failed", r.out)
+      assert.equal(8, #S.ls(out))                       -- 6 files, the user's, the record
+      assert.equal("mine", S.slurp(out .. "/notes.txt"))
+      assert.equal(64, #S.slurp(out .. "/notes~2.txt"))
+      r = recipe { "dexi-download", "--execution", "30000000-0000-4000-8000-000000000004", "--out", out }
+      assert.matches("^6 files: 0 downloaded %(0 bytes%), 6 already there, 0 failed", r.out)
+    end)
+
     it("takes the newest execution of a run", function()
       local r = recipe { "dexi-download", "--run", "20000000-0000-4000-8000-000000000003", "--out", dir, "--json" }
       assert.equal(0, r.code, r.err)

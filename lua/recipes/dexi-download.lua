@@ -5,8 +5,10 @@ local bulk = require "dexi.bulk"
 return {
   summary = "download every file referenced in a Dexi execution's result",
   description = "Walks every page of the result of --execution (or of the newest execution of --run),\n"
-    .. "downloads each file a cell points to into --out through the account's file limit, and\n"
-    .. "skips files already there with the right size. Credentials: DEXI_ACCOUNT, DEXI_API_KEY.",
+    .. "downloads each file a cell points to into --out through the account's file limit. Each\n"
+    .. "file id gets a name of its own (NAME~2.EXT when another id or a file of yours has NAME);\n"
+    .. "--out/.autolua-downloads.json records which file came from which id, so a re-run skips\n"
+    .. "what it downloaded before. Credentials: DEXI_ACCOUNT, DEXI_API_KEY.",
   options = {
     { name = "execution", type = "string", metavar = "ID", help = "the execution whose files to fetch" },
     { name = "run", type = "string", metavar = "ID", help = "take the newest execution of this run" },
