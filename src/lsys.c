@@ -178,7 +178,8 @@ static int l_commit(lua_State *L) {
     return 2;
   }
   t->s.closef = NULL;          /* closed from here on, whatever happens */
-  int ok = fflush(t->s.f) == 0 && al_tmp_seal(fileno(t->s.f)) == 0;
+  errno = EIO;                 /* what a write that failed earlier (its flag set) reports */
+  int ok = !ferror(t->s.f) && fflush(t->s.f) == 0 && al_tmp_seal(fileno(t->s.f)) == 0;
   int e = errno;
   if (fclose(t->s.f) != 0 && ok) { ok = 0; e = errno; }
   if (ok && rename(t->tmp, path) != 0) { ok = 0; e = errno; }
