@@ -203,6 +203,23 @@ describe("autolua.http", function()
       os.execute("rm -rf " .. S.quote(dir))
     end)
 
+    it("with replace = false, keep a file that appeared at the path during the transfer", function()
+      local dir = S.tmpdir()
+      local path = dir .. "/f.txt"
+      local writer = task.spawn(function() task.sleep(0.2); S.spit(path, "theirs") end)
+      local err = S.fails(http.request, { url = url("/slow_body?chunks=5&interval=0.1"), sink = path, replace = false })
+      writer:wait()
+      assert.equal("http", err.kind)
+      assert.equal("io", err.code)
+      assert.matches("File exists", err.message)
+      assert.equal("theirs", S.slurp(path))
+      assert.same({ "f.txt" }, S.ls(dir))
+      assert.equal(40, http.request { url = url("/slow_body?chunks=5&interval=0"), sink = path }.bytes)
+      assert.equal("chunk 0\n", S.slurp(path):sub(1, 8))    -- replace is the default
+      assert.equal("argument", S.fails(http.request, { url = url("/echo"), replace = false }).kind)
+      os.execute("rm -rf " .. S.quote(dir))
+    end)
+
     it("refuse a path in a missing directory before sending", function()
       local ok, err = pcall(http.request, { url = url("/echo"), sink = "/nonexistent-dir/x.bin" })
       assert.is_false(ok)

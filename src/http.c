@@ -99,6 +99,15 @@ static void drop_tmp(al_req *r) {
   if (r->tmp) { unlink(r->tmp); free(r->tmp); r->tmp = NULL; }
 }
 
+/* Renames 'tmp' to 'path'; with 'keep', a file that appeared at 'path' meanwhile stays and this
+** fails with EEXIST (a hard link cannot replace; where the file system has none, a rename). */
+static int place(const char *tmp, const char *path, int keep) {
+  if (!keep) return rename(tmp, path);
+  if (link(tmp, path) == 0) { unlink(tmp); return 0; }
+  if (errno == EEXIST) return -1;
+  return rename(tmp, path);
+}
+
 /* A file sink is renamed into place only when the whole 2xx body arrived. */
 static void settle_file(al_req *r) {
   if (r->sink != AL_SINK_FILE || r->fd < 0) return;
@@ -108,7 +117,7 @@ static void settle_file(al_req *r) {
   if (!ok) { drop_tmp(r); return; }
   if (close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
   r->fd = -1;
-  if (ok && rename(r->tmp, r->path) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
+  if (ok && place(r->tmp, r->path, r->keep_existing) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
   if (ok) { free(r->tmp); r->tmp = NULL; }
   else drop_tmp(r);
 }
@@ -258,7 +267,7 @@ static void recycle(al_req *r) {
   r->status = 0;
   r->bytes = 0;
   r->result = CURLE_OK;
-  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = r->over = 0;
+  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = r->over = r->keep_existing = 0;
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;

@@ -25,8 +25,8 @@
 /* Stack slots of http.request while it runs: then one slot per option, filled in one pass
 ** over the options table (a look-up per known option would cost more than the pass). */
 enum { OPTS = 1, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
-enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, O_MAX_BODY, NOPTS };
-static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", NULL};
+enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, O_MAX_BODY, O_REPLACE, NOPTS };
+static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", "replace", NULL};
 #define OPTSLOT(o) (NSLOTS + 1 + (o))
 
 /* Pushes option 'o' and returns its type. */
@@ -612,6 +612,7 @@ static int launch(lua_State *L) {
   if (lua_isinteger(L, OPTSLOT(O_EXPECT_BYTES))) r->expect = (curl_off_t)lua_tointeger(L, OPTSLOT(O_EXPECT_BYTES));
   if (lua_isinteger(L, OPTSLOT(O_MAX_BODY))) r->max_body = (curl_off_t)lua_tointeger(L, OPTSLOT(O_MAX_BODY));
   else if (lua_isnil(L, OPTSLOT(O_MAX_BODY)) && r->sink == AL_SINK_MEMORY) r->max_body = DEFAULT_MAX_BODY;
+  r->keep_existing = lua_isboolean(L, OPTSLOT(O_REPLACE)) && !lua_toboolean(L, OPTSLOT(O_REPLACE));
   configure(L, r);
   return start(L, r);
 }
@@ -654,6 +655,10 @@ static void check_rest(lua_State *L) {
       (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING))
     al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
   lua_pop(L, 1);
+  int tr = getopt(L, O_REPLACE);
+  if (tr != LUA_TNIL && (tr != LUA_TBOOLEAN || ts != LUA_TSTRING))
+    al_argerror(L, FNAME, "'replace' must be a boolean, with a file 'sink'");
+  lua_pop(L, 1);
   int tm = getopt(L, O_MAX_BODY);
   if (tm != LUA_TNIL && !(tm == LUA_TBOOLEAN && !lua_toboolean(L, -1)) &&
       (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
@@ -666,7 +671,7 @@ static void check_rest(lua_State *L) {
 
 /* http.request{method =, url =, query =, headers =, body = | json =, timeout =, follow =,
 ** sink = path | function(chunk), limiter =, max_wait =, ca_file =, expect_bytes =, reuse =,
-** max_body =} -> res */
+** max_body =, replace =} -> res */
 static int l_request(lua_State *L) {
   if (!lua_istable(L, 1))
     return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));

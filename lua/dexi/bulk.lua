@@ -43,14 +43,15 @@ function M.download_all(client, execution, dir, concurrency)
   end
   local bar = progress.new { label = "downloading", total = total, unit = "bytes" }
   local s = { files = #files, downloaded = 0, skipped = 0, failed = 0, bytes = 0, errors = json.array() }
+  record:begin()
   local done, err = pcall(task.each, files, function(fp)
     if record:has(fp.id, fp.size) then
       s.skipped = s.skipped + 1
     else
-      local got, res = pcall(client.download, client, fp.value, record:path(fp.name), { execution = execution })
+      -- into the directory: the download takes the name claimed above and records it
+      local got, res = pcall(client.download, client, fp.value, record.dir, { execution = execution })
       if got then
         s.downloaded, s.bytes = s.downloaded + 1, s.bytes + res.bytes
-        record:record(fp.id, fp.name, res.bytes)
       else
         s.failed = s.failed + 1
         s.errors[#s.errors + 1] = { id = fp.id, error = tostring(res) }
@@ -59,7 +60,7 @@ function M.download_all(client, execution, dir, concurrency)
     end
     bar:add(fp.size)
   end, { concurrency = concurrency or 8 })
-  record:save()          -- also when cancelled: what landed stays known to the next run
+  record:finish()        -- also when cancelled: what landed stays known to the next run
   if not done then error(err, 0) end
   bar:finish()
   return s

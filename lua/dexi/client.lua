@@ -121,13 +121,14 @@ end
 
 --[[ send(method, path, o) -> res
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
-DELETE), timeout =, sink =, expect_bytes =} ]]
+DELETE), timeout =, sink =, expect_bytes =, replace =} ]]
 function Client:send(method, path, o)
   o = o or {}
   local class = o.class or (method == "GET" and "get" or "write")
   local req = {
     method = method, url = self.base_url .. path, query = o.query, json = o.json,
     headers = self:headers(), timeout = o.timeout or self.timeout, sink = o.sink, expect_bytes = o.expect_bytes,
+    replace = o.replace,
   }
   local safe = o.safe
   if safe == nil then safe = method == "GET" or method == "DELETE" end
@@ -268,12 +269,12 @@ function Client:download(value, dest, opts)
   local file_path = require("dexi").file_path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
               or ("files/%s"):format(file_path)
-  local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size,
+  -- a name newly claimed in a directory is taken only if still free when the file lands
+  local replace = nil
+  if record and not record:owns(id, name) then replace = false end
+  local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size, replace = replace,
                                       timeout = opts and opts.timeout or 600 })
-  if record then
-    record:record(id, name, res.bytes)
-    record:save()
-  end
+  if record then record:record(id, name, res.bytes) end
   return { path = path, bytes = res.bytes, mime = res.headers["content-type"] or mime }
 end
 

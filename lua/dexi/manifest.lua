@@ -43,7 +43,8 @@ function M.open(dir)
   if dir == "" then dir = "/" end
   local m = open[dir]
   if m then return m end
-  m = setmetatable({ dir = dir, names = {}, ids = {}, claimed = {}, dirty = false, saved_at = -math.huge }, Manifest)
+  m = setmetatable({ dir = dir, names = {}, ids = {}, claimed = {}, dirty = false, saved_at = -math.huge, jobs = 0 },
+                     Manifest)
   for name, rec in pairs(load(dir)) do
     if type(name) == "string" and type(rec) == "table" and type(rec.id) == "string" then
       m.names[name] = { id = rec.id, size = math.tointeger(rec.size) }
@@ -103,12 +104,26 @@ function Manifest:has(id, size)
   return nil
 end
 
--- m:record(id, name, size): id's file is now in place under 'name'; the record is rewritten
--- at most every SAVE_EVERY seconds here (m:save() writes what is left).
+-- m:owns(id, name) -> whether the record gives the file 'name' to id (it may be replaced).
+function Manifest:owns(id, name)
+  local rec = self.names[name]
+  return rec ~= nil and rec.id == id
+end
+
+-- m:record(id, name, size): id's file is now in place under 'name'. The record is rewritten at
+-- once, or during a job (m:begin() ... m:finish()) at most every SAVE_EVERY seconds.
 function Manifest:record(id, name, size)
   self.names[name] = { id = id, size = size }
   self.dirty = true
-  if task.now() - self.saved_at >= SAVE_EVERY then self:save() end
+  if self.jobs == 0 or task.now() - self.saved_at >= SAVE_EVERY then self:save() end
+end
+
+function Manifest:begin() self.jobs = self.jobs + 1 end
+
+-- Ends a job: what it recorded is written (also when it failed or was cancelled).
+function Manifest:finish()
+  self.jobs = self.jobs - 1
+  self:save()
 end
 
 function Manifest:save()
