@@ -47,7 +47,7 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void on_signal(int sig) {
   if (sig != SIGINT || g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
     signal(sig, SIG_DFL);
-    g_rt->interrupted = sig;
+    if (!g_rt->interrupted) g_rt->interrupted = sig;   /* the first signal gives the status */
   }
   al_task *t = g_rt->sched.current;
   if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
