@@ -876,6 +876,18 @@ describe("dexi", function()
       assert.same({}, S.ls(dir))
     end)
 
+    it("stop a body kept in memory at its pointer's size too", function()
+      S.config("dexi", { file_long_by = 200 * 1024 * 1024 })
+      local c = client()
+      local err = fails(c.executions.file, EXEC_FILES, "FILE:image/png;26071;" .. FILE_LOWER)
+      assert.equal("too_large", err.code)
+      assert.matches("26071", err.message)
+      err = fails(c.files.get, "FILE:image/png;26071;" .. FILE_LOWER)
+      assert.equal("too_large", err.code)
+      S.config("dexi", { file_long_by = 0 })
+      assert.equal(26071, #c.files.get("FILE:image/png;26071;" .. FILE_LOWER))
+    end)
+
     it("retry a truncated body, and leave no file when it never arrives whole", function()
       local c = client { retries = 2 }
       S.config("dexi", { fault = { kind = "truncate", path = "/file/", count = 1 } })

@@ -121,14 +121,14 @@ end
 
 --[[ send(method, path, o) -> res
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
-DELETE), timeout =, sink =, expect_bytes =, replace =} ]]
+DELETE), timeout =, sink =, expect_bytes =, replace =, max_body =} ]]
 function Client:send(method, path, o)
   o = o or {}
   local class = o.class or (method == "GET" and "get" or "write")
   local req = {
     method = method, url = self.base_url .. path, query = o.query, json = o.json,
     headers = self:headers(), timeout = o.timeout or self.timeout, sink = o.sink, expect_bytes = o.expect_bytes,
-    replace = o.replace,
+    replace = o.replace, max_body = o.max_body,
   }
   local safe = o.safe
   if safe == nil then safe = method == "GET" or method == "DELETE" end
