@@ -218,6 +218,8 @@ local EXTENSIONS = {
   ["application/octet-stream"] = "bin",
 }
 
+local MAX_NAME = 200
+
 -- A file name from a file id and its MIME type: a bare id keeps its name, a path-style id
 -- (accounts/.../lines/<line>/<Field>) becomes <line>_<Field>, plus the type's extension.
 function Client.file_name(id, mime)
@@ -228,6 +230,11 @@ function Client.file_name(id, mime)
   name = name:gsub("[^%w%._-]", "_"):gsub("^%.+", "_")
   local ext = mime and (EXTENSIONS[mime:lower()] or mime:lower():match("^[%w.+-]+/([%w]+)$"))
   if ext and not name:lower():find("%." .. ext .. "$") then name = name .. "." .. ext end
+  if #name > MAX_NAME then     -- room for ~N and the temporary file's affixes within 255 bytes
+    local stem, dot = name:match("^(.-)(%.[%w]+)$")
+    if not stem or #dot > 16 then stem, dot = name, "" end
+    name = stem:sub(1, MAX_NAME - #dot) .. dot
+  end
   return name
 end
 
