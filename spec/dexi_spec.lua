@@ -991,6 +991,24 @@ describe("dexi", function()
         assert.equal(a:sub(1, -5) .. "~2.png", b)
       end)
 
+      it("record a burst of single downloads with few rewrites, and all of it before the process ends", function()
+        local script = dir .. "/s.lua"
+        S.spit(script, ([[
+          local dexi, task = require "dexi", require "autolua.task"
+          local c = dexi.client { account = "acc-test", api_key = "key-test", base_url = %q }
+          local rows = c.executions.result(%q).rows
+          task.map(rows, function(row) c:download(row[1], %q, { execution = %q }) end)
+        ]]):format(S.fake.dexi, EXEC_COLLIDE, dir .. "/out", EXEC_COLLIDE))
+        os.execute("mkdir " .. S.quote(dir .. "/out"))
+        local r = S.run { script }
+        assert.equal(0, r.code, r.err)
+        local rec = json.decode(S.slurp(dir .. "/out/" .. RECORD)).files
+        local n = 0
+        for _ in pairs(rec) do n = n + 1 end
+        assert.equal(6, n)
+        assert.equal(7, #S.ls(dir .. "/out"))
+      end)
+
       it("refuse a record it cannot read instead of guessing", function()
         S.spit(dir .. "/" .. RECORD, "{not json")
         local err = fails(client().download, client(), "FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })

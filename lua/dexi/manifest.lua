@@ -111,11 +111,21 @@ function Manifest:owns(id, name)
 end
 
 -- m:record(id, name, size): id's file is now in place under 'name'. The record is rewritten at
--- once, or during a job (m:begin() ... m:finish()) at most every SAVE_EVERY seconds.
+-- most every SAVE_EVERY seconds (each rewrite costs the whole record): during a job
+-- (m:begin() ... m:finish()) the job's end writes the rest; for single downloads a task writes
+-- it SAVE_EVERY after the last rewrite, or at once when it is cancelled (^C, SIGTERM).
 function Manifest:record(id, name, size)
   self.names[name] = { id = id, size = size }
   self.dirty = true
-  if self.jobs == 0 or task.now() - self.saved_at >= SAVE_EVERY then self:save() end
+  local wait = self.saved_at + SAVE_EVERY - task.now()
+  if wait <= 0 then return self:save() end
+  if self.jobs == 0 and not self.pending then
+    self.pending = task.spawn(function()
+      pcall(task.sleep, wait)
+      self.pending = nil
+      self:save()
+    end)
+  end
 end
 
 function Manifest:begin() self.jobs = self.jobs + 1 end
@@ -128,6 +138,7 @@ end
 
 function Manifest:save()
   if not self.dirty then return end
+  if not sys.stat(self.dir) then self.dirty = false; return end   -- gone, with its files
   local files = {}
   for name, rec in pairs(self.names) do files[name] = { id = rec.id, size = rec.size } end
   local text = json.encode { version = 1, files = files }
