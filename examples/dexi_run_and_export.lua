@@ -2,6 +2,7 @@
 --   DEXI_ACCOUNT=... DEXI_API_KEY=... autolua examples/dexi_run_and_export.lua RUN_ID OUT.jsonl
 local dexi = require "dexi"
 local json = require "cjson"
+local atomic = require "autolua.atomic"
 
 local run_id = assert(arg[1], "usage: dexi_run_and_export.lua RUN_ID OUT.jsonl")
 local out = assert(arg[2], "usage: dexi_run_and_export.lua RUN_ID OUT.jsonl")
@@ -18,9 +19,10 @@ print("finished", execution.state)
 if execution.state ~= "OK" then os.exit(1) end
 
 local result = client.executions.result(execution._id)
-local f = assert(io.open(out, "w"))
-for _, record in ipairs(dexi.rows_as_records(result)) do
-  f:write(json.encode(record), "\n")
-end
-f:close()
+-- the file appears whole or not at all: a failure half way leaves nothing behind
+atomic.write(out, function(f)
+  for _, record in ipairs(dexi.rows_as_records(result)) do
+    f:write(json.encode(record), "\n")
+  end
+end)
 print(("%d rows written to %s"):format(#result.rows, out))

@@ -172,6 +172,29 @@ describe("the command line", function()
     os.execute("rm -rf " .. S.quote(dir))
   end)
 
+  for _, case in ipairs { { "TERM", 143, "SIGTERM" }, { "HUP", 129, "SIGHUP" } } do
+    it(("exits %d on SIG%s like SIGINT, aborting transfers and removing partial files"):format(case[2], case[1]), function()
+      local dir = S.tmpdir()
+      local script = dir .. "/s.lua"
+      S.spit(script, ([[
+        local http, task = require "autolua.http", require "autolua.task"
+        io.stdout:write("started\n"); io.stdout:flush()
+        task.map({ 1, 2, 3 }, function(i)
+          http.request { url = %q, sink = %q .. i .. ".bin" }
+        end)
+      ]]):format(S.url("misc", "/slow_body?chunks=100&interval=0.1"), dir .. "/partial"))
+      local cmd = ("%s %s >%s/out 2>%s/err & pid=$!; sleep 1; ls -A %s > %s/during; kill -%s $pid; wait $pid; echo $? > %s/code")
+        :format(S.quote(S.bin), S.quote(script), dir, dir, dir, dir, case[1], dir)
+      os.execute("sh -c " .. S.quote(cmd))
+      assert.equal(tostring(case[2]), S.slurp(dir .. "/code"):match("%d+"))
+      assert.equal("started\n", S.slurp(dir .. "/out"))
+      assert.matches(case[3], S.slurp(dir .. "/err"))
+      assert.matches("%.partial1%.bin%.part%-", S.slurp(dir .. "/during"))   -- there were partial files
+      assert.same({ "code", "during", "err", "out", "s.lua" }, (function() local t = S.ls(dir); table.sort(t); return t end)())
+      os.execute("rm -rf " .. S.quote(dir))
+    end)
+  end
+
   it("keeps the system package paths so Debian's Lua modules load", function()
     local r = S.run { "-e", "return require('cjson').encode({1}), package.path:find('/usr/share/lua/5.4', 1, true) ~= nil" }
     assert.equal(0, r.code)

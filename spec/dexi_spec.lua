@@ -81,6 +81,15 @@ end
 
 local function rmdir(dir) os.execute("rm -rf " .. S.quote(dir)) end
 
+-- The files in a download directory, without its record of what came from where.
+local RECORD = ".autolua-downloads.json"
+local function downloaded(dir)
+  local names = {}
+  for _, n in ipairs(S.ls(dir)) do if n ~= RECORD then names[#names + 1] = n end end
+  table.sort(names)
+  return names
+end
+
 local function no_secret(text, ...)
   for _, secret in ipairs { KEY, ACCESS, ... } do
     assert.is_nil(text:find(secret, 1, true), "a secret shows in: " .. text)
@@ -789,8 +798,7 @@ describe("dexi", function()
         assert.same({ path = dir .. "/" .. w[1], bytes = w[2], mime = w[3] }, got)
         assert.equal(w[2], file_size(got.path))
       end
-      local names = S.ls(dir)
-      table.sort(names)
+      local names = downloaded(dir)
       local expected = {}
       for i, w in ipairs(want) do expected[i] = w[1] end
       table.sort(expected)
@@ -864,6 +872,31 @@ describe("dexi", function()
       assert.equal(2, #S.requests("dexi"))
     end)
 
+    it("stop a body longer than its pointer says as soon as it passes the size, keeping nothing", function()
+      S.config("dexi", { file_long_by = 200 * 1024 * 1024 })
+      local c = client { retries = 2 }
+      local t0 = task.now()
+      local err = fails(c.download, c, "FILE:image/png;26071;" .. FILE_LOWER, dir, { execution = EXEC_FILES })
+      assert.equal("http", err.kind)
+      assert.equal("too_large", err.code)
+      assert.matches("26071", err.message)
+      assert.equal(1, #S.requests("dexi"))      -- not retried: the same body would come again
+      assert.is_true(task.now() - t0 < 3, "read the whole 200 MiB")
+      assert.same({}, S.ls(dir))
+    end)
+
+    it("stop a body kept in memory at its pointer's size too", function()
+      S.config("dexi", { file_long_by = 200 * 1024 * 1024 })
+      local c = client()
+      local err = fails(c.executions.file, EXEC_FILES, "FILE:image/png;26071;" .. FILE_LOWER)
+      assert.equal("too_large", err.code)
+      assert.matches("26071", err.message)
+      err = fails(c.files.get, "FILE:image/png;26071;" .. FILE_LOWER)
+      assert.equal("too_large", err.code)
+      S.config("dexi", { file_long_by = 0 })
+      assert.equal(26071, #c.files.get("FILE:image/png;26071;" .. FILE_LOWER))
+    end)
+
     it("retry a truncated body, and leave no file when it never arrives whole", function()
       local c = client { retries = 2 }
       S.config("dexi", { fault = { kind = "truncate", path = "/file/", count = 1 } })
@@ -878,7 +911,119 @@ describe("dexi", function()
       assert.equal("truncated", err.code)
       assert.equal(3, err.attempts)
       assert.equal(3, #S.requests("dexi"))
-      assert.same({}, S.ls(dir))
+      assert.same({}, downloaded(dir))
+    end)
+
+    describe("whose ids make one name", function()
+      local EXEC_COLLIDE = "30000000-0000-4000-8000-000000000004"
+      local NAMES = {        -- in result order, and the size each file has
+        { "L1_Image.png", 1000 }, { "L1_Image~2.png", 1001 }, { "L1_Image~3.png", 1002 },
+        { "L_1_Image.png", 1003 }, { "L_1_Image~2.png", 1004 }, { "notes~2.txt", 64 },
+      }
+      local function record() return json.decode(S.slurp(dir .. "/" .. RECORD)).files end
+
+      it("give every id a name of its own and never overwrite a file that came from elsewhere", function()
+        S.spit(dir .. "/notes.txt", "the user's own notes")
+        local bulk = require "dexi.bulk"
+        local s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 6, 0, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        local want = { "notes.txt" }
+        for i, n in ipairs(NAMES) do
+          want[#want + 1] = n[1]
+          assert.equal(n[2], file_size(dir .. "/" .. n[1]), n[1])
+        end
+        table.sort(want)
+        assert.same(want, downloaded(dir))
+        assert.equal("the user's own notes", S.slurp(dir .. "/notes.txt"))
+        local rec, ids = record(), {}
+        for _, n in ipairs(NAMES) do
+          assert.equal(n[2], rec[n[1]].size)
+          ids[rec[n[1]].id] = true
+        end
+        assert.equal("notes.txt", rec["notes~2.txt"].id)
+        assert.is_true(ids["L1_Image.png"])
+        assert.is_nil(rec["notes.txt"])
+      end)
+
+      it("skip on a re-run only what came from the same id, and fetch a file gone since into its own name", function()
+        local bulk = require "dexi.bulk"
+        bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        S.reset("dexi")
+        local s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 0, 6, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        os.remove(dir .. "/L1_Image~2.png")
+        s = bulk.download_all(client(), EXEC_COLLIDE, dir, 3)
+        assert.same({ 6, 1, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+        assert.equal(1001, file_size(dir .. "/L1_Image~2.png"))
+        assert.equal(6, #downloaded(dir))
+      end)
+
+      it("keep a bare id with an odd MIME type off the user's file of that name, one call at a time", function()
+        S.spit(dir .. "/notes.txt", "mine")
+        local c = client()
+        local got = c:download("FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })
+        assert.equal(dir .. "/notes~2.txt", got.path)
+        assert.equal("mine", S.slurp(dir .. "/notes.txt"))
+        got = c:download("FILE:application/x-anything;64;notes.txt", dir .. "/", { execution = EXEC_COLLIDE })
+        assert.equal(dir .. "/notes~2.txt", got.path)          -- its own file again, not a third
+        local lines = ("accounts/%s/robots/10000000-0000-4000-8000-000000000002/runs/20000000-0000-4000-8000-000000000003/executions/%s/results/50000000-0000-4000-8000-0000000000cc/lines/")
+          :format(ACCOUNT, EXEC_COLLIDE)
+        local ids = { lines .. "L1/Image", lines .. "L1/Image.png", "L1_Image.png" }
+        local paths = task.map({ 1, 2, 3 }, function(i)       -- concurrent calls claim names too
+          return c:download(("FILE:image/png;%d;%s"):format(999 + i, ids[i]), dir, { execution = EXEC_COLLIDE }).path
+        end)
+        table.sort(paths)
+        assert.same({ dir .. "/L1_Image.png", dir .. "/L1_Image~2.png", dir .. "/L1_Image~3.png" }, paths)
+        assert.same({ "L1_Image.png", "L1_Image~2.png", "L1_Image~3.png", "notes.txt", "notes~2.txt" }, downloaded(dir))
+      end)
+
+      it("keep a file that appears under the claimed name while the download runs", function()
+        S.config("dexi", { fault = { kind = "delay", seconds = 0.5, count = 1, path = "/file/" } })
+        local c = client()
+        local writer = task.spawn(function() task.sleep(0.2); S.spit(dir .. "/notes.txt", "made meanwhile") end)
+        local err = fails(c.download, c, "FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })
+        writer:wait()
+        assert.equal("io", err.code)
+        assert.equal("made meanwhile", S.slurp(dir .. "/notes.txt"))
+        assert.same({ "notes.txt" }, downloaded(dir))
+      end)
+
+      it("cut an over-long name to 200 bytes, keeping its type, and still one name per id", function()
+        local Client = require "dexi.client"
+        local long = ("x"):rep(300)
+        local name = Client.file_name("lines/" .. long .. "a", "image/png")
+        assert.equal(("x"):rep(196) .. ".png", name)
+        local record = require("dexi.manifest").open(dir)
+        local a = record:claim("accounts/1/lines/" .. long .. "a/Image", Client.file_name("accounts/1/lines/" .. long .. "a/Image", "image/png"))
+        local b = record:claim("accounts/1/lines/" .. long .. "b/Image", Client.file_name("accounts/1/lines/" .. long .. "b/Image", "image/png"))
+        assert.equal(200, #a)
+        assert.equal(a:sub(1, -5) .. "~2.png", b)
+      end)
+
+      it("record a burst of single downloads with few rewrites, and all of it before the process ends", function()
+        local script = dir .. "/s.lua"
+        S.spit(script, ([[
+          local dexi, task = require "dexi", require "autolua.task"
+          local c = dexi.client { account = "acc-test", api_key = "key-test", base_url = %q }
+          local rows = c.executions.result(%q).rows
+          task.map(rows, function(row) c:download(row[1], %q, { execution = %q }) end)
+        ]]):format(S.fake.dexi, EXEC_COLLIDE, dir .. "/out", EXEC_COLLIDE))
+        os.execute("mkdir " .. S.quote(dir .. "/out"))
+        local r = S.run { script }
+        assert.equal(0, r.code, r.err)
+        local rec = json.decode(S.slurp(dir .. "/out/" .. RECORD)).files
+        local n = 0
+        for _ in pairs(rec) do n = n + 1 end
+        assert.equal(6, n)
+        assert.equal(7, #S.ls(dir .. "/out"))
+      end)
+
+      it("refuse a record it cannot read instead of guessing", function()
+        S.spit(dir .. "/" .. RECORD, "{not json")
+        local err = fails(client().download, client(), "FILE:application/x-anything;64;notes.txt", dir, { execution = EXEC_COLLIDE })
+        assert.equal("decode", err.kind)
+        assert.matches("move it away", err.message)
+      end)
     end)
 
     it("draw from the file limiter, and only from it", function()

@@ -31,7 +31,7 @@ describe("examples", function()
     local r = example("dexi_download_latest.lua", { "20000000-0000-4000-8000-000000000003", "out" }, dir)
     assert.equal(0, r.code, r.err)
     assert.matches("5 files downloaded", r.out)
-    assert.equal(5, #S.ls(dir .. "/out"))
+    assert.equal(6, #S.ls(dir .. "/out"))           -- the files and the record of where each came from
   end)
 
   it("dexi_run_and_export writes the result", function()

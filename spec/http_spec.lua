@@ -192,6 +192,34 @@ describe("autolua.http", function()
       os.execute("rm -rf " .. dir)
     end)
 
+    it("give the downloaded file 0666 & ~umask, as curl -o does", function()
+      local dir = S.tmpdir()
+      local r = S.run_script(("require('autolua.http').request { url = %q, sink = %q }")
+        :format(url("/bytes?n=10"), dir .. "/f.bin"), {}, { env = "umask 027;" })
+      assert.equal(0, r.code, r.err)
+      local p = io.popen("stat -c %a " .. S.quote(dir .. "/f.bin"))
+      assert.equal("640", p:read("l"))
+      p:close()
+      os.execute("rm -rf " .. S.quote(dir))
+    end)
+
+    it("with replace = false, keep a file that appeared at the path during the transfer", function()
+      local dir = S.tmpdir()
+      local path = dir .. "/f.txt"
+      local writer = task.spawn(function() task.sleep(0.2); S.spit(path, "theirs") end)
+      local err = S.fails(http.request, { url = url("/slow_body?chunks=5&interval=0.1"), sink = path, replace = false })
+      writer:wait()
+      assert.equal("http", err.kind)
+      assert.equal("io", err.code)
+      assert.matches("File exists", err.message)
+      assert.equal("theirs", S.slurp(path))
+      assert.same({ "f.txt" }, S.ls(dir))
+      assert.equal(40, http.request { url = url("/slow_body?chunks=5&interval=0"), sink = path }.bytes)
+      assert.equal("chunk 0\n", S.slurp(path):sub(1, 8))    -- replace is the default
+      assert.equal("argument", S.fails(http.request, { url = url("/echo"), replace = false }).kind)
+      os.execute("rm -rf " .. S.quote(dir))
+    end)
+
     it("refuse a path in a missing directory before sending", function()
       local ok, err = pcall(http.request, { url = url("/echo"), sink = "/nonexistent-dir/x.bin" })
       assert.is_false(ok)
@@ -217,6 +245,65 @@ describe("autolua.http", function()
       })
       assert.is_false(ok)
       assert.equal("enough", err)
+    end)
+  end)
+
+  describe("size caps", function()
+    local dir
+    before_each(function() dir = S.tmpdir() end)
+    after_each(function() os.execute("rm -rf " .. S.quote(dir)) end)
+
+    it("stop a file download as soon as the body passes expect_bytes", function()
+      local t0 = task.now()
+      local err = S.fails(http.request, { url = url("/slow_body?chunks=100&interval=0.1"), sink = dir .. "/x.txt",
+                                          expect_bytes = 10 })
+      assert.is_true(task.now() - t0 < 5, "waited for the whole 10 s body")
+      assert.equal("http", err.kind)
+      assert.equal("too_large", err.code)
+      assert.is_false(err.retryable)
+      assert.matches("longer than the 10 bytes expected", err.message)
+      assert.same({}, S.ls(dir))
+    end)
+
+    it("count decoded bytes, so a gzip bomb stops at expect_bytes", function()
+      local err = S.fails(http.request, { url = url("/gzip_bomb"), sink = dir .. "/bomb.bin", expect_bytes = 1048576 })
+      assert.equal("too_large", err.code)
+      assert.same({}, S.ls(dir))
+    end)
+
+    it("cap a body kept in memory: max_body, 64 MiB unless given", function()
+      local err = S.fails(http.request, { url = url("/json?size=5000"), max_body = 1000 })
+      assert.equal("http", err.kind)
+      assert.equal("too_large", err.code)
+      assert.matches("'max_body' %(1000 bytes%)", err.message)
+      assert.equal(200, http.request { url = url("/json?size=5000"), max_body = 10000 }.status)
+      err = S.fails(http.request, { url = url("/gzip_bomb") })       -- 2 MiB that decodes to 2 GiB
+      assert.equal("too_large", err.code)
+      assert.matches("67108864 bytes", err.message)
+      local f = assert(io.open("/proc/self/status"))
+      local peak = tonumber(f:read("a"):match("VmHWM:%s*(%d+) kB"))
+      f:close()
+      assert.is_true(peak < 512 * 1024, ("peak RSS %d kB"):format(peak))
+      local big = http.request { url = url("/bytes?n=70000000&seed=m"), max_body = false }
+      assert.equal(70000000, #big.body)
+    end)
+
+    it("apply max_body to a function sink and to a file sink when given", function()
+      local total = 0
+      local err = S.fails(http.request, { url = url("/bytes?n=3000000&seed=s"), max_body = 100000,
+                                          sink = function(chunk) total = total + #chunk end })
+      assert.equal("too_large", err.code)
+      assert.is_true(total <= 100000)
+      err = S.fails(http.request, { url = url("/bytes?n=3000000&seed=s"), max_body = 100000, sink = dir .. "/f.bin" })
+      assert.equal("too_large", err.code)
+      assert.same({}, S.ls(dir))
+      assert.equal(3000000, http.request { url = url("/bytes?n=3000000&seed=s"), sink = dir .. "/f.bin" }.bytes)
+    end)
+
+    it("refuse a max_body that is not a byte count", function()
+      for _, v in ipairs { -1, 1.5, "10", true, {} } do
+        assert.equal("argument", S.fails(http.request, { url = url("/echo"), max_body = v }).kind)
+      end
     end)
   end)
 

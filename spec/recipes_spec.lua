@@ -180,11 +180,26 @@ describe("recipes", function()
       assert.equal(0, r.code, r.err)
       assert.matches("^execution " .. EXEC_FILES:gsub("%-", "%%-") .. " %(OK%): 5 files: 5 downloaded %(%d+ bytes%), 0 already there, 0 failed", r.err)
       assert.equal("", r.out)
-      assert.equal(5, #S.ls(dir .. "/files"))
+      assert.equal(6, #S.ls(dir .. "/files"))         -- and the record of which id each came from
+      assert.is_table(json.decode(S.slurp(dir .. "/files/.autolua-downloads.json")).files)
       r = recipe { "dexi-download", "--execution", EXEC_FILES, "--out", dir .. "/files", "--json" }
       assert.equal(0, r.code)
       local s = json.decode(r.out)
       assert.same({ 5, 0, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+    end)
+
+    it("gives ids that make one name files of their own, keeps the user's file, and counts true", function()
+      local out = dir .. "/files"
+      os.execute("mkdir -p " .. S.quote(out))
+      S.spit(out .. "/notes.txt", "mine")
+      local r = recipe { "dexi-download", "--execution", "30000000-0000-4000-8000-000000000004", "--out", out }
+      assert.equal(0, r.code, r.err)
+      assert.matches("%(OK%): 6 files: 6 downloaded %(5074 bytes%), 0 already there, 0 failed", r.err)
+      assert.equal(8, #S.ls(out))                       -- 6 files, the user's, the record
+      assert.equal("mine", S.slurp(out .. "/notes.txt"))
+      assert.equal(64, #S.slurp(out .. "/notes~2.txt"))
+      r = recipe { "dexi-download", "--execution", "30000000-0000-4000-8000-000000000004", "--out", out }
+      assert.matches("%(OK%): 6 files: 0 downloaded %(0 bytes%), 6 already there, 0 failed", r.err)
     end)
 
     it("takes the newest execution of a run", function()
@@ -312,6 +327,21 @@ print(json.dumps({"code": p.returncode, "out": out.decode(), "err": err.decode()
       r = recipe { "dexi-export", "--execution", EXEC_FAILED, "--out", out, "--any-state" }
       assert.equal(0, r.code, r.err)
       assert.matches("%(FAILED%)", r.err)
+    end)
+
+    it("removes its temporary file when SIGTERM or SIGHUP ends it half way", function()
+      S.config("dexi", { fault = { kind = "delay", seconds = 2, count = -1, path = "/rows" } })
+      for _, case in ipairs { { "TERM", 143 }, { "HUP", 129 } } do
+        local out = dir .. "/rows.jsonl"
+        local cmd = ("%s %s recipe dexi-export --dataset %s --out %s >%s/out 2>%s/err & pid=$!; sleep 1; ls -A %s > %s/during; kill -%s $pid; wait $pid; echo $? > %s/code")
+          :format(ENV, S.quote(S.bin), DATASET, S.quote(out), dir, dir, dir, dir, case[1], dir)
+        os.execute("sh -c " .. S.quote(cmd))
+        assert.equal(tostring(case[2]), S.slurp(dir .. "/code"):match("%d+"), S.slurp(dir .. "/err"))
+        assert.matches("%.rows%.jsonl%.part%-", S.slurp(dir .. "/during"))
+        local left = S.ls(dir)
+        table.sort(left)
+        assert.same({ "code", "during", "err", "out" }, left)
+      end
     end)
 
     it("leaves no file when the export fails half way", function()

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include "http.h"
+#include "tmpfile.h"
 
 #define NOTE_DATA_MAX (256 * 1024)   /* stream sinks pause past this much unread data */
 #define ERROR_BODY_MAX (1024 * 1024) /* a non-2xx body kept in memory with a sink, at most */
@@ -98,14 +99,25 @@ static void drop_tmp(al_req *r) {
   if (r->tmp) { unlink(r->tmp); free(r->tmp); r->tmp = NULL; }
 }
 
+/* Renames 'tmp' to 'path'; with 'keep', a file that appeared at 'path' meanwhile stays and this
+** fails with EEXIST (a hard link cannot replace; where the file system has none, a rename). */
+static int place(const char *tmp, const char *path, int keep) {
+  if (!keep) return rename(tmp, path);
+  if (link(tmp, path) == 0) { unlink(tmp); return 0; }
+  if (errno == EEXIST) return -1;
+  return rename(tmp, path);
+}
+
 /* A file sink is renamed into place only when the whole 2xx body arrived. */
 static void settle_file(al_req *r) {
   if (r->sink != AL_SINK_FILE || r->fd < 0) return;
   int ok = r->result == CURLE_OK && r->status >= 200 && r->status < 300;
   if (ok && r->expect >= 0 && r->bytes != r->expect) { r->size_mismatch = 1; ok = 0; }
-  if (ok && close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
+  if (ok && al_tmp_seal(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
+  if (!ok) { drop_tmp(r); return; }
+  if (close(r->fd) != 0) { r->sys_errno = errno; ok = 0; r->result = CURLE_WRITE_ERROR; }
   r->fd = -1;
-  if (ok && rename(r->tmp, r->path) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
+  if (ok && place(r->tmp, r->path, r->keep_existing) != 0) { r->sys_errno = errno; r->result = CURLE_WRITE_ERROR; ok = 0; }
   if (ok) { free(r->tmp); r->tmp = NULL; }
   else drop_tmp(r);
 }
@@ -147,9 +159,20 @@ static size_t write_file(al_req *r, const char *p, size_t len) {
   return len;
 }
 
+/* Whether 'len' more body bytes pass the size the body must have (a pointer's) or the most
+** the caller takes. Checked as the bytes come, after decoding: a body that lies about its size
+** or a compressed bomb stops at the cap instead of filling the disk or the memory. */
+static int over_cap(al_req *r, size_t len) {
+  curl_off_t after = r->bytes + (curl_off_t)len;
+  if (r->expect >= 0 && after > r->expect) r->over = 1;
+  else if (r->max_body >= 0 && after > r->max_body) r->over = 2;
+  return r->over;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  if ((r->sink == AL_SINK_MEMORY || is2xx(r->status)) && over_cap(r, len)) return 0;
   if (r->sink == AL_SINK_MEMORY || !is2xx(r->status)) {
     size_t keep = len;
     if (r->sink != AL_SINK_MEMORY && r->body.len + keep > ERROR_BODY_MAX)
@@ -244,7 +267,7 @@ static void recycle(al_req *r) {
   r->status = 0;
   r->bytes = 0;
   r->result = CURLE_OK;
-  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = 0;
+  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = r->over = r->keep_existing = 0;
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
@@ -259,22 +282,16 @@ al_req *al_req_new(al_http *h) {
   r->fd = -1;
   r->stream_max = NOTE_DATA_MAX;
   r->expect = -1;
+  r->max_body = -1;
   link_live(r);
   return r;
 }
 
 int al_req_sink_file(al_req *r, const char *path) {
-  const char *slash = strrchr(path, '/');
-  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-  const char *base = slash ? slash + 1 : path;
-  if (!*base) { errno = EISDIR; return -1; }
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n), *dst = strdup(path);
-  if (!tmp || !dst) { free(tmp); free(dst); errno = ENOMEM; return -1; }
-  snprintf(tmp, n, "%.*s.%s.part-XXXXXX", (int)dirlen, path, base);
-  int fd = mkstemp(tmp);
-  if (fd < 0) { int e = errno; free(tmp); free(dst); errno = e; return -1; }
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  char *tmp = NULL, *dst = strdup(path);
+  if (!dst) { errno = ENOMEM; return -1; }
+  int fd = al_tmp_open(path, &tmp);
+  if (fd < 0) { int e = errno; free(dst); errno = e; return -1; }
   r->sink = AL_SINK_FILE;
   r->fd = fd;
   r->tmp = tmp;
@@ -309,7 +326,7 @@ void al_req_rearm(al_req *r) {
   al_buf_reset(&r->head);
   r->status = 0;
   r->bytes = 0;
-  r->done = r->paused = r->size_mismatch = 0;
+  r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);

@@ -41,7 +41,10 @@ struct al_req {
   int sys_errno;           /* why a file write failed */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
+  curl_off_t max_body;     /* the most body bytes taken (decoded), or -1 */
+  int over;                /* stopped: 1 the body passed 'expect', 2 it passed 'max_body' */
   int fd;                  /* file sink: the temporary file */
+  int keep_existing;       /* file sink: fail (EEXIST) rather than replace a file at the path */
   char *path, *tmp;
   size_t stream_max;       /* stream sink: pause when this much is waiting */
   void (*notify)(al_req *r, al_req_event ev);

@@ -20,12 +20,13 @@
 #define RESPONSE_MT "autolua.http.response"
 #define FNAME "http.request"
 #define MAX_REDIRECTS 10
+#define DEFAULT_MAX_BODY (64LL * 1024 * 1024)   /* a body kept in memory, unless 'max_body' says */
 
 /* Stack slots of http.request while it runs: then one slot per option, filled in one pass
 ** over the options table (a look-up per known option would cost more than the pass). */
 enum { OPTS = 1, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
-enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, NOPTS };
-static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", NULL};
+enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, O_MAX_BODY, O_REPLACE, NOPTS };
+static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", "replace", NULL};
 #define OPTSLOT(o) (NSLOTS + 1 + (o))
 
 /* Pushes option 'o' and returns its type. */
@@ -477,7 +478,16 @@ static const errmap *map_error(CURLcode c) {
 /* Pushes the error object for a failed transfer. */
 static void push_failure(lua_State *L, al_req *r) {
   const errmap *m = map_error(r->result);
-  if (r->size_mismatch) {
+  if (r->over) {
+    static const errmap over_error = {CURLE_OK, "http", "too_large", 0};
+    if (r->over == 1)
+      al_error_push(L, "http", "the body is longer than the %I bytes expected; the transfer was stopped and nothing was kept",
+                    (lua_Integer)r->expect);
+    else
+      al_error_push(L, "http", "the body is larger than 'max_body' (%I bytes); the transfer was stopped",
+                    (lua_Integer)r->max_body);
+    m = &over_error;
+  } else if (r->size_mismatch) {
     static const errmap size_error = {CURLE_OK, "http", "size", 1};
     al_error_push(L, "http", "the body has %I bytes, not the %I expected; nothing was kept",
                   (lua_Integer)r->bytes, (lua_Integer)r->expect);
@@ -602,6 +612,9 @@ static int launch(lua_State *L) {
   r->ud = al_task_current(L, FNAME);
   if (lua_type(L, SINKFN) == LUA_TFUNCTION) r->sink = AL_SINK_STREAM;
   if (lua_isinteger(L, OPTSLOT(O_EXPECT_BYTES))) r->expect = (curl_off_t)lua_tointeger(L, OPTSLOT(O_EXPECT_BYTES));
+  if (lua_isinteger(L, OPTSLOT(O_MAX_BODY))) r->max_body = (curl_off_t)lua_tointeger(L, OPTSLOT(O_MAX_BODY));
+  else if (lua_isnil(L, OPTSLOT(O_MAX_BODY)) && r->sink == AL_SINK_MEMORY) r->max_body = DEFAULT_MAX_BODY;
+  r->keep_existing = lua_isboolean(L, OPTSLOT(O_REPLACE)) && !lua_toboolean(L, OPTSLOT(O_REPLACE));
   configure(L, r);
   return start(L, r);
 }
@@ -644,12 +657,23 @@ static void check_rest(lua_State *L) {
       (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING))
     al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
   lua_pop(L, 1);
+  int tr = getopt(L, O_REPLACE);
+  if (tr != LUA_TNIL && (tr != LUA_TBOOLEAN || ts != LUA_TSTRING))
+    al_argerror(L, FNAME, "'replace' must be a boolean, with a file 'sink'");
+  lua_pop(L, 1);
+  int tm = getopt(L, O_MAX_BODY);
+  if (tm != LUA_TNIL && !(tm == LUA_TBOOLEAN && !lua_toboolean(L, -1)) &&
+      (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
+    al_argerror(L, FNAME, "'max_body' must be a byte count or false, got %s",
+                tm == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+  lua_pop(L, 1);
   check_headers(L);
   opt_string(L, O_CA_FILE, 0);
 }
 
 /* http.request{method =, url =, query =, headers =, body = | json =, timeout =, follow =,
-** sink = path | function(chunk), limiter =, max_wait =, ca_file =} -> res */
+** sink = path | function(chunk), limiter =, max_wait =, ca_file =, expect_bytes =, reuse =,
+** max_body =, replace =} -> res */
 static int l_request(lua_State *L) {
   if (!lua_istable(L, 1))
     return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));

@@ -1,6 +1,7 @@
 /*
 ** autolua.sys: what scripts need from the host beyond tasks, HTTP and limiters: isatty, stat,
-** mkdir, the embedded module list, and os.exit that cleans up.
+** mkdir, the embedded module list, temporary files for atomic writes, and os.exit that cleans
+** up.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -10,10 +11,12 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <lauxlib.h>
+#include <lualib.h>
 #include "modules.h"
 #include "runtime.h"
 #include "lerror.h"
 #include "loader.h"
+#include "tmpfile.h"
 
 
 
@@ -96,6 +99,101 @@ static int l_listdir(lua_State *L) {
   return 1;
 }
 
+/* {====================================================== temporary files */
+
+/* An io file handle (the io library's own methods work on it) over a temporary file made by
+** al_tmp_open: closed or collected before sys.commit, it takes its file with it. Every one
+** still open is on a list, so os.exit removes them too. */
+typedef struct tmpstream {
+  luaL_Stream s;             /* first: the io library takes this for its own handle */
+  char *tmp;
+  struct tmpstream *prev, *next;
+} tmpstream;
+
+static tmpstream *open_temps;
+
+static void untrack(tmpstream *t) {
+  if (t->prev) t->prev->next = t->next; else if (open_temps == t) open_temps = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+}
+
+static void discard(tmpstream *t) {
+  if (t->tmp) { unlink(t->tmp); free(t->tmp); t->tmp = NULL; }
+  untrack(t);
+}
+
+/* The handle's close function (f:close() and collection): the temporary file goes too. */
+static int tmp_close(lua_State *L) {
+  tmpstream *t = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  int ok = fclose(t->s.f) == 0;
+  discard(t);
+  return luaL_fileresult(L, ok, NULL);
+}
+
+void al_sys_drop_temps(void) {
+  while (open_temps) {
+    tmpstream *t = open_temps;
+    if (t->s.closef) { fclose(t->s.f); t->s.closef = NULL; }
+    discard(t);
+  }
+}
+
+/* sys.tmpfile(path) -> file, tmpname | nil, message: a new temporary file beside 'path', open
+** for writing, that only sys.commit(file, path) puts in place. */
+static int l_tmpfile(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tmpstream *t = lua_newuserdatauv(L, sizeof *t, 0);
+  t->s.f = NULL;
+  t->s.closef = NULL;          /* "closed" until it holds a file */
+  t->tmp = NULL;
+  t->prev = t->next = NULL;
+  luaL_setmetatable(L, LUA_FILEHANDLE);
+  char *tmp;
+  int fd = al_tmp_open(path, &tmp);
+  if (fd < 0) return luaL_fileresult(L, 0, path);
+  t->s.f = fdopen(fd, "wb");
+  if (!t->s.f) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    errno = e;
+    return luaL_fileresult(L, 0, path);
+  }
+  t->s.closef = tmp_close;
+  t->tmp = tmp;
+  t->next = open_temps;
+  if (open_temps) open_temps->prev = t;
+  open_temps = t;
+  lua_pushstring(L, tmp);
+  return 2;
+}
+
+/* sys.commit(file, path) -> true | nil, message: flushes and closes a file from sys.tmpfile,
+** gives it the user's umask and renames it to 'path'; on failure its temporary file is gone. */
+static int l_commit(lua_State *L) {
+  tmpstream *t = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  const char *path = luaL_checkstring(L, 2);
+  if (t->s.closef != tmp_close) {
+    lua_pushnil(L);
+    lua_pushstring(L, t->s.closef ? "not a file from sys.tmpfile" : "attempt to use a closed file");
+    return 2;
+  }
+  t->s.closef = NULL;          /* closed from here on, whatever happens */
+  errno = EIO;                 /* what a write that failed earlier (its flag set) reports */
+  int ok = !ferror(t->s.f) && fflush(t->s.f) == 0 && al_tmp_seal(fileno(t->s.f)) == 0;
+  int e = errno;
+  if (fclose(t->s.f) != 0 && ok) { ok = 0; e = errno; }
+  if (ok && rename(t->tmp, path) != 0) { ok = 0; e = errno; }
+  if (ok) { free(t->tmp); t->tmp = NULL; }
+  discard(t);
+  errno = e;
+  return luaL_fileresult(L, ok, path);
+}
+
+/* }====================================================== */
+
 /* sys.embedded() -> the names of the Lua modules compiled into the binary */
 static int l_embedded(lua_State *L) {
   lua_newtable(L);
@@ -116,6 +214,7 @@ int luaopen_autolua_sys(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"isatty", l_isatty}, {"exit", l_exit}, {"version", l_version},
     {"stat", l_stat}, {"embedded", l_embedded}, {"mkdir", l_mkdir}, {"listdir", l_listdir},
+    {"tmpfile", l_tmpfile}, {"commit", l_commit},
     {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

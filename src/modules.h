@@ -17,5 +17,6 @@ int luaopen_autolua_luacli_core(lua_State *L);
 
 void al_coro_install(lua_State *L);   /* coroutine.resume/wrap that pass parks on */
 void al_sys_install(lua_State *L);    /* os.exit that cleans up */
+void al_sys_drop_temps(void);         /* removes sys.tmpfile's files not committed (at exit) */
 
 #endif

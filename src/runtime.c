@@ -28,6 +28,9 @@ static al_runtime *g_rt;
 ** has. */
 #define TASK_BIT ((uintptr_t)1)
 
+/* The signals that end a run cleanly (see on_signal). */
+static const int ended_by[] = {SIGINT, SIGTERM, SIGHUP};
+
 al_runtime *al_runtime_of(lua_State *L) {
   return (al_runtime *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
 }
@@ -45,16 +48,21 @@ int al_is_task_thread(lua_State *co) {
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  int sig = g_rt->interrupted;
+  if (sig == SIGTERM) al_error_raise(L, "cancelled", "terminated (SIGTERM)");
+  if (sig == SIGHUP) al_error_raise(L, "cancelled", "hung up (SIGHUP)");
   al_error_raise(L, "cancelled", "interrupted");
 }
 
 /* Like lua.c: a signal may not touch the state, so it only arms a hook that raises inside the
-** running task (if Lua is busy) and wakes the loop, which cancels every task. A second ^C
-** finds the default action and ends the process. */
-static void on_sigint(int sig) {
-  if (g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
+** running task (if Lua is busy) and wakes the loop, which cancels every task: transfers are
+** aborted and partial files removed, and the process ends with 128 + the signal. SIGTERM and
+** SIGHUP end it the same way as ^C. A second one finds the default action and ends the
+** process at once. */
+static void on_signal(int sig) {
+  if (sig != SIGINT || g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
     signal(sig, SIG_DFL);
-    g_rt->interrupted = 1;
+    if (!g_rt->interrupted) g_rt->interrupted = sig;   /* the first signal gives the status */
   }
   al_task *t = g_rt->sched.current;
   if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -64,7 +72,7 @@ static void on_sigint(int sig) {
 static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)revents;
   al_runtime *rt = w->data;
-  if (rt->interrupt_ref == LUA_NOREF) {
+  if (rt->interrupted || rt->interrupt_ref == LUA_NOREF) {
     al_sched_cancel_all(rt);
     return;
   }
@@ -172,15 +180,15 @@ al_runtime *al_runtime_new(void) {
   /* sigaction, not signal(): with strict POSIX feature macros signal() resets the handler */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
+  sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, NULL);
+  for (int i = 0; i < (int)(sizeof ended_by / sizeof ended_by[0]); i++) sigaction(ended_by[i], &sa, NULL);
   return rt;
 }
 
 void al_runtime_free(al_runtime *rt) {
-  signal(SIGINT, SIG_DFL);
+  for (int i = 0; i < (int)(sizeof ended_by / sizeof ended_by[0]); i++) signal(ended_by[i], SIG_DFL);
   ev_ref(rt->loop);
   ev_async_stop(rt->loop, &rt->interrupt);
   lua_close(rt->L);              /* finalizers still need the loop and the HTTP core */
@@ -244,7 +252,10 @@ int al_runtime_main(al_runtime *rt, int nargs) {
   lua_pop(rt->L, 1);
   ev_run(rt->loop, 0);
   settle(rt);
-  return rt->interrupted ? 130 : rt->exit_code;
+  /* ^C was seen at the terminal; a SIGTERM or SIGHUP from elsewhere leaves a line in the log */
+  if (rt->interrupted == SIGTERM || rt->interrupted == SIGHUP)
+    al_runtime_report(rt, NULL, rt->interrupted == SIGTERM ? "terminated by SIGTERM" : "hung up (SIGHUP)");
+  return rt->interrupted ? 128 + rt->interrupted : rt->exit_code;
 }
 
 void al_runtime_exit(al_runtime *rt, int code, int close) {
@@ -270,5 +281,6 @@ void al_runtime_exit(al_runtime *rt, int code, int close) {
     al_http_free(rt->http);
     rt->http = NULL;
   }
+  al_sys_drop_temps();
   exit(code);
 }

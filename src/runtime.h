@@ -23,8 +23,8 @@ typedef struct al_runtime {
   int exit_code;          /* set by failures, os.exit and interrupts */
   int exiting;            /* shutting down: every task is being cancelled */
   int closing;            /* os.exit(code, true) is closing the state */
-  ev_async interrupt;     /* SIGINT arrives here from the signal handler */
-  volatile sig_atomic_t interrupted;
+  ev_async interrupt;     /* SIGINT, SIGTERM, SIGHUP arrive here from the signal handler */
+  volatile sig_atomic_t interrupted;   /* the signal that ends the run, or 0 */
   int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
 } al_runtime;
 

@@ -1,26 +1,26 @@
--- Files written whole or not at all: written to a temporary name beside the target and
--- renamed into place only when complete; on failure the temporary file is removed.
+-- Files written whole or not at all: written to a temporary file beside the target (made by
+-- the same C helper as the download sink: mkstemp, so no name can be guessed or planted) and
+-- renamed into place, with the user's umask, only when complete. On failure, cancellation or
+-- os.exit the temporary file is removed.
 local errors = require "autolua.error"
+local sys = require "autolua.sys"
 
 local M = {}
 
 -- atomic.write(path, function(f) ... end): 'f' is an open file; any error leaves nothing.
 function M.write(path, fill)
-  local tmp = ("%s.part-%d%04d"):format(path, os.time(), math.random(0, 9999))
-  local f, why = io.open(tmp, "wb")
+  local f, why = sys.tmpfile(path)
   if not f then
     errors.raise { kind = "argument", message = ("cannot write %s: %s"):format(path, why) }
   end
   local ok, err = pcall(fill, f)
-  local closed, cerr = f:close()
-  if ok and not closed then ok, err = false, cerr end
-  if ok then
-    local renamed, rerr = os.rename(tmp, path)
-    if renamed then return true end
-    err = rerr
+  if not ok then
+    f:close()                  -- removes the temporary file
+    error(err, 0)
   end
-  os.remove(tmp)
-  error(err, 0)
+  local done, cerr = sys.commit(f, path)
+  if not done then errors.raise { kind = "http", code = "io", message = ("cannot write %s: %s"):format(path, cerr) } end
+  return true
 end
 
 return M

@@ -7,6 +7,7 @@ local progress = require "autolua.progress"
 local dexi = require "dexi"
 local json = require "autolua.json"
 local Client = require "dexi.client"
+local manifest = require "dexi.manifest"
 
 local M = {}
 
@@ -26,25 +27,30 @@ function M.pointers(client, execution)
   return list
 end
 
---[[ Downloads every file of 'execution' into 'dir'; files already there with the right size are
-skipped; one failure does not stop the others. Returns {files =, downloaded =, skipped =,
-failed =, bytes =, errors = {...}}. ]]
+--[[ Downloads every file of 'execution' into 'dir'. Each id gets a name of its own
+(dexi/manifest.lua): a file already there that did not come from that id is never overwritten,
+and a file this directory's record says came from that id, whole, is skipped. One failure does
+not stop the others. Returns {files =, downloaded =, skipped =, failed =, bytes =, errors = {...}}. ]]
 function M.download_all(client, execution, dir, concurrency)
   local ok, why = sys.mkdir(dir)
   if not ok then errors.raise { kind = "argument", message = "cannot create " .. dir .. ": " .. why } end
   local files = M.pointers(client, execution)
+  local record = manifest.open(dir)
   local total = 0
-  for _, fp in ipairs(files) do total = total + fp.size end
+  for _, fp in ipairs(files) do
+    total = total + fp.size
+    fp.name = record:claim(fp.id, Client.file_name(fp.id, fp.mime))   -- in result order: stable
+  end
   local bar = progress.new { label = "downloading", total = total, unit = "bytes", extra_unit = "files" }
   local s = { files = #files, downloaded = 0, skipped = 0, failed = 0, bytes = 0, errors = json.array() }
-  task.each(files, function(fp)
-    local path = dir:gsub("/+$", "") .. "/" .. Client.file_name(fp.id, fp.mime)
-    local st = sys.stat(path)
-    if st and st.type == "file" and st.size == fp.size then
+  record:begin()
+  local done, err = pcall(task.each, files, function(fp)
+    if record:has(fp.id, fp.size) then
       s.skipped = s.skipped + 1
     else
-      local done, res = pcall(client.download, client, fp.value, path, { execution = execution })
-      if done then
+      -- into the directory: the download takes the name claimed above and records it
+      local got, res = pcall(client.download, client, fp.value, record.dir, { execution = execution })
+      if got then
         s.downloaded, s.bytes = s.downloaded + 1, s.bytes + res.bytes
       elseif errors.is(res, "cancelled") then
         error(res, 0)          -- the job was interrupted: not one failure per queued file
@@ -56,6 +62,8 @@ function M.download_all(client, execution, dir, concurrency)
     end
     bar:add(fp.size, 1)
   end, { concurrency = concurrency or 8 })
+  record:finish()        -- also when cancelled: what landed stays known to the next run
+  if not done then error(err, 0) end
   bar:finish()
   return s
 end

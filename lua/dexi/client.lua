@@ -175,7 +175,7 @@ end
 
 --[[ send(method, path, o) -> res
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
-DELETE), timeout =, sink =, expect_bytes =} ]]
+DELETE), timeout =, sink =, expect_bytes =, replace =, max_body =} ]]
 function Client:send(method, path, o)
   check_self(self, "client:send")
   if type(method) ~= "string" then argerror("client:send", "method must be an HTTP verb, got %s", type(method)) end
@@ -186,6 +186,7 @@ function Client:send(method, path, o)
   local req = {
     method = method, url = self.base_url .. path, query = o.query, json = o.json,
     headers = self:headers(), timeout = o.timeout or self.timeout, sink = o.sink, expect_bytes = o.expect_bytes,
+    replace = o.replace, max_body = o.max_body,
   }
   local safe = o.safe
   if safe == nil then safe = method == "GET" or method == "DELETE" end
@@ -276,6 +277,8 @@ local EXTENSIONS = {
   ["application/octet-stream"] = "bin",
 }
 
+local MAX_NAME = 200
+
 -- A file name from a file id and its MIME type: a bare id keeps its name, a path-style id
 -- (accounts/.../lines/<line>/<Field>) becomes <line>_<Field>, plus the type's extension.
 function Client.file_name(id, mime)
@@ -286,6 +289,11 @@ function Client.file_name(id, mime)
   name = name:gsub("[^%w%._-]", "_"):gsub("^%.+", "_")
   local ext = mime and (EXTENSIONS[mime:lower()] or mime:lower():match("^[%w.+-]+/([%w]+)$"))
   if ext and not name:lower():find("%." .. ext .. "$") then name = name .. "." .. ext end
+  if #name > MAX_NAME then     -- room for ~N and the temporary file's affixes within 255 bytes
+    local stem, dot = name:match("^(.-)(%.[%w]+)$")
+    if not stem or #dot > 16 then stem, dot = name, "" end
+    name = stem:sub(1, MAX_NAME - #dot) .. dot
+  end
   return name
 end
 
@@ -296,11 +304,15 @@ local function make_dir(dir)
   if not ok then argerror("client:download", "cannot create directory %s: %s", dir, tostring(why)) end
 end
 
+-- The path for a download, and for a directory its record (dexi/manifest.lua) and the name
+-- claimed there: never a file that came from another id or not from a download.
 local function target(dest, id, mime)
   local st = sys.stat(dest)
   if (st and st.type == "directory") or dest:find("/$") then
     if not st then make_dir(dest) end
-    return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
+    local m = require("dexi.manifest").open(dest)
+    local name = m:claim(id, Client.file_name(id, mime))
+    return m:path(name), m, name
   end
   local parent = dest:match("^(.*)/[^/]*$")
   if parent and not sys.stat(parent) then make_dir(parent) end
@@ -329,12 +341,16 @@ function Client:download(value, dest, opts)
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local execution = opts and opts.execution
   if execution ~= nil then Client.check_id(fname, execution, "execution") end
-  local path = target(dest, id, mime)
+  local path, record, name = target(dest, id, mime)
   local file_path = require("dexi").file_path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
               or ("files/%s"):format(file_path)
-  local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size,
+  -- a name newly claimed in a directory is taken only if still free when the file lands
+  local replace = nil
+  if record and not record:owns(id, name) then replace = false end
+  local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size, replace = replace,
                                       timeout = opts and opts.timeout or 600 })
+  if record then record:record(id, name, res.bytes) end
   return { path = path, bytes = res.bytes, mime = res.headers["content-type"] or mime }
 end
 

@@ -187,8 +187,10 @@ local function executions(c)
   end
   function g.file(execution_id, file_id)
     local fname = "executions.file"
-    local rel = path(fname, execution_id, "/file/") .. require("dexi").file_path(Client.file_ref(file_id, fname))
-    local res = c:send("GET", rel, { class = "file" })
+    local id, size = Client.file_ref(file_id, fname)
+    local rel = path(fname, execution_id, "/file/") .. require("dexi").file_path(id)
+    -- a pointer's size caps the body (else http.request's default for memory)
+    local res = c:send("GET", rel, { class = "file", max_body = size })
     return res.body, res.headers["content-type"]
   end
   function g.stop(id) return Client.decode(c:send("POST", path("executions.stop", id, "/stop")), "POST") end
@@ -221,8 +223,9 @@ end
 local function files(c)
   return {
     get = function(file_id)
-      local rel = "files/" .. require("dexi").file_path(Client.file_ref(file_id, "files.get"))
-      local res = c:send("GET", rel, { class = "file" })
+      local id, size = Client.file_ref(file_id, "files.get")
+      local rel = "files/" .. require("dexi").file_path(id)
+      local res = c:send("GET", rel, { class = "file", max_body = size })
       return res.body, res.headers["content-type"]
     end,
   }

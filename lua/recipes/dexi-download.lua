@@ -7,8 +7,10 @@ return {
   summary = "download every file referenced in a Dexi execution's result",
   description = "Walks every page of the result of --execution (or of the newest finished execution of\n"
     .. "--run; --wait waits for one still running), downloads each file a cell points to into\n"
-    .. "--out through the account's file limit, and skips files already there with the right\n"
-    .. "size. An execution that did not end OK downloads nothing and exits 1, unless --any-state.\n"
+    .. "--out through the account's file limit. Each file id gets a name of its own (NAME~2.EXT\n"
+    .. "when another id or a file of yours has NAME); --out/.autolua-downloads.json records which\n"
+    .. "file came from which id, so a re-run skips what it downloaded before. An execution that did\n"
+    .. "not end OK downloads nothing and exits 1, unless --any-state.\n"
     .. "Credentials: DEXI_ACCOUNT, DEXI_API_KEY.",
   options = {
     { name = "execution", type = "string", metavar = "ID", help = "the execution whose files to fetch" },

@@ -38,6 +38,7 @@ Switches (POST /_config, merged; POST /_reset restores these defaults):
                              echo offset 0 (a client must not loop for ever)
   total_rows_extra  0        added to totalRows (pages run out before totalRows)
   file_short_by     0        serve file bodies this many bytes shorter than their pointer
+  file_long_by      0        serve file bodies this many bytes longer than their pointer
   fault             null     {"kind": K, "count": 1, "path": substring, "method": M,
                              "seconds": 2}: the next `count` matching requests (-1: all)
                              answer K = an HTTP status ("500", "503"...), "reset",
@@ -107,6 +108,7 @@ class DexiService(Service):
         "ignore_offset": False,
         "total_rows_extra": 0,
         "file_short_by": 0,
+        "file_long_by": 0,
         "fault": None,
     }
 
@@ -586,8 +588,12 @@ class DexiService(Service):
 
     def _file_body(self, info):
         """The file's bytes, streamed: files may be hundreds of MiB (benchmarks)."""
+        return file_stream(info, self._served_size(info))
+
+    def _served_size(self, info):
         short_by = max(0, int(self.config["file_short_by"]))
-        return file_stream(info, max(0, info.size - short_by))
+        long_by = max(0, int(self.config["file_long_by"]))
+        return max(0, info.size - short_by) + long_by
 
     def op_result_file(self, req, account, ex_id, file_id):
         """executions/{id}/file/{fileId}: the id may come with `/` raw or as %2F."""
@@ -602,7 +608,7 @@ class DexiService(Service):
     def op_get_file(self, req, account, file_id):
         """files/{fileId}: with a Content-Length, as the Java app SDK reads it."""
         info = self._file_info(file_id)
-        length = max(0, info.size - max(0, int(self.config["file_short_by"])))
+        length = self._served_size(info)
         return Response(200, headers={"Content-Type": info.mime, "Cache-Control": "private",
                                       "Content-Length": str(length)}, stream=self._file_body(info))
 

@@ -25,6 +25,8 @@ Seed (restored by POST /_reset; every id is fixed so specs can name it):
            30000000-0000-4000-8000-000000000001  FAILED (run fail)
            30000000-0000-4000-8000-000000000002  STOPPED (run stags; `continue` resumes it)
            30000000-0000-4000-8000-000000000003  RUNNING (run stags; `stop` stops it)
+           30000000-0000-4000-8000-000000000004  OK, run screenshot, older than ae101b8f: files
+                                     whose ids make one name (EXEC_COLLIDE, see COLLIDE_SEED)
   dataset  40000000-0000-4000-8000-000000000001  450 rows {_id,index,name,category,price,inStock}
   files    see FILES_RESULT: bare lower-case UUID (the recorded 26071-byte PNG id), bare
            upper-case UUID, path-style id, prefixed path-style id with a space, a `+`
@@ -57,6 +59,7 @@ EXEC_FILES = "ae101b8f-1326-451c-ada7-3eab3c0f8a91"
 EXEC_FAILED = "30000000-0000-4000-8000-000000000001"
 EXEC_STOPPED = "30000000-0000-4000-8000-000000000002"
 EXEC_RUNNING = "30000000-0000-4000-8000-000000000003"
+EXEC_COLLIDE = "30000000-0000-4000-8000-000000000004"
 DATASET = "40000000-0000-4000-8000-000000000001"
 CATALOG_RUNS = 230
 HISTORY_EXECUTIONS = 250
@@ -299,6 +302,27 @@ FILES_LABELS = ["recorded bare id", "upper-case bare id", "path-style id",
                 "prefixed path-style id with space, plus and extra values", "svg"]
 
 
+_COLLIDE_PATH = "accounts/%s/robots/%s/runs/%s/executions/%s/results/%s/lines/%%s" % (
+    ACCOUNT, ROBOT_FILES, RUN_FILES, EXEC_COLLIDE, "50000000-0000-4000-8000-0000000000cc")
+# Distinct ids that a file name made from the id alone maps to one name: L1_Image.png three
+# times, L_1_Image.png twice, and a bare id kept as it is (an unknown MIME subtype adds no
+# extension), notes.txt, which a user may have already.
+COLLIDE_SEED = [
+    (_COLLIDE_PATH % "L1/Image", "image/png", 1000),
+    (_COLLIDE_PATH % "L1/Image.png", "image/png", 1001),
+    ("L1_Image.png", "image/png", 1002),
+    (_COLLIDE_PATH % "L 1/Image", "image/png", 1003),
+    (_COLLIDE_PATH % "L_1/Image", "image/png", 1004),
+    ("notes.txt", "application/x-anything", 64),
+]
+
+
+def collide_result():
+    rows = [[pointer(mime, size, file_id)] for file_id, mime, size in COLLIDE_SEED]
+    files = [FileInfo(f, m, s, EXEC_COLLIDE) for f, m, s in COLLIDE_SEED]
+    return (["file"], rows), files
+
+
 def files_result():
     rows = []
     for (file_id, mime, size, shown), label in zip(FILES_SEED, FILES_LABELS):
@@ -399,6 +423,10 @@ def _seed_executions(store):
     ex = store.add_execution(EXEC_FILES, RUN_FILES, "QUEUED", "OK", [], 6, 1473929930000)
     _finished(ex, "OK", 1473929946000)
     ex.result, files = files_result()
+    store.add_files(files)
+    ex = store.add_execution(EXEC_COLLIDE, RUN_FILES, "QUEUED", "OK", [], len(COLLIDE_SEED), 1473929000000)
+    _finished(ex, "OK", 1473929010000)
+    ex.result, files = collide_result()
     store.add_files(files)
     ex = store.add_execution(EXEC_FAILED, RUN_FAIL, "QUEUED", "FAILED", [], 2, SEED_MS + 20000000)
     _finished(ex, "FAILED", SEED_MS + 20005000)

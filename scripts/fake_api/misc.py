@@ -21,12 +21,17 @@
   ANY  /echo_error/...[?status=400]   that status with an error body that repeats every request
                                       header (credentials too), in both APIs' error shapes:
                                       a careless server echoing a secret
+  GET  /gzip_bomb?mib=N               ~1 KiB of gzip per MiB of zeros it decodes to (default
+                                      2048: a 2 MiB body that is 2 GiB decoded), whatever the
+                                      request's Accept-Encoding, as a hostile server sends it
   anything else                       404 JSON
 """
 
 import functools
 import gzip
 import hashlib
+import struct
+import zlib
 
 from common import Response, Service, encode_json, json_response
 
@@ -76,6 +81,34 @@ def _json_body(size):
     room = size - len(encode_json(base))
     base["pad"] = "x" * max(0, room)
     return encode_json(base)
+
+
+MIB = 1024 * 1024
+
+
+@functools.lru_cache(maxsize=1)
+def _zero_mib_deflate():
+    """One MiB of zeros as raw deflate ending on a full flush: it starts from an empty
+    history, so the same bytes may follow each other any number of times."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return comp.compress(bytes(MIB)) + comp.flush(zlib.Z_FULL_FLUSH)
+
+
+def gzip_bomb(mib):
+    """(length, pieces) of a gzip member that decodes to `mib` MiB of zeros; the CRC is
+    worked out only by a reader that takes the whole body."""
+    block = _zero_mib_deflate()
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    length = len(header) + mib * len(block) + 2 + 8
+
+    def pieces():
+        yield header
+        crc, zeros = 0, bytes(MIB)
+        for _ in range(mib):
+            crc = zlib.crc32(zeros, crc)
+            yield block
+        yield b"\x03\x00" + struct.pack("<II", crc, (mib * MIB) & 0xFFFFFFFF)
+    return length, pieces()
 
 
 HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -278,6 +311,12 @@ class MiscService(Service):
     def _headers(self, req):
         return json_response(req.headers)
 
+    def _gzip_bomb(self, req):
+        length, pieces = gzip_bomb(_int(req, "mib", 2048, high=16384))
+        headers = {"Content-Type": "application/octet-stream", "Content-Encoding": "gzip",
+                   "Content-Length": str(length)}
+        return Response(200, headers=headers, stream=pieces)
+
     def _slow_body(self, req):
         chunks = _int(req, "chunks", 5, high=10000)
         interval = _float(req, "interval", 0.1, high=60.0)
@@ -307,4 +346,5 @@ class MiscService(Service):
         "/gzip": _gzip,
         "/headers": _headers,
         "/slow_body": _slow_body,
+        "/gzip_bomb": _gzip_bomb,
     }

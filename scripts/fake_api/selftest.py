@@ -23,6 +23,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -288,6 +289,20 @@ class MiscTests(unittest.TestCase):
         plain = misc("GET", "/gzip", headers={"Accept-Encoding": "gzip;q=0, identity"})
         self.assertNotIn("content-encoding", plain.headers)
         self.assertFalse(plain.json()["compressed"])
+
+    def test_gzip_bomb(self):
+        small = misc("GET", "/gzip_bomb?mib=3")
+        self.assertEqual(small.headers["content-encoding"], "gzip")
+        self.assertLess(len(small.body), 4 * 1024)
+        self.assertEqual(gzip.decompress(small.body), bytes(3 * 1024 * 1024))
+        self.assertLess(len(misc("GET", "/gzip_bomb").body), 2200 * 1024)   # 2 MiB on the wire
+        mid = misc("GET", "/gzip_bomb?mib=200").body
+        inflate = zlib.decompressobj(31)
+        size = 0
+        for at in range(0, len(mid), 16384):             # decoded a piece at a time
+            size += len(inflate.decompress(mid[at:at + 16384]))
+        self.assertEqual(size, 200 * 1024 * 1024)
+        self.assertTrue(inflate.eof)
 
     def test_headers_and_slow_body(self):
         self.assertEqual(misc("GET", "/headers", headers={"X-A": "1"}).json()["x-a"], "1")
@@ -751,6 +766,9 @@ class DexiFlowTests(DexiCase):
         dexi_config(file_short_by=100)
         short = self.download(seed.EXEC_FILES, cells[0])
         self.assertEqual((short.status, len(short.body)), (200, 26071 - 100))
+        dexi_config(file_short_by=0, file_long_by=1000, limits={"file": None})
+        long = self.download(seed.EXEC_FILES, cells[0])
+        self.assertEqual((long.status, len(long.body)), (200, 26071 + 1000))
 
     def test_robots_runs_crud(self):
         robot = dexi("POST", "/robots", {"name": "new robot", "type": "AUTO"}).json()
