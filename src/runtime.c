@@ -124,6 +124,7 @@ al_runtime *al_runtime_new(void) {
   rt->loop = ev_loop_new(EVFLAG_AUTO);
   rt->L = new_state(rt);
   rt->interrupt_ref = LUA_NOREF;
+  rt->failure_ref = LUA_NOREF;
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
@@ -192,6 +193,21 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
   fflush(stdout);
   fprintf(stderr, "autolua: %s%s\n", what ? what : "", msg ? msg : "(no message)");
   fflush(stderr);
+}
+
+int al_runtime_unobserved(al_runtime *rt, al_task *t) {
+  if (rt->failure_ref == LUA_NOREF) return 0;
+  lua_State *L = rt->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failure_ref);
+  lua_pushvalue(t->co, 1);
+  lua_xmove(t->co, L, 1);
+  lua_pushvalue(t->co, 2);
+  lua_xmove(t->co, L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    al_runtime_report(rt, "failure handler: ", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return 1;
 }
 
 /* After the loop: errors nobody waited for, and tasks nothing can wake any more. */

@@ -170,6 +170,7 @@ static void finish(al_task *t, int status, int nres) {
       al_sched_cancel_all(rt);
     }
   }
+  if (t->state == AL_FAILED && !t->observed && al_runtime_unobserved(rt, t)) t->observed = 1;
   if (t->state == AL_FAILED && !t->observed) al_q_push(&rt->sched.failed, t);
   else release(t);
 }
