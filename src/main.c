@@ -21,6 +21,7 @@ static const char usage_text[] =
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua sim [--port N] [--state FILE] the fake Dexi and DX APIs, offline; prints the exports\n"
+  "       autolua --profile NAME COMMAND...    the clients take NAME's settings (see autolua(1))\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
   "\n"
@@ -29,7 +30,8 @@ static const char usage_text[] =
   "Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n"
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
-  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1).\n";
+  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree), AUTOLUA_PROFILE (a profile\n"
+  "  of $XDG_CONFIG_HOME/autolua/config.lua). See autolua(1).\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "autolua: ");
@@ -110,6 +112,16 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* --profile NAME before the command: every client takes that profile (as AUTOLUA_PROFILE) */
+  if (argc >= 2 && strncmp(argv[1], "--profile", 9) == 0 && (argv[1][9] == '\0' || argv[1][9] == '=')) {
+    int eq = argv[1][9] == '=';
+    const char *name = eq ? argv[1] + 10 : argc >= 3 ? argv[2] : "";
+    if (!*name) return usage_error("%s needs a profile name", "--profile");
+    setenv("AUTOLUA_PROFILE", name, 1);
+    argv[eq ? 1 : 2] = argv[0];
+    argv += eq ? 1 : 2;
+    argc -= eq ? 1 : 2;
+  }
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     fputs(usage_text, stdout);
     return 0;

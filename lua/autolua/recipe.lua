@@ -98,6 +98,7 @@ local function option_list(recipe)
   local list = {}
   for _, o in ipairs(recipe.options or {}) do list[#list + 1] = o end
   list[#list + 1] = { name = "json", type = "boolean", help = "print the summary as JSON on stdout" }
+  list[#list + 1] = { name = "profile", type = "string", metavar = "NAME", help = "the config file's profile to use (as AUTOLUA_PROFILE)" }
   list[#list + 1] = { name = "help", type = "boolean", help = "show this help" }
   return list
 end
@@ -235,6 +236,7 @@ function M.main(name, ...)
   end
   local opts, rest = M.parse(name, recipe, { ... })
   if opts.help then io.stdout:write(M.help(name, recipe)); return end
+  if opts.profile then require("autolua.profile").selected = opts.profile end
   local summary, code = recipe.run(opts, rest)
   report(opts, summary)
   io.stdout:flush()

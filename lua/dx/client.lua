@@ -77,11 +77,13 @@ end
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dx.client", "expects a table of options") end
-  local token = opts.token or os.getenv("DX_TOKEN") or os.getenv("DX_API_TOKEN")
+  local conf = require("autolua.profile").resolve("dx", opts,
+    { token = { "DX_TOKEN", "DX_API_TOKEN" }, base_url = { "DX_BASE_URL" } })
+  local token = conf.token
   if type(token) ~= "string" or token == "" then
-    argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =")
+    argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =, or choose a profile")
   end
-  local base = opts.base_url or os.getenv("DX_BASE_URL") or DEFAULT_BASE
+  local base = conf.base_url or DEFAULT_BASE
   if type(base) ~= "string" or not base:match("^https?://[^/]") then
     argerror("dx.client", "base_url must be an http(s) URL, got %s", tostring(base))
   end
