@@ -21,6 +21,7 @@ static const char usage_text[] =
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua sim [--port N] [--state FILE] the fake Dexi and DX APIs, offline; prints the exports\n"
+  "       autolua completion bash|zsh          a shell completion script (installed with autolua)\n"
   "       autolua --profile NAME COMMAND...    the clients take NAME's settings (see autolua(1))\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
@@ -105,6 +106,7 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
   }
   if (strcmp(a, "sim") == 0) return run_module(rt, "autolua.sim", "main", argv + 2, argc - 2);
+  if (strcmp(a, "completion") == 0) return run_module(rt, "autolua.shellcomp", "main", argv + 2, argc - 2);
   if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
   if (a[0] == '-') return usage_error("unknown option '%s'", a);
   if (looks_like_command(a)) return usage_error("unknown command or missing file '%s'", a);

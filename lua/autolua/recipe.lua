@@ -103,6 +103,8 @@ local function option_list(recipe)
   return list
 end
 
+M.options = option_list     -- a recipe's options with the common ones (shell completion)
+
 function M.help(name, recipe)
   local lines = { ("usage: autolua recipe %s [options]"):format(name), "", recipe.summary or "" }
   if recipe.description then lines[#lines + 1] = ""; lines[#lines + 1] = recipe.description end
