@@ -1,6 +1,7 @@
 -- The REPL driven through a pseudo-terminal, keystroke by keystroke.
 local S = require "support"
 local json = require "autolua.json"
+local task = require "autolua.task"
 
 local TAB, CTRL_C, CTRL_D = "\t", "\3", "\4"
 
@@ -137,6 +138,38 @@ describe("the REPL on a terminal", function()
     ok(r)
     assert.equal(0, r.code)
     cleanup(r)
+  end)
+
+  it("survives Ctrl-C that lands while the REPL itself runs (between two chunks)", function()
+    -- Reading a pipe, the REPL's own loop runs most of the time, so most interrupts land in it:
+    -- they must not end it (an interrupt is for the running chunk, or the line being typed).
+    local dir = S.tmpdir()
+    S.spit(dir .. "/in", ("x = (x or 0) + 1\n"):rep(300000) .. "print('done', x > 0)\n")
+    os.execute(("cd %s && sh -c '%s repl <in >out 2>err & echo $! >pid; wait $!; echo $? >rc' &")
+      :format(S.quote(dir), S.bin))
+    local pid
+    for _ = 1, 50 do
+      local f = io.open(dir .. "/pid")
+      pid = f and f:read("n")
+      if f then f:close() end
+      if pid then break end
+      task.sleep(0.05)
+    end
+    task.sleep(0.3)
+    for _ = 1, 20 do os.execute("kill -INT " .. pid .. " 2>/dev/null"); task.sleep(0.01) end
+    local rc
+    for _ = 1, 600 do
+      local f = io.open(dir .. "/rc")
+      rc = f and f:read("n")
+      if f then f:close() end
+      if rc then break end
+      task.sleep(0.1)
+    end
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, rc, err)
+    assert.matches("done\ttrue\n", out)
+    assert.not_matches("traceback", err)
   end)
 
   it("reports an error in a background task at the prompt, and still exits 0", function()

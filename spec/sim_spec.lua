@@ -16,9 +16,12 @@ local function start(bin, args)
     local out = f and f:read("a") or ""
     if f then f:close() end
     if out:match("DX_BASE_URL=%S+\n") then return sim end
+    if not os.execute("kill -0 " .. sim.pid .. " 2>/dev/null") then break end   -- it gave up
     task.sleep(0.1)
   end
-  error("the simulator did not print its exports: " .. S.slurp(dir .. "/err"))
+  local err = S.slurp(dir .. "/err")
+  os.execute("kill " .. sim.pid .. " 2>/dev/null; rm -rf " .. S.quote(dir))
+  error("the simulator did not print its exports: " .. err)
 end
 
 -- Stops it with SIGTERM; returns its exit status once it has gone.
@@ -39,8 +42,19 @@ local function with_exports(sim, cmd)
   return code, S.slurp(sim.dir .. "/cmd.out")
 end
 
-local function free_port()
-  local p = io.popen([[python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
+-- A base port N with N..N+3 free now, outside the ephemeral range that outgoing connections
+-- take their ports from (the machine is shared: another process may still take one first).
+local function free_ports()
+  local p = io.popen([[python3 -c '
+import random, socket
+for _ in range(200):
+    n = random.randrange(20000, 30000)
+    try:
+        for i in range(4):
+            s = socket.socket(); s.bind(("127.0.0.1", n + i)); s.close()
+        print(n); break
+    except OSError:
+        pass']])
   local port = tonumber(p:read("l"))
   p:close()
   return port
@@ -68,8 +82,14 @@ describe("autolua sim", function()
   end)
 
   it("puts the services on fixed ports with --port", function()
-    local port = free_port()
-    local sim = start(S.bin, { "--port", tostring(port) })
+    local port, sim
+    for _ = 1, 5 do             -- a port taken between the check and the start: another one
+      port = free_ports()
+      local ok, started = pcall(start, S.bin, { "--port", tostring(port) })
+      if ok then sim = started; break end
+      assert.matches("in use", tostring(started))
+    end
+    assert.truthy(sim, "no free ports")
     local out = S.slurp(sim.dir .. "/out")
     assert.matches(("DEXI_BASE_URL=http://127.0.0.1:%d/\n"):format(port + 1), out, 1, true)
     assert.matches(("DX_BASE_URL=http://127.0.0.1:%d\n"):format(port + 3), out, 1, true)

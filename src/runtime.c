@@ -42,7 +42,9 @@ static void on_sigint(int sig) {
     g_rt->interrupted = 1;
   }
   al_task *t = g_rt->sched.current;
-  if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  /* not the REPL's own loop: caught between two reads, it would end the REPL */
+  if (t && !(t->is_main && g_rt->interrupt_ref != LUA_NOREF))
+    lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   ev_async_send(g_rt->loop, &g_rt->interrupt);
 }
 
