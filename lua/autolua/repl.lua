@@ -79,8 +79,8 @@ end
 local function wait_for_others(state)
   local others = core.others()
   if #others == 0 then return end
-  local lines = { ("%d background task(s) still running; waiting for them (Ctrl-D again or Ctrl-C cancels them):\n")
-                  :format(#others) }
+  local lines = { ("%d background task(s) still running; waiting for them (%s cancels them):\n")
+                  :format(#others, state.tty and "Ctrl-D again or Ctrl-C" or "Ctrl-C") }
   for _, t in ipairs(others) do lines[#lines + 1] = "  " .. whereabouts(t) .. "\n" end
   io.stderr:write(table.concat(lines))
   local function cancel()
