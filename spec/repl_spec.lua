@@ -1,6 +1,7 @@
 -- The REPL driven through a pseudo-terminal, keystroke by keystroke.
 local S = require "support"
 local json = require "autolua.json"
+local task = require "autolua.task"
 
 local TAB, CTRL_C, CTRL_D = "\t", "\3", "\4"
 
@@ -108,5 +109,102 @@ describe("the REPL on a terminal", function()
     local _, warnings = r.transcript:gsub("cannot write the history file", "")
     assert.equal(1, warnings)
     cleanup(r)
+  end)
+  it("offers dexi, dx, task, http, limiter and json as globals, loaded on first use", function()
+    local r = session {
+      { expect = "> $" }, { send = "package.loaded.dx == nil and package.loaded.dexi == nil\r" }, { expect = "\ntrue\n> $" },
+      { send = "c = dx.client { token = 'x', base_url = 'http://127.0.0.1:1' }\r" }, { expect = "> $" },
+      { send = "c.workflowRuns.tri" .. TAB }, { expect = "c\\.workflowRuns\\.trigger$" }, { send = "\21" },
+      { send = "lim" .. TAB }, { expect = "limiter$" }, { send = "\21" },
+      { send = "json.encode { 1, 2 }\r" }, { expect = "\\[1,2\\]" },
+      { send = "type(dexi.client), type(task.spawn), type(http.request), type(limiter.new)\r" },
+      { expect = "function\tfunction\tfunction\tfunction|\"function\"" },
+      { send = "nosuchthing\r" }, { expect = "\nnil\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    cleanup(r)
+  end)
+
+  it("drops a half-typed multi-line block on Ctrl-C", function()
+    local r = session {
+      { expect = "> $" }, { send = "if true then\r" }, { expect = ">> $" }, { send = "x = 1\r" }, { expect = ">> $" },
+      { send = CTRL_C }, { sleep = 0.3 },
+      { send = "print('fresh')\r" }, { expect = "\nfresh\n> $" },
+      { send = "x\r" }, { expect = "\nnil\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    cleanup(r)
+  end)
+
+  it("survives Ctrl-C that lands while the REPL itself runs (between two chunks)", function()
+    -- Reading a pipe, the REPL's own loop runs most of the time, so most interrupts land in it:
+    -- they must not end it (an interrupt is for the running chunk, or the line being typed).
+    local dir = S.tmpdir()
+    S.spit(dir .. "/in", ("x = (x or 0) + 1\n"):rep(300000) .. "print('done', x > 0)\n")
+    os.execute(("cd %s && sh -c '%s repl <in >out 2>err & echo $! >pid; wait $!; echo $? >rc' &")
+      :format(S.quote(dir), S.bin))
+    local pid
+    for _ = 1, 50 do
+      local f = io.open(dir .. "/pid")
+      pid = f and f:read("n")
+      if f then f:close() end
+      if pid then break end
+      task.sleep(0.05)
+    end
+    task.sleep(0.3)
+    for _ = 1, 20 do os.execute("kill -INT " .. pid .. " 2>/dev/null"); task.sleep(0.01) end
+    local rc
+    for _ = 1, 600 do
+      local f = io.open(dir .. "/rc")
+      rc = f and f:read("n")
+      if f then f:close() end
+      if rc then break end
+      task.sleep(0.1)
+    end
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, rc, err)
+    assert.matches("done\ttrue\n", out)
+    assert.not_matches("traceback", err)
+  end)
+
+  it("reports an error in a background task at the prompt, and still exits 0", function()
+    local r = session {
+      { expect = "> $" }, { send = "task.spawn(function() task.sleep(0.3); error('late boom') end)\r" }, { expect = "> $" },
+      { send = "half" },
+      { expect = "error in a background task: .*late boom.*stack traceback.*> half$", timeout = 5 },
+      { send = "\21" }, { send = "1 + 1\r" }, { expect = "\n2\n> $" },
+      { send = CTRL_D },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    local _, reports = r.transcript:gsub("error in a background task", "")
+    assert.equal(1, reports)
+    cleanup(r)
+  end)
+
+  it("says which tasks still run at Ctrl-D, waits for them, and cancels them on a second Ctrl-D or Ctrl-C", function()
+    local r = session {
+      { expect = "> $" }, { send = "task.spawn(function() task.sleep(0.8); print('finished') end)\r" }, { expect = "> $" },
+      { send = CTRL_D }, { expect = "1 background task\\(s\\) still running.*stdin:1.*sleep" },
+      { expect = "finished", timeout = 5 },
+    }
+    ok(r)
+    assert.equal(0, r.code)
+    cleanup(r)
+    for _, key in ipairs { CTRL_D, CTRL_C } do
+      r = session {
+        { expect = "> $" }, { send = "task.spawn(function() task.sleep(60) end)\r" }, { expect = "> $" },
+        { send = CTRL_D }, { expect = "still running.*stdin:1" }, { sleep = 0.3 },
+        { send = key }, { expect = "cancelled 1 background task", timeout = 5 },
+      }
+      ok(r)
+      assert.equal(0, r.code)
+      cleanup(r)
+    end
   end)
 end)

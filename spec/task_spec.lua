@@ -1,7 +1,20 @@
 local task = require "autolua.task"
 local errors = require "autolua.error"
+local S = require "support"
 
 describe("autolua.task", function()
+  it("passes hundreds of arguments to a task, and a script hundreds of command-line arguments", function()
+    -- the new coroutine has room for 20 values: more were moved onto it past its stack's end
+    local many = {}
+    for i = 1, 500 do many[i] = i end
+    assert.equal(500, task.spawn(function(...) return select("#", ...) end, table.unpack(many)):wait())
+    local args = {}
+    for i = 1, 300 do args[i] = tostring(i) end
+    local r = S.run_script('print(#arg, select("#", ...))', args)
+    assert.equal(0, r.code, r.err)
+    assert.equal("300\t300\n", r.out)
+  end)
+
   it("spawns tasks whose results wait() returns", function()
     local t = task.spawn(function(a, b) task.sleep(0.01); return a + b, "two" end, 1, 2)
     local x, y = t:wait()

@@ -74,6 +74,7 @@ static int resumek(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_State *co = lua_tothread(L, 1);
   int n = lua_gettop(L) - 1;
+  if (!lua_checkstack(co, n)) return al_error_raise(L, "argument", "coroutine.resume: too many values to pass on (%d)", n);
   lua_xmove(L, co, n);
   return run(L, co, n, (int)ctx);
 }

@@ -82,7 +82,8 @@ static int linek(lua_State *L, int status, lua_KContext ctx) {
   return 1;
 }
 
-/* line.read(prompt) -> line or nil at end of input; other tasks run while it waits. */
+/* line.read(prompt) -> line, nil at end of input, or false when line.reset dropped it; other
+** tasks run while it waits. */
 static int l_read(lua_State *L) {
   const char *prompt = al_optlstring(L, 1, "", NULL, "line.read");
   al_task *t = al_task_current(L, "line.read");
@@ -104,15 +105,38 @@ static int l_read(lua_State *L) {
   return al_park(L, t, cancel_read, 0, linek);
 }
 
-/* line.reset(): Ctrl-C at the prompt: drop what was typed, show a fresh prompt. */
+/* line.reset(): Ctrl-C at the prompt: drops what was typed, and the read waiting for a line
+** returns false, so the REPL drops a half-typed multi-line block too (as Python and Node). */
 static int l_reset(lua_State *L) {
   (void)L;
   if (in.rl_active) {
+    rl_callback_sigcleanup();
     rl_replace_line("", 0);
+    rl_callback_handler_remove();
+    in.rl_active = 0;
     fputs("\n", stdout);
-    rl_on_new_line();
-    rl_redisplay();
+    fflush(stdout);
   }
+  al_task *t = in.task;
+  if (t) {
+    in.task = NULL;
+    ev_io_stop(t->rt->loop, &in.io);
+    lua_pushboolean(t->co, 0);
+    al_wake(t, 1);
+  }
+  return 0;
+}
+
+/* line.print_above(text): writes 'text' to standard error above the prompt and what is typed
+** after it, which stay as they were (a background task's report while the user types). */
+static int l_print_above(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  fflush(stdout);
+  if (in.rl_active) rl_clear_visible_line();
+  fwrite(text, 1, len, stderr);
+  fflush(stderr);
+  if (in.rl_active) rl_forced_update_display();
   return 0;
 }
 
@@ -219,7 +243,7 @@ static int l_on_interrupt(lua_State *L) {
 
 int luaopen_autolua_line(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"read", l_read}, {"reset", l_reset}, {"history_load", l_history_load},
+    {"read", l_read}, {"reset", l_reset}, {"print_above", l_print_above}, {"history_load", l_history_load},
     {"history_add", l_history_add}, {"set_completer", l_set_completer},
     {"on_interrupt", l_on_interrupt}, {NULL, NULL}};
   luaL_newlib(L, funcs);

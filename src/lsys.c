@@ -36,7 +36,8 @@ static int l_exit(lua_State *L) {
   return 0;
 }
 
-/* sys.stat(path) -> {type = "file"|"directory"|"other", size =} or nil, message */
+/* sys.stat(path) -> {type = "file"|"directory"|"other", size =, mode = permission bits} or nil,
+** message */
 static int l_stat(lua_State *L) {
   const char *path = al_checklstring(L, 1, NULL, "sys.stat");
   struct stat st;
@@ -46,6 +47,8 @@ static int l_stat(lua_State *L) {
   lua_setfield(L, -2, "type");
   lua_pushinteger(L, (lua_Integer)st.st_size);
   lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  lua_setfield(L, -2, "mode");
   return 1;
 }
 
@@ -205,6 +208,45 @@ static int l_embedded(lua_State *L) {
   return 1;
 }
 
+/* sys.exe_dir() -> the directory of the running binary (installed data lives beside it, in
+** ../share/autolua), or nil */
+static int l_exe_dir(lua_State *L) {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) { lua_pushnil(L); return 1; }
+  path[n] = '\0';
+  char *slash = strrchr(path, '/');
+  if (slash) *slash = '\0';
+  lua_pushstring(L, path);
+  return 1;
+}
+
+/* sys.source_dir() -> the source tree the binary was built from, for running from the build
+** tree (the simulator's files are found there when they are not installed) */
+static int l_source_dir(lua_State *L) {
+  lua_pushliteral(L, AUTOLUA_SOURCE_DIR);
+  return 1;
+}
+
+/* sys.exec(argv): replaces the process with argv[1] (found in PATH) and its arguments; returns
+** only on failure: nil and a message. */
+static int l_exec(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int n = (int)luaL_len(L, 1);
+  if (n < 1) return al_argerror(L, "sys.exec", "expects a non-empty list");
+  const char **argv = lua_newuserdatauv(L, sizeof *argv * ((size_t)n + 1), 0);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    argv[i - 1] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);                     /* the table keeps the string alive */
+  }
+  argv[n] = NULL;
+  fflush(stdout);
+  fflush(stderr);
+  execvp(argv[0], (char *const *)argv);
+  return luaL_fileresult(L, 0, argv[0]);
+}
+
 static int l_version(lua_State *L) {
   lua_pushliteral(L, AUTOLUA_VERSION);
   return 1;
@@ -215,7 +257,7 @@ int luaopen_autolua_sys(lua_State *L) {
     {"isatty", l_isatty}, {"exit", l_exit}, {"version", l_version},
     {"stat", l_stat}, {"embedded", l_embedded}, {"mkdir", l_mkdir}, {"listdir", l_listdir},
     {"tmpfile", l_tmpfile}, {"commit", l_commit},
-    {NULL, NULL}};
+    {"exe_dir", l_exe_dir}, {"source_dir", l_source_dir}, {"exec", l_exec}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;
 }

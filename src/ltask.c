@@ -161,10 +161,39 @@ static int l_wake(lua_State *L) {
     lua_pushboolean(L, 0);
     return 1;
   }
+  if (!lua_checkstack(t->co, n)) return al_error_raise(L, "argument", "task.wake: too many values (%d)", n);
   lua_xmove(L, t->co, n);
   al_wake(t, n);
   lua_pushboolean(L, 1);
   return 1;
+}
+
+/* }====================================================== */
+
+/* {====================================================== for the REPL */
+
+/* core.others() -> {task...}: the live tasks but the running one and the main one. */
+static int l_others(lua_State *L) {
+  al_runtime *rt = al_runtime_of(L);
+  lua_newtable(L);
+  int n = 0;
+  for (al_task *t = rt->sched.all; t; t = t->all_next) {
+    if (t == rt->sched.current || t->is_main || t->ref == LUA_NOREF) continue;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
+/* core.on_failure(fn): fn(err, traceback) hears of each task that fails with nobody waiting
+** for it, when it fails, instead of at the end of the run (which then does not fail for it). */
+static int l_on_failure(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  al_runtime *rt = al_runtime_of(L);
+  if (rt->failure_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt->failure_ref);
+  lua_pushvalue(L, 1);
+  rt->failure_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
 }
 
 /* }====================================================== */
@@ -176,7 +205,8 @@ int luaopen_autolua_task_core(lua_State *L) {
     {"wait", l_wait}, {"cancel", l_cancel}, {"status", l_status}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"sleep", l_sleep}, {"yield", l_yield}, {"now", l_now},
-    {"current", l_current}, {"park", l_park}, {"wake", l_wake}, {NULL, NULL}};
+    {"current", l_current}, {"park", l_park}, {"wake", l_wake},
+    {"others", l_others}, {"on_failure", l_on_failure}, {NULL, NULL}};
   luaL_newmetatable(L, TASK_MT);
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);

@@ -27,6 +27,9 @@ static const char usage_text[] =
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua help [TOPIC]                 the API reference: dexi, dx, task, http, limiter, errors, recipes\n"
+  "       autolua sim [--port N] [--state FILE] the fake Dexi and DX APIs, offline; prints the exports\n"
+  "       autolua completion bash|zsh          a shell completion script (installed with autolua)\n"
+  "       autolua --profile NAME COMMAND...    the clients take NAME's settings (see autolua(1))\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
   "\n"
@@ -38,7 +41,8 @@ static const char usage_text[] =
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL,\n"
   "  DX_DATACLOUD_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
-  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1), autolua-api(3).\n";
+  "  AUTOLUA_PATH (load autolua's Lua modules from this source tree), AUTOLUA_PROFILE (a profile\n"
+  "  of $XDG_CONFIG_HOME/autolua/config.lua). See autolua(1), autolua-api(3).\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "autolua: ");
@@ -91,6 +95,7 @@ static int run_module(al_runtime *rt, const char *mod, const char *fn, char **ar
   }
   lua_getfield(L, -1, fn);
   lua_remove(L, -2);
+  luaL_checkstack(L, argc + 1, "too many arguments");   /* the chunk gets every one */
   for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
   return al_runtime_main(rt, argc);
 }
@@ -104,6 +109,7 @@ static int run_file(al_runtime *rt, const char *path, char **argv, int argc, int
   }
   al_runtime_setargs(rt, argv, argc, script);
   int n = argc - script - 1;
+  luaL_checkstack(L, n + 1, "too many arguments");   /* the chunk gets every one */
   for (int i = script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
   return al_runtime_main(rt, n);
 }
@@ -134,12 +140,24 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
     return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
   }
   if (strcmp(a, "help") == 0) return run_module(rt, "autolua.help", "main", argv + 2, argc - 2);
+  if (strcmp(a, "sim") == 0) return run_module(rt, "autolua.sim", "main", argv + 2, argc - 2);
+  if (strcmp(a, "completion") == 0) return run_module(rt, "autolua.shellcomp", "main", argv + 2, argc - 2);
   if (a[0] != '-' && looks_like_command(a))
     return usage_error("unknown command or missing file '%s'", a);
   return al_luacli_main(rt, argc, argv);   /* lua's options, or a script */
 }
 
 int main(int argc, char **argv) {
+  /* --profile NAME before the command: every client takes that profile (as AUTOLUA_PROFILE) */
+  if (argc >= 2 && strncmp(argv[1], "--profile", 9) == 0 && (argv[1][9] == '\0' || argv[1][9] == '=')) {
+    int eq = argv[1][9] == '=';
+    const char *name = eq ? argv[1] + 10 : argc >= 3 ? argv[2] : "";
+    if (!*name) return usage_error("%s needs a profile name", "--profile");
+    setenv("AUTOLUA_PROFILE", name, 1);
+    argv[eq ? 1 : 2] = argv[0];
+    argv += eq ? 1 : 2;
+    argc -= eq ? 1 : 2;
+  }
   if (argc >= 2 && strcmp(argv[1], "--help") == 0) {   /* -h is lua's: an unrecognized option */
     fputs(usage_text, stdout);
     return 0;

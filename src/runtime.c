@@ -65,7 +65,9 @@ static void on_signal(int sig) {
     if (!g_rt->interrupted) g_rt->interrupted = sig;   /* the first signal gives the status */
   }
   al_task *t = g_rt->sched.current;
-  if (t) lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  /* not the REPL's own loop: caught between two reads, it would end the REPL */
+  if (t && !(t->is_main && g_rt->interrupt_ref != LUA_NOREF))
+    lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   ev_async_send(g_rt->loop, &g_rt->interrupt);
 }
 
@@ -151,6 +153,7 @@ al_runtime *al_runtime_new(void) {
   rt->L = new_state(rt);
   rt->interrupt_ref = LUA_NOREF;
   rt->progname = "autolua";
+  rt->failure_ref = LUA_NOREF;
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
@@ -228,6 +231,21 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
     fprintf(stderr, "%s: %s%s\n", rt->progname, what ? what : "", msg ? msg : "(no message)");
   }
   fflush(stderr);
+}
+
+int al_runtime_unobserved(al_runtime *rt, al_task *t) {
+  if (rt->failure_ref == LUA_NOREF) return 0;
+  lua_State *L = rt->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failure_ref);
+  lua_pushvalue(t->co, 1);
+  lua_xmove(t->co, L, 1);
+  lua_pushvalue(t->co, 2);
+  lua_xmove(t->co, L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    al_runtime_report(rt, "failure handler: ", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return 1;
 }
 
 /* After the loop: errors nobody waited for, and tasks nothing can wake any more. */

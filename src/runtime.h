@@ -26,6 +26,7 @@ typedef struct al_runtime {
   ev_async interrupt;     /* SIGINT, SIGTERM, SIGHUP arrive here from the signal handler */
   volatile sig_atomic_t interrupted;   /* the signal that ends the run, or 0 */
   int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
+  int failure_ref;        /* a Lua function told of a task that failed unobserved (the REPL) */
 } al_runtime;
 
 /* The runtime that owns 'L' (any thread of the state). */
@@ -48,6 +49,10 @@ int al_runtime_main(al_runtime *rt, int nargs);
 
 /* Reports an error value of a finished task on stderr with its traceback. */
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
+
+/* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
+** reports it at once) and returns 1; returns 0 when it must wait for the end of the run. */
+int al_runtime_unobserved(al_runtime *rt, al_task *t);
 
 /* Ends the process now with 'code' after aborting transfers (os.exit). With 'close', first
 ** closes the calling task's pending to-be-closed variables and the state, as lua does. */

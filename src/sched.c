@@ -97,6 +97,7 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   luaL_setmetatable(L, TASK_MT);
   t->rt = rt;
   t->co = lua_newthread(L);
+  if (!lua_checkstack(t->co, nargs + 1)) al_error_raise(L, "argument", "task.spawn: too many arguments (%d)", nargs);
   al_mark_task_thread(t->co);
   lua_setiuservalue(L, -2, 1);               /* the handle keeps its coroutine alive */
   lua_insert(L, -(nargs + 2));                /* handle below function and arguments */
@@ -171,6 +172,7 @@ static void finish(al_task *t, int status, int nres) {
       al_sched_cancel_all(rt);
     }
   }
+  if (t->state == AL_FAILED && !t->observed && al_runtime_unobserved(rt, t)) t->observed = 1;
   if (t->state == AL_FAILED && !t->observed) al_q_push(&rt->sched.failed, t);
   else release(t);
 }

@@ -79,6 +79,11 @@ function M.complete(text, before)
   end
   local names, add = collector()
   for k in pairs(_G) do add(k) end
+  local mt = getmetatable(_G)        -- the REPL's globals that load on first use
+  if mt and type(rawget(mt, "__complete")) == "function" then
+    local ok, list = pcall(mt.__complete, _G)
+    if ok and type(list) == "table" then for _, k in ipairs(list) do add(k) end end
+  end
   for _, k in ipairs(KEYWORDS) do add(k) end
   table.sort(names)
   return matching(names, text)

@@ -98,9 +98,12 @@ local function option_list(recipe)
   local list = {}
   for _, o in ipairs(recipe.options or {}) do list[#list + 1] = o end
   list[#list + 1] = { name = "json", type = "boolean", help = "print the summary as JSON (on stdout, unless data goes there)" }
+  list[#list + 1] = { name = "profile", type = "string", metavar = "NAME", help = "the config file's profile to use (as AUTOLUA_PROFILE)" }
   list[#list + 1] = { name = "help", type = "boolean", help = "show this help (also -h)" }
   return list
 end
+
+M.options = option_list     -- a recipe's options with the common ones (shell completion)
 
 function M.help(name, recipe)
   local lines = { ("usage: autolua recipe %s [options]"):format(name), "", recipe.summary or "" }
@@ -313,6 +316,7 @@ function M.main(name, ...)
   end
   local opts, rest = M.parse(name, recipe, { ... })
   if opts.help then io.stdout:write(M.help(name, recipe)); return end
+  if opts.profile then require("autolua.profile").selected = opts.profile end
   local summary, code = execute(name, recipe, opts, rest)
   report(opts, summary, code)
   io.stdout:flush()

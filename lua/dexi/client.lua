@@ -97,12 +97,13 @@ function Client.new(opts)
       argerror("dexi.client", "%s must be a string, got %s", field, type(opts[field]))
     end
   end
-  local account = opts.account or os.getenv("DEXI_ACCOUNT")
-  local key = opts.api_key or os.getenv("DEXI_API_KEY")
+  local conf = require("autolua.profile").resolve("dexi", opts,
+    { account = { "DEXI_ACCOUNT" }, api_key = { "DEXI_API_KEY" }, base_url = { "DEXI_BASE_URL" } })
+  local account, key = conf.account, conf.api_key
   if type(account) ~= "string" or account == "" or type(key) ~= "string" or key == "" then
-    argerror("dexi.client", "missing credentials: set DEXI_ACCOUNT and DEXI_API_KEY (or pass account = and api_key =)")
+    argerror("dexi.client", "missing credentials: set DEXI_ACCOUNT and DEXI_API_KEY (or pass account = and api_key =, or choose a profile)")
   end
-  local base = opts.base_url or os.getenv("DEXI_BASE_URL") or DEFAULT_BASE
+  local base = conf.base_url or DEFAULT_BASE
   if type(base) ~= "string" or not base:match("^https?://[^/]") then
     argerror("dexi.client", "base_url must be an http(s) URL, got %s", tostring(base))
   end

@@ -164,11 +164,13 @@ function Client.new(opts)
   if opts.token ~= nil and type(opts.token) ~= "string" then
     argerror("dx.client", "token must be a string, got %s", type(opts.token))
   end
-  local token = opts.token or os.getenv("DX_TOKEN") or os.getenv("DX_API_TOKEN")
+  local conf = require("autolua.profile").resolve("dx", opts,
+    { token = { "DX_TOKEN", "DX_API_TOKEN" }, base_url = { "DX_BASE_URL" } })
+  local token = conf.token
   if type(token) ~= "string" or token == "" then
-    argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =")
+    argerror("dx.client", "missing token: set DX_TOKEN (or DX_API_TOKEN, as the DX CLI reads) or pass token =, or choose a profile")
   end
-  local base = opts.base_url or os.getenv("DX_BASE_URL") or DEFAULT_BASE
+  local base = conf.base_url or DEFAULT_BASE
   if type(base) ~= "string" or not base:match("^https?://[^/]") then
     argerror("dx.client", "base_url must be an http(s) URL, got %s", tostring(base))
   end

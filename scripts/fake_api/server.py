@@ -12,6 +12,11 @@ FILE is written atomically once every server listens:
 command exists (a throwaway self-signed certificate for 127.0.0.1 and localhost,
 deleted at exit). On SIGTERM or SIGINT every server is stopped, FILE is removed
 (if it is still ours) and the exit status is 0. Without --state the JSON goes to stdout.
+
+--port N puts the services on fixed ports, N (misc), N+1 (dexi), N+2 (dx_files), N+3 (dx),
+N+4 (misc_tls), N+5 (dx_datacloud) instead of free ones. --exports prints, instead of the JSON, the shell `export`
+lines that point the autolua clients at the fakes with the fakes' credentials (what
+`autolua sim` shows).
 """
 
 import argparse
@@ -62,12 +67,13 @@ def load_dx():
     return dx.DxService, dx.DxFilesService, dx.DxDataCloudService
 
 
-def start_all(host, tls_dir):
+def start_all(host, tls_dir, base_port=0):
     """Start every service; returns (servers, state dict without pid)."""
     servers, state = [], {}
+    offsets = {"misc": 0, "dexi": 1, "dx_files": 2, "dx": 3, "misc_tls": 4, "dx_datacloud": 5}
 
     def start(key, service, url_suffix="", context=None):
-        server = serve(service, host, 0, context)
+        server = serve(service, host, base_port + offsets[key] if base_port else 0, context)
         servers.append(server)
         state[key] = server.url + url_suffix
         return server
@@ -90,6 +96,18 @@ def start_all(host, tls_dir):
         stop_all(servers)
         raise
     return servers, state
+
+
+def exports(state):
+    """The shell lines that point autolua's clients at these fakes."""
+    from dexi_data import ACCOUNT, API_KEY
+    lines = ["export DEXI_ACCOUNT=%s DEXI_API_KEY=%s DEXI_BASE_URL=%s"
+             % (ACCOUNT, API_KEY, state["dexi"])]
+    if "dx" in state:
+        lines.append("export DX_TOKEN=dx-test-token DX_BASE_URL=%s" % state["dx"])
+    if "dx_datacloud" in state:
+        lines.append("export DX_DATACLOUD_URL=%s" % state["dx_datacloud"])
+    return "\n".join(lines) + "\n"
 
 
 def stop_all(servers):
@@ -123,7 +141,13 @@ def main(argv=None):
     parser.add_argument("--state", help="where to write the JSON with the base URLs")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--no-tls", action="store_true", help="skip the HTTPS misc server")
+    parser.add_argument("--port", type=int, default=0,
+                        help="first of five fixed ports (default: free ones)")
+    parser.add_argument("--exports", action="store_true",
+                        help="print shell export lines for autolua instead of the JSON")
     args = parser.parse_args(argv)
+    if args.port and not 0 < args.port <= 65531:
+        parser.error("--port must be between 1 and 65531")
 
     # Block the stop signals before any thread starts (threads inherit the mask),
     # then wait for them with sigwait: no handler runs at an awkward moment.
@@ -132,7 +156,10 @@ def main(argv=None):
     servers = []
     try:
         try:
-            servers, state = start_all(args.host, tls_dir)
+            servers, state = start_all(args.host, tls_dir, args.port)
+        except OSError as e:        # a port in use, most often: one line says it
+            print("fake_api: cannot start: %s" % e, file=sys.stderr)
+            return 1
         except Exception:
             print("fake_api: cannot start:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
@@ -140,7 +167,10 @@ def main(argv=None):
         state = dict(pid=os.getpid(), **state)
         if args.state:
             write_state(args.state, state)
-        else:
+        if args.exports:
+            sys.stdout.write(exports(state))
+            sys.stdout.flush()
+        elif not args.state:
             print(json.dumps(state), flush=True)
         signal.sigwait(STOP_SIGNALS)
         return 0
