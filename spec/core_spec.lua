@@ -122,3 +122,37 @@ describe("many transfers in flight", function()
     assert.equal(1, r.code)
   end)
 end)
+
+describe("a value whose __tostring raises", function()
+  local bad = [[local bad = setmetatable({}, { __tostring = function() error("nope") end })
+  ]]
+
+  it("as the main task's error: a report and exit 1, no panic", function()
+    local r = S.run_script(bad .. "error(bad)")
+    assert.equal(1, r.code)
+    assert.not_matches("PANIC", r.err)
+    assert.matches("table error value whose __tostring failed: .*nope", r.err)
+  end)
+
+  it("as the error of a task nobody waited for, or a __tostring giving no string", function()
+    local r = S.run_script(bad .. [[
+      require("autolua.task").spawn(function() error(bad) end)
+      require("autolua.task").sleep(0.05)
+      error(setmetatable({}, { __tostring = function() return {} end, __index = function() error("x") end }))
+    ]])
+    assert.equal(1, r.code)
+    assert.not_matches("PANIC", r.err)
+    assert.matches("error in a task nobody waited for: %(a table error value whose __tostring failed", r.err)
+    assert.matches("error object is a table value", r.err)
+  end)
+
+  it("printed by -e and by the REPL", function()
+    local r = S.run { "-e", bad .. "return bad, 1" }
+    assert.equal(0, r.code)
+    assert.equal("<table whose __tostring failed>\n1\n", r.out)
+    r = S.run({ "repl" }, { stdin = bad:gsub("^local ", "") .. "\nerror(bad)\nbad\n1 + 1\n" })
+    assert.equal(0, r.code)
+    assert.matches("<table whose __tostring failed>\n.*2\n", r.out)
+    assert.matches("table error value whose __tostring failed", r.err)
+  end)
+end)

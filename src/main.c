@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include "runtime.h"
 #include "loader.h"
+#include "lerror.h"
 
 #define EXIT_USAGE 2
 
@@ -56,7 +57,7 @@ static int run_module(al_runtime *rt, const char *mod, const char *fn, char **ar
   lua_getglobal(L, "require");
   lua_pushstring(L, mod);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    al_runtime_report(rt, NULL, lua_tostring(L, -1));
+    al_runtime_report(rt, NULL, al_error_tostring(L, -1));
     return 1;
   }
   lua_getfield(L, -1, fn);

@@ -42,7 +42,10 @@ local function scalar(v, opts)
   end
   if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
   local mt = getmetatable(v)
-  if mt and mt.__tostring then return tostring(v) end
+  if mt and mt.__tostring then
+    local ok, text = pcall(tostring, v)   -- a value's own __tostring may raise
+    return ok and text or ("<%s whose __tostring failed>"):format(type(v))
+  end
   return nil
 end
 
