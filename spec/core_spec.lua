@@ -156,3 +156,161 @@ describe("a value whose __tostring raises", function()
     assert.matches("table error value whose __tostring failed", r.err)
   end)
 end)
+
+describe("a call's timeout and deadline", function()
+  local dexi = require "dexi"
+  local pipeline = require "autolua.client"
+  local ROBOT = "10000000-0000-4000-8000-000000000001"
+  local EXEC = "3a8ea1f2-6781-4371-841f-66f6210a27b9"
+  local n = 0
+  -- a client on an account of its own: limiters are shared per account in this process
+  local function client(o)
+    n = n + 1
+    local acc, key = ("acc-core-%d"):format(n), ("key-core-%d"):format(n)
+    S.config("dexi", { accounts = { [acc] = key } })
+    local opts = { account = acc, api_key = key, base_url = S.fake.dexi, backoff = { base = 0.01, cap = 0.05 } }
+    for k, v in pairs(o or {}) do opts[k] = v end
+    return dexi.client(opts)
+  end
+  after_each(function() S.reset("dexi") end)
+
+  it("a Retry-After longer than the client's timeout is not waited for", function()
+    S.config("dexi", { limits = { get = 0 }, retry_after = true, rate_window = 3 })
+    local c = client { timeout = 1 }
+    local t0 = task.now()
+    local err = S.fails(c.robots.get, ROBOT)
+    assert.is_true(task.now() - t0 < 1, "took " .. (task.now() - t0) .. " s")
+    assert.equal("rate_limited", err.kind)
+    assert.equal("retry_after", err.code)
+    assert.equal(1, err.attempts)
+    assert.matches("asked to wait 3 s before a retry %(Retry%-After%), longer than the call's timeout of 1 s", err.message)
+    assert.not_matches("kept answering", tostring(err))
+  end)
+
+  it("deadline = bounds the whole call: 429s with Retry-After stop before it", function()
+    S.config("dexi", { limits = { get = 0 }, retry_after = true, rate_window = 1 })
+    local c = client { deadline = 1.5 }
+    local t0 = task.now()
+    local err = S.fails(c.robots.get, ROBOT)
+    local dt = task.now() - t0
+    assert.is_true(dt >= 0.9 and dt < 1.5, "took " .. dt .. " s")
+    assert.equal("rate_limited", err.kind)
+    assert.equal("deadline", err.code)
+    assert.equal(2, err.attempts)
+    assert.matches("past the call's deadline of 1.5 s", err.message)
+  end)
+
+  it("deadline = bounds timed-out attempts and their retries too", function()
+    S.config("dexi", { fault = { kind = "delay", seconds = 5, count = -1 } })
+    local c = client { timeout = 0.5, deadline = 1.2 }
+    local t0 = task.now()
+    local err = S.fails(c.executions.get, EXEC)
+    local dt = task.now() - t0
+    assert.is_true(dt < 1.6, "took " .. dt .. " s")
+    assert.equal("timeout", err.kind)
+    assert.is_true(err.attempts >= 2 and err.attempts <= 3, err.attempts .. " attempts")
+    assert.equal("argument", S.fails(dexi.client, { account = "a", api_key = "k", deadline = "soon" }).kind)
+  end)
+
+  it("a Retry-After over the cap, and a 429 with no retry allowed, say so", function()
+    S.config("dexi", { limits = { get = 0 }, retry_after = true, rate_window = 1000 })
+    local err = S.fails(client().robots.get, ROBOT)
+    assert.equal(1, err.attempts)
+    assert.matches("asked to wait 1000 s before a retry %(Retry%-After%), more than the 300 s autolua waits", err.message)
+    assert.not_matches("kept answering", tostring(err))
+    S.config("dexi", { retry_after = false })
+    err = S.fails(client { retries = 0 }.robots.get, ROBOT)
+    assert.equal(1, err.attempts)
+    assert.matches("answered 429 Too Many Requests and the call allows no retry", err.message)
+  end)
+
+  it("an unusable Retry-After counts as absent: the call backs off and retries", function()
+    assert.is_nil(pipeline.retry_after("Fri, 31 Dec 99999999999 23:59:59 GMT"))
+    assert.is_nil(pipeline.retry_after("Fri, 31 Dec 1e9 23:59:59 GMT"))
+    assert.is_nil(pipeline.retry_after("0x10"))
+    assert.is_nil(pipeline.retry_after("inf"))
+    for i, value in ipairs { "Fri, 31 Dec 99999999999 23:59:59 GMT", "Mon, 32 Foo 2020 99:99:99 GMT", "soon" } do
+      local res, attempts = pipeline.send({ method = "GET", url = url("/429?times=1&key=core-ra-" .. i .. "&retry_after=" .. http.escape(value)) },
+        { name = "GET", safe = true, backoff = { base = 0.01, cap = 0.05 }, fail = function() error("no") end })
+      assert.equal(200, res.status)
+      assert.equal(2, attempts)
+    end
+  end)
+
+  it("a request without a timeout ends when the server stalls; stall = sets how soon", function()
+    local t0 = task.now()
+    local err = S.fails(http.request, { url = url("/delay?s=10"), stall = 1 })
+    local dt = task.now() - t0
+    assert.is_true(dt >= 0.9 and dt < 3, "took " .. dt .. " s")
+    assert.equal("timeout", err.kind)
+    assert.equal("stalled", err.code)
+    -- a body that keeps coming is no stall, however slow the whole is
+    local res = http.request { url = url("/slow_body?chunks=4&interval=0.5"), stall = 1 }
+    assert.equal("chunk 0\nchunk 1\nchunk 2\nchunk 3\n", res.body)
+    assert.equal("argument", S.fails(http.request, { url = url("/json"), stall = "1" }).kind)
+  end)
+end)
+
+describe("a malformed answer is named for what it is", function()
+  local cases = {
+    { "http09", "malformed", "HTTP/0.9" },
+    { "negative_status", "malformed", "response code" },
+    { "huge_header", "header_too_large", "100 KiB" },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1], function()
+      local err = S.fails(http.request, { url = url("/malformed?kind=" .. c[1]) })
+      assert.equal("http", err.kind)
+      assert.equal(c[2], err.code)
+      assert.matches(c[3], err.message, 1, true)
+    end)
+  end
+
+  it("a redirect to a scheme autolua does not speak", function()
+    local err = S.fails(http.request, { url = url("/malformed?kind=bad_location"), follow = true })
+    assert.equal("http", err.kind)
+    assert.equal("scheme", err.code)
+    assert.equal("ftp://127.0.0.1/file", err.url)
+  end)
+
+  it("a file name too long for the file system", function()
+    local dir = S.tmpdir()
+    local err = S.fails(http.request, { url = url("/json"), sink = dir .. "/" .. ("n"):rep(300) })
+    assert.equal("http", err.kind)
+    assert.equal("name_too_long", err.code)
+    assert.same({}, S.ls(dir))
+    os.execute("rm -rf " .. S.quote(dir))
+  end)
+end)
+
+describe("smaller ones", function()
+  it("too many redirects names the last target", function()
+    local u = "/echo?final=1"
+    for i = 12, 1, -1 do u = "/redirect?n=" .. i .. "&to=" .. http.escape(u) end
+    local err = S.fails(http.request, { url = url(u), follow = true })
+    assert.equal("redirects", err.code)
+    assert.matches("the last one pointed to " .. url("/redirect?n=12&"), err.message, 1, true)
+  end)
+
+  it("a NUL byte in url, method, a header or sink is an argument error", function()
+    for _, o in ipairs {
+      { url = url("/json\0/evil") }, { url = url("/json"), method = "GET\0X" },
+      { url = url("/json"), headers = { X = "a\0b" } }, { url = url("/json"), headers = { ["X\0Y"] = "a" } },
+      { url = url("/json"), sink = "/tmp/x\0y" },
+    } do
+      local err = S.fails(http.request, o)
+      assert.equal("argument", err.kind)
+      assert.matches("NUL", err.message)
+    end
+  end)
+
+  it("recipe list --json lists the recipes as JSON", function()
+    local r = S.run { "recipe", "list", "--json" }
+    assert.equal(0, r.code)
+    local list = require("autolua.json").decode(r.out)
+    local names = {}
+    for _, e in ipairs(list) do names[e.name] = e.summary end
+    assert.is_string(names["dexi-download"])
+    assert.equal(2, S.run { "recipe", "list", "--bogus" }.code)
+  end)
+end)

@@ -199,6 +199,8 @@ static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);       /* a stall: under 1 byte/s for ... */
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, AL_STALL_DEFAULT);   /* ... this long (lhttp.c) */
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -220,6 +222,7 @@ static void setup_request(al_req *r) {
 
 void al_req_forget_options(al_req *r) {
   r->o_timeout = r->o_fresh = 0;
+  r->o_stall = AL_STALL_DEFAULT;
   r->o_bufsize = CURL_MAX_WRITE_SIZE;
   r->o_headers = NULL;
   r->o_plain = 1;

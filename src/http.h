@@ -12,6 +12,9 @@
 
 typedef struct al_req al_req;
 
+/* Seconds without a byte either way after which a request without a timeout fails. */
+#define AL_STALL_DEFAULT 60L
+
 typedef enum { AL_SINK_MEMORY, AL_SINK_FILE, AL_SINK_STREAM } al_sink;
 typedef enum { AL_REQ_DATA, AL_REQ_DONE } al_req_event;
 
@@ -49,7 +52,7 @@ struct al_req {
   int redirects, cross_origin, body_dropped;   /* lhttp.c's, for the redirects it follows */
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */
-  long o_timeout, o_fresh, o_bufsize;
+  long o_timeout, o_fresh, o_bufsize, o_stall;
   const void *o_headers;
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];

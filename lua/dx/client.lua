@@ -94,6 +94,10 @@ function Client.new(opts)
   rawset(c, "window", window)
   rawset(c, "retries", opts.retries or 5)
   rawset(c, "timeout", opts.timeout or 60)
+  if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
+    argerror("dx.client", "deadline must be a positive number of seconds")
+  end
+  rawset(c, "deadline", opts.deadline)
   rawset(c, "backoff", opts.backoff)
   secrets[c] = token
   -- Shared by every client of this token; the key names the token by a digest, never itself.
@@ -184,6 +188,7 @@ function Client:send(method, a, o)
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), pacer = rawget(self, "pacer"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
+    within = rawget(self, "deadline"),
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
 end

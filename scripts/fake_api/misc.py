@@ -18,6 +18,10 @@
   GET  /gzip                          gzip-encoded JSON when Accept-Encoding allows it
   GET  /headers                       the request headers as JSON
   GET  /slow_body?chunks=N&interval=S N small chunks, S seconds apart (chunked)
+  GET  /malformed?kind=K              a broken answer, then the connection closes: K = http09
+                                      (a body without status line), negative_status
+                                      ("HTTP/1.1 -200"), huge_header (a 100 KiB header line),
+                                      bad_location (a redirect to "ftp://...")
   anything else                       404 JSON
 """
 
@@ -278,6 +282,21 @@ class MiscService(Service):
         return Response(200, headers={"Content-Type": "text/plain"}, stream=pieces(),
                         chunked=True)
 
+    MALFORMED = {
+        "http09": b"hello, this is not HTTP\n",
+        "negative_status": b"HTTP/1.1 -200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "huge_header": b"HTTP/1.1 200 OK\r\nX-Huge: " + b"x" * (100 * 1024) +
+                       b"\r\nContent-Length: 2\r\n\r\nok",
+        "bad_location": b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/file\r\n"
+                        b"Content-Length: 0\r\n\r\n",
+    }
+
+    def _malformed(self, req):
+        raw = self.MALFORMED.get(req.arg("kind", ""))
+        if raw is None:
+            raise BadParam("kind must be one of " + ", ".join(sorted(self.MALFORMED)))
+        return Response(raw=raw)
+
     ROUTES = {
         "/echo": _echo,
         "/json": _json,
@@ -295,4 +314,5 @@ class MiscService(Service):
         "/gzip": _gzip,
         "/headers": _headers,
         "/slow_body": _slow_body,
+        "/malformed": _malformed,
     }
