@@ -314,3 +314,83 @@ describe("smaller ones", function()
     assert.equal(2, S.run { "recipe", "list", "--bogus" }.code)
   end)
 end)
+
+describe("file descriptors", function()
+  -- Runs 'code' under 'ulimit -n n' with the misc fake's URL as its argument.
+  local function limited(n, code)
+    local dir = S.tmpdir()
+    S.spit(dir .. "/s.lua", code)
+    local cmd = ("ulimit -n %d; %s %s %s >%s/out 2>%s/err; echo $? >%s/code"):format(n, S.quote(S.bin),
+      S.quote(dir .. "/s.lua"), S.quote(url("")), dir, dir, dir)
+    os.execute("sh -c " .. S.quote(cmd))
+    local r = { code = tonumber(S.slurp(dir .. "/code"):match("%d+")), out = S.slurp(dir .. "/out"), err = S.slurp(dir .. "/err") }
+    os.execute("rm -rf " .. S.quote(dir))
+    return r
+  end
+
+  it("1000 requests at once under ulimit -n 128 wait for a connection instead of failing", function()
+    local r = limited(128, [[
+      local http, task = require "autolua.http", require "autolua.task"
+      local base = ...
+      local items = {} for i = 1, 1000 do items[i] = i end
+      local ok, errs = 0, {}
+      task.map(items, function(i)
+        local done, res = pcall(http.request, { url = base .. "/json?size=50&i=" .. i })
+        if done and res.status == 200 then ok = ok + 1 else errs[tostring(res)] = true end
+      end, { concurrency = 1000 })
+      print(ok, http.configure().max_connections)
+      for e in pairs(errs) do print(e) end
+    ]])
+    assert.equal(0, r.code)
+    assert.equal("1000\t56\n", r.out)
+  end)
+
+  it("out of descriptors is reported as such, not as a refused connection", function()
+    local r = limited(64, [[
+      local http = require "autolua.http"
+      local base = ...
+      http.request { url = base .. "/json" }
+      local keep = {}
+      repeat local f = io.open("/dev/null"); keep[#keep + 1] = f until not f
+      local _, e = pcall(http.request, { url = base .. "/json", reuse = false })
+      print(e.kind, e.code, e.retryable)
+      print(e.message)
+      _, e = pcall(http.request, { url = base .. "/json", sink = "/tmp/autolua-core-spec-never-written" })
+      print(e.kind, e.code)
+    ]])
+    assert.equal(0, r.code)
+    local lines = {}
+    for l in r.out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("network\tdescriptors\tfalse", lines[1])
+    assert.matches("out of file descriptors %(Too many open files%)", lines[2])
+    assert.equal("network\tdescriptors", lines[3])
+  end)
+
+  it("http.configure{max_connections =} caps the connections; the rest queue", function()
+    local before = http.configure().max_connections
+    assert.is_true(before >= 1)
+    assert.equal(2, http.configure { max_connections = 2 }.max_connections)
+    local t0 = task.now()
+    local items = {} for i = 1, 6 do items[i] = i end
+    task.map(items, function(i) return http.request { url = url("/delay?s=0.3&cap=" .. i), reuse = false }.status end,
+      { concurrency = 6 })
+    local dt = task.now() - t0
+    assert.equal(before, http.configure { max_connections = 0 }.max_connections)
+    assert.is_true(dt >= 0.85, "6 requests on 2 connections took only " .. dt .. " s")
+    for _, bad in ipairs { { max_connections = -1 }, { max_connections = 1.5 }, { other = 1 } } do
+      assert.equal("argument", S.fails(http.configure, bad).kind)
+    end
+    assert.equal("argument", S.fails(http.configure, 5).kind)
+  end)
+
+  it("a flood at concurrency 64 keeps its 64 connections between rounds", function()
+    local items = {} for i = 1, 64 do items[i] = i end
+    for round = 1, 3 do
+      local reused = 0
+      task.map(items, function(i)
+        if http.request { url = url("/delay?s=0.3&round=" .. round .. "&i=" .. i) }.reused then reused = reused + 1 end
+      end, { concurrency = 64 })
+      if round > 1 then assert.is_true(reused >= 63, ("round %d reused %d of 64 connections"):format(round, reused)) end
+    end
+  end)
+end)

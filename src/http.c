@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
 #include "http.h"
 
 #define NOTE_DATA_MAX (256 * 1024)   /* stream sinks pause past this much unread data */
@@ -188,11 +190,26 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* libcurl's own socket(), but a request learns why it failed: out of descriptors (EMFILE) is
+** no refused connection. Runs only when a new connection opens. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  (void)purpose;
+  al_req *r = ud;
+#ifdef SOCK_CLOEXEC
+  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);   /* not to children */
+#else
+  curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+#endif
+  if (fd == CURL_SOCKET_BAD) r->sys_errno = errno;
+  return fd;
+}
+
 /* Options every transfer shares, set once per easy handle: a pooled handle keeps them, so a
 ** request only sets what is its own (lhttp.c sets every such option each time). */
 static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* Turns decoding on. The Accept-Encoding and User-Agent lines themselves come from
   ** lhttp.c's header lists: libcurl formats a line it makes twice, a byte at a time. */
@@ -216,6 +233,7 @@ static void setup_request(al_req *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   al_req_forget_options(r);
 }
@@ -353,6 +371,25 @@ void al_req_free(al_req *r) {
 
 /* }====================================================== */
 
+/* Half the descriptors the process may open, less a few for stdio and the loop: the rest is
+** for sink files, pipes and whatever the script opens. Without a cap, 10 000 requests at once
+** fail with EMFILE instead of waiting their turn. */
+static long default_max_connections(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1L << 20)
+    return 1L << 19;
+  long n = ((long)rl.rlim_cur - 16) / 2;
+  return n < 1 ? 1 : n;
+}
+
+void al_http_set_max_connections(al_http *h, long n) {
+  h->max_connections = n > 0 ? n : default_max_connections();
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, h->max_connections);
+  /* the idle cache as large as the cap: by default libcurl keeps 4 per easy handle present
+  ** when a transfer ends, and closes connections a flood is about to need again */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, h->max_connections);
+}
+
 al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   if (al_curl_load(err, n) != 0) return NULL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -373,6 +410,7 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  al_http_set_max_connections(h, 0);
   return h;
 }
 

@@ -26,6 +26,7 @@ struct al_http {
   al_req *pool[64];        /* finished requests with their easy handles, kept for reuse */
   int npool;
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
+  long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
 };
 typedef struct al_http al_http;
 
@@ -60,6 +61,9 @@ struct al_req {
 
 /* NULL with the reason in 'err' when libcurl cannot be loaded or started. */
 al_http *al_http_new(struct ev_loop *loop, char *err, size_t n);
+/* Caps the open connections (and sizes the idle cache to match); 0 restores the default, which
+** leaves half the descriptors RLIMIT_NOFILE allows to files, pipes and the rest. */
+void al_http_set_max_connections(al_http *h, long n);
 /* Aborts every request still running (their temporary files are removed) and frees the core. */
 void al_http_free(al_http *h);
 

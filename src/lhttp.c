@@ -488,7 +488,6 @@ static const errmap *refine(al_req *r, const errmap *m) {
     redirect_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "http", "scheme", 0},
     header_too_large = {CURLE_OUT_OF_MEMORY, "http", "header_too_large", 0},
     descriptors = {CURLE_COULDNT_CONNECT, "network", "descriptors", 0};
-  long oserr = 0;
   switch (r->result) {
   case CURLE_OPERATION_TIMEDOUT:
     return strncmp(r->errbuf, "Operation too slow", 18) == 0 ? &stalled : m;
@@ -496,9 +495,8 @@ static const errmap *refine(al_req *r, const errmap *m) {
     return r->redirects > 0 && strncmp(r->errbuf, "Protocol ", 9) == 0 ? &redirect_scheme : m;
   case CURLE_OUT_OF_MEMORY:   /* libcurl's answer to a header line over its 100 KiB limit */
     return r->status != 0 || strstr(r->errbuf, "header") ? &header_too_large : m;
-  case CURLE_COULDNT_CONNECT:
-    curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
-    return oserr == EMFILE || oserr == ENFILE ? &descriptors : m;
+  case CURLE_COULDNT_CONNECT:   /* http.c's socket function keeps socket()'s errno */
+    return r->sys_errno == EMFILE || r->sys_errno == ENFILE ? &descriptors : m;
   default:
     return m;
   }
@@ -720,6 +718,30 @@ static int l_request(lua_State *L) {
   return launch(L);
 }
 
+/* http.configure{max_connections = n} -> {max_connections = n}: sets what is given (0 restores
+** the default), returns the settings in force. */
+static int l_configure(lua_State *L) {
+  const char *f = "http.configure";
+  if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
+    return al_argerror(L, f, "expects a table of settings, got %s", luaL_typename(L, 1));
+  al_http *h = http_of(L);
+  if (lua_istable(L, 1)) {
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "max_connections") != 0)
+        return al_argerror(L, f, "unknown setting '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1L << 24)
+        return al_argerror(L, f, "'max_connections' must be a whole number >= 0 (0: the default)");
+      al_http_set_max_connections(h, (long)lua_tointeger(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushinteger(L, h->max_connections);
+  lua_setfield(L, -2, "max_connections");
+  return 1;
+}
+
 static int l_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
@@ -734,7 +756,7 @@ static int l_redact(lua_State *L) {
 
 int luaopen_autolua_http_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
+    {"escape", l_escape}, {"redact", l_redact}, {"configure", l_configure}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
   lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */

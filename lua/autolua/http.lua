@@ -25,4 +25,5 @@ return {
   request = core.request,
   escape = core.escape,
   redact = core.redact,
+  configure = core.configure,
 }
