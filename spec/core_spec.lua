@@ -249,6 +249,22 @@ describe("a call's timeout and deadline", function()
     assert.equal("chunk 0\nchunk 1\nchunk 2\nchunk 3\n", res.body)
     assert.equal("argument", S.fails(http.request, { url = url("/json"), stall = "1" }).kind)
   end)
+
+  it("waiting for a connection under the cap, or for a slow reader, is no stall", function()
+    http.configure { max_connections = 1 }
+    local first = task.spawn(function() return http.request { url = url("/delay?s=2.2"), timeout = 10, reuse = false } end)
+    task.sleep(0.2)
+    local ok, res = pcall(http.request, { url = url("/json?q=1"), stall = 1 })
+    http.configure { max_connections = 0 }
+    assert.is_true(ok, tostring(res))
+    assert.equal(200, first:wait().status)
+    local n, slept = 0, false
+    res = http.request { url = url("/bytes?n=2000000&seed=stall"), stall = 1, sink = function(chunk)
+      if not slept then slept = true; task.sleep(2.2) end
+      n = n + #chunk
+    end }
+    assert.equal(2000000, n)
+  end)
 end)
 
 describe("a malformed answer is named for what it is", function()

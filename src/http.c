@@ -152,6 +152,7 @@ static size_t write_file(al_req *r, const char *p, size_t len) {
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  r->activity += (curl_off_t)len;
   if (r->sink == AL_SINK_MEMORY || !is2xx(r->status)) {
     size_t keep = len;
     if (r->sink != AL_SINK_MEMORY && r->body.len + keep > ERROR_BODY_MAX)
@@ -180,6 +181,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  r->activity += (curl_off_t)len;
   if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
     al_buf_reset(&r->head);
     const char *sp = memchr(p, ' ', len);
@@ -216,8 +218,6 @@ static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);       /* a stall: under 1 byte/s for ... */
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, AL_STALL_DEFAULT);   /* ... this long (lhttp.c) */
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -240,7 +240,6 @@ static void setup_request(al_req *r) {
 
 void al_req_forget_options(al_req *r) {
   r->o_timeout = r->o_fresh = 0;
-  r->o_stall = AL_STALL_DEFAULT;
   r->o_bufsize = CURL_MAX_WRITE_SIZE;
   r->o_headers = NULL;
   r->o_plain = 1;
@@ -270,6 +269,8 @@ static void recycle(al_req *r) {
   r->notify = NULL;
   r->ud = NULL;
   r->redirects = r->cross_origin = r->body_dropped = 0;
+  r->activity = 0;
+  r->stall = 0;
   r->errbuf[0] = 0;
 }
 
@@ -304,8 +305,52 @@ int al_req_sink_file(al_req *r, const char *path) {
   return 0;
 }
 
+/* {====================================================== the stall watchdog */
+
+/* libcurl's own stall detector (CURLOPT_LOW_SPEED_*) arms a timer for every transfer, which
+** costs a flood about 2 % of its instructions; this one looks at the running requests once a
+** second instead. A request counts as quiet only once it was sent (waiting for a connection
+** under the cap, or for the connect, is no stall) and while it is not paused by its reader. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  al_http *h = w->data;
+  double now = ev_now(loop);
+  int watching = 0;
+  for (al_req *r = h->live, *next; r; r = next) {
+    next = r->next;
+    if (!r->in_multi || r->done || r->stall <= 0) continue;
+    watching = 1;
+    curl_off_t sent = 0, progress = r->activity;
+    curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+    progress += sent;
+    curl_off_t pretransfer = 0;
+    if (progress == 0) curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    if (progress != r->seen || r->paused || (progress == 0 && pretransfer == 0)) {
+      r->seen = progress;
+      r->quiet_since = now;
+    } else if (now - r->quiet_since >= (double)r->stall) {
+      snprintf(r->errbuf, sizeof r->errbuf, "the server sent nothing for %ld s (stalled)", r->stall);
+      complete(r, CURLE_OPERATION_TIMEDOUT);
+    }
+  }
+  if (!watching) { ev_ref(loop); ev_timer_stop(loop, w); }
+}
+
+static void watch(al_req *r) {
+  al_http *h = r->h;
+  r->seen = -1;
+  r->quiet_since = ev_now(h->loop);
+  if (!ev_is_active(&h->watchdog)) {
+    ev_timer_again(h->loop, &h->watchdog);
+    ev_unref(h->loop);            /* it never keeps the loop alive by itself */
+  }
+}
+
+/* }====================================================== */
+
 void al_req_start(al_req *r) {
   r->in_multi = 1;
+  if (r->stall > 0) watch(r);
   curl_multi_add_handle(r->h->multi, r->easy);   /* schedules its own 0 ms kick-off */
 }
 
@@ -332,6 +377,7 @@ void al_req_rearm(al_req *r) {
   r->bytes = 0;
   r->done = r->paused = r->size_mismatch = 0;
   r->result = CURLE_OK;
+  r->activity = 0;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);
   setup_common(r->easy);
@@ -406,6 +452,8 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   h->loop = loop;
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
+  ev_timer_init(&h->watchdog, on_watchdog, 0., 1.);
+  h->watchdog.data = h;
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -420,6 +468,7 @@ void al_http_free(al_http *h) {
   /* the socket callback still fires during cleanup, so the loop must outlive it */
   curl_multi_cleanup(h->multi);
   ev_timer_stop(h->loop, &h->timer);
+  if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
   free(h);
 }

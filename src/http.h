@@ -12,7 +12,8 @@
 
 typedef struct al_req al_req;
 
-/* Seconds without a byte either way after which a request without a timeout fails. */
+/* Seconds without a byte either way, once the request is sent, after which a request without a
+** timeout fails (see al_req.stall). */
 #define AL_STALL_DEFAULT 60L
 
 typedef enum { AL_SINK_MEMORY, AL_SINK_FILE, AL_SINK_STREAM } al_sink;
@@ -27,6 +28,7 @@ struct al_http {
   int npool;
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
+  ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
 };
 typedef struct al_http al_http;
 
@@ -44,6 +46,9 @@ struct al_req {
   int dirty;               /* set an option that only a reset undoes; reset before reuse */
   int sys_errno;           /* why a file write failed */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
+  long stall;              /* fail after this many seconds without a byte either way (0: never) */
+  curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
+  double quiet_since;      /* when the watchdog last saw the request make progress */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
   int fd;                  /* file sink: the temporary file */
   char *path, *tmp;
@@ -53,7 +58,7 @@ struct al_req {
   int redirects, cross_origin, body_dropped;   /* lhttp.c's, for the redirects it follows */
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */
-  long o_timeout, o_fresh, o_bufsize, o_stall;
+  long o_timeout, o_fresh, o_bufsize;
   const void *o_headers;
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];

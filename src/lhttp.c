@@ -302,7 +302,7 @@ static void configure(lua_State *L, al_req *r) {
   /* a request without a timeout still ends when the server stops sending (AL_STALL_DEFAULT
   ** seconds without a byte); one with a timeout may wait in silence up to it (a long poll) */
   double stall = opt_seconds(L, O_STALL);
-  setlong(r, CURLOPT_LOW_SPEED_TIME, &r->o_stall, stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT);
+  r->stall = stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT;
   const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
     curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
@@ -490,7 +490,7 @@ static const errmap *refine(al_req *r, const errmap *m) {
     descriptors = {CURLE_COULDNT_CONNECT, "network", "descriptors", 0};
   switch (r->result) {
   case CURLE_OPERATION_TIMEDOUT:
-    return strncmp(r->errbuf, "Operation too slow", 18) == 0 ? &stalled : m;
+    return strstr(r->errbuf, "(stalled)") ? &stalled : m;   /* http.c's watchdog */
   case CURLE_UNSUPPORTED_PROTOCOL:
     return r->redirects > 0 && strncmp(r->errbuf, "Protocol ", 9) == 0 ? &redirect_scheme : m;
   case CURLE_OUT_OF_MEMORY:   /* libcurl's answer to a header line over its 100 KiB limit */
