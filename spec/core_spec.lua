@@ -212,6 +212,21 @@ describe("a call's timeout and deadline", function()
     assert.equal("argument", S.fails(dexi.client, { account = "a", api_key = "k", deadline = "soon" }).kind)
   end)
 
+  it("dx: a Retry-After longer than the timeout is not waited for; deadline = is checked", function()
+    local D = require "dx_support"
+    S.config("dx", { limit = 1, window = 3 })
+    local c = D.client { timeout = 1 }
+    c.teams.list()
+    local t0 = task.now()
+    local err = S.fails(c.teams.list)
+    S.reset("dx")
+    assert.is_true(task.now() - t0 < 1, "took " .. (task.now() - t0) .. " s")
+    assert.equal("rate_limited", err.kind)
+    assert.equal("retry_after", err.code)
+    assert.equal(1, err.attempts)
+    assert.equal("argument", S.fails(D.client, { deadline = -1 }).kind)
+  end)
+
   it("a Retry-After over the cap, and a 429 with no retry allowed, say so", function()
     S.config("dexi", { limits = { get = 0 }, retry_after = true, rate_window = 1000 })
     local err = S.fails(client().robots.get, ROBOT)
