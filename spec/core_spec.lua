@@ -123,6 +123,32 @@ describe("many transfers in flight", function()
   end)
 end)
 
+describe("Ctrl-C in dexi-download", function()
+  after_each(function() S.reset("dexi") end)
+
+  it("with 8 transfers waiting on a server that has not answered: exit 130, no file left", function()
+    local dexi = require "dexi"
+    S.config("dexi", { result_rows = 200, file_size = 1000, polls_per_state = 0 })
+    local c = dexi.client { account = "acc-test", api_key = "key-test", base_url = S.fake.dexi }
+    local e = c.runs.execute("27c719bb-f28f-49f5-aedf-dba2f8e60ba3")
+    e = c:wait_execution(e._id, { interval = 0.1 })
+    S.config("dexi", { fault = { kind = "delay", seconds = 30, path = "/file/", count = -1 } })
+    local dir = S.tmpdir()
+    local cmd = ("DEXI_ACCOUNT=acc-test DEXI_API_KEY=key-test DEXI_BASE_URL=%s %s recipe dexi-download --execution %s --out %s/out "
+      .. ">%s/stdout 2>%s/stderr & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo $? >%s/code")
+      :format(S.quote(S.fake.dexi), S.quote(S.bin), e._id, dir, dir, dir, dir)
+    os.execute("sh -c " .. S.quote(cmd))
+    local code, err, left = S.slurp(dir .. "/code"), S.slurp(dir .. "/stderr"), S.ls(dir .. "/out")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.not_matches("AddressSanitizer", err)
+    assert.equal("130", code:match("%d+"))
+    assert.same({}, left)
+    local waiting = 0
+    for _, r in ipairs(S.requests("dexi")) do if r.path:find("/file/", 1, true) then waiting = waiting + 1 end end
+    assert.is_true(waiting >= 8, waiting .. " downloads were under way")
+  end)
+end)
+
 describe("a value whose __tostring raises", function()
   local bad = [[local bad = setmetatable({}, { __tostring = function() error("nope") end })
   ]]
