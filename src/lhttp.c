@@ -486,13 +486,18 @@ static const errmap *map_error(CURLcode c) {
 static const errmap *refine(al_req *r, const errmap *m) {
   static const errmap stalled = {CURLE_OPERATION_TIMEDOUT, "timeout", "stalled", 1},
     redirect_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "http", "scheme", 0},
+    own_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "argument", "scheme", 0},
+    own_url = {CURLE_URL_MALFORMAT, "argument", "url", 0},
     header_too_large = {CURLE_OUT_OF_MEMORY, "http", "header_too_large", 0},
     descriptors = {CURLE_COULDNT_CONNECT, "network", "descriptors", 0};
   switch (r->result) {
   case CURLE_OPERATION_TIMEDOUT:
     return strstr(r->errbuf, "(stalled)") ? &stalled : m;   /* http.c's watchdog */
-  case CURLE_UNSUPPORTED_PROTOCOL:
-    return r->redirects > 0 && strncmp(r->errbuf, "Protocol ", 9) == 0 ? &redirect_scheme : m;
+  case CURLE_UNSUPPORTED_PROTOCOL:   /* a scheme libcurl refuses: the caller's URL, or a Location */
+    if (strncmp(r->errbuf, "Protocol ", 9) != 0) return m;
+    return r->redirects > 0 ? &redirect_scheme : &own_scheme;
+  case CURLE_URL_MALFORMAT:
+    return r->redirects > 0 ? m : &own_url;
   case CURLE_OUT_OF_MEMORY:   /* libcurl's answer to a header line over its 100 KiB limit */
     return r->status != 0 || strstr(r->errbuf, "header") ? &header_too_large : m;
   case CURLE_COULDNT_CONNECT:   /* http.c's socket function keeps socket()'s errno */
