@@ -156,8 +156,10 @@ function M.send(req, p)
     if p.pacer then p.pacer:acquire(1, req.max_wait and { max_wait = req.max_wait } or nil) end
     local ok, res = pcall(http.request, req)
     if attempt == 1 and p.within then
-      -- the clock starts when the first attempt left: its wire time, not its limiter wait
-      local sent = ok and task.now() - (res.elapsed or 0) or t0
+      -- the clock starts when the first attempt left: its wire time counts, not its limiter
+      -- wait (a failed attempt's wire time is its timeout, or next to nothing)
+      local wire = ok and (res.elapsed or 0) or (type(res) == "table" and res.kind == "timeout" and timeout or 0)
+      local sent = task.now() - wire
       local own = sent + p.within
       p.deadline = deadline and math.min(deadline, own) or own
     end
