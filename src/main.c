@@ -19,7 +19,7 @@ static const char usage_text[] =
   "       autolua run FILE [ARGS...]           the same\n"
   "       autolua eval CODE | -e CODE          run a chunk and print the values it returns\n"
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
-  "       autolua recipe list                  the packaged recipes\n"
+  "       autolua recipe list [--json]         the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"

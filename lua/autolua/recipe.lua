@@ -231,7 +231,7 @@ end
 
 function M.main(name, ...)
   if name == nil or name == "--help" or name == "-h" then
-    io.stdout:write("usage: autolua recipe list\n       autolua recipe NAME [--option value | --option=value | --flag]...\n")
+    io.stdout:write("usage: autolua recipe list [--json]\n       autolua recipe NAME [--option value | --option=value | --flag]...\n")
     if name == nil then os.exit(USAGE) end
     return
   end
