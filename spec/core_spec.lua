@@ -176,6 +176,9 @@ describe("a value whose __tostring raises", function()
     local r = S.run { "-e", bad .. "return bad, 1" }
     assert.equal(0, r.code)
     assert.equal("<table whose __tostring failed>\n1\n", r.out)
+    r = S.run { "-e", bad .. "return { [bad] = 1, [{}] = 2 }" }    -- as a key, sorted for printing
+    assert.equal(0, r.code)
+    assert.matches("[<table whose __tostring failed>] = 1", r.out, 1, true)
     r = S.run({ "repl" }, { stdin = bad:gsub("^local ", "") .. "\nerror(bad)\nbad\n1 + 1\n" })
     assert.equal(0, r.code)
     assert.matches("<table whose __tostring failed>\n.*2\n", r.out)

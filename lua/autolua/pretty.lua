@@ -58,7 +58,9 @@ local function sorted_keys(t)
     local ta, tb = type(a), type(b)
     if ta ~= tb then return ta < tb end
     if ta == "number" or ta == "string" then return a < b end
-    return tostring(a) < tostring(b)
+    local oka, sa = pcall(tostring, a)   -- a key's own __tostring may raise
+    local okb, sb = pcall(tostring, b)
+    return (oka and sa or "") < (okb and sb or "")
   end)
   return keys, n
 end
