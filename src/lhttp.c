@@ -298,10 +298,12 @@ static void configure(lua_State *L, al_req *r) {
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
   double timeout = opt_seconds(L, O_TIMEOUT);
+  if (timeout > 1e9) timeout = 1e9;      /* a long holds it in ms; past that is "never" anyway */
   setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, timeout > 0 ? (long)(timeout * 1000) : 0L);
   /* a request without a timeout still ends when the server stops sending (AL_STALL_DEFAULT
   ** seconds without a byte); one with a timeout may wait in silence up to it (a long poll) */
   double stall = opt_seconds(L, O_STALL);
+  if (stall > 1e9) stall = 1e9;
   r->stall = stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT;
   const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
