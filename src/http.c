@@ -202,7 +202,7 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 #else
   curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
 #endif
-  if (fd == CURL_SOCKET_BAD) r->sys_errno = errno;
+  if (fd == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE)) r->sys_errno = errno;
   return fd;
 }
 
