@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
 #include "http.h"
 #include "tmpfile.h"
 
@@ -172,6 +174,7 @@ static int over_cap(al_req *r, size_t len) {
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  r->activity += (curl_off_t)len;
   if ((r->sink == AL_SINK_MEMORY || is2xx(r->status)) && over_cap(r, len)) return 0;
   if (r->sink == AL_SINK_MEMORY || !is2xx(r->status)) {
     size_t keep = len;
@@ -201,6 +204,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   al_req *r = ud;
   size_t len = size * nmemb;
+  r->activity += (curl_off_t)len;
   if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
     al_buf_reset(&r->head);
     const char *sp = memchr(p, ' ', len);
@@ -211,11 +215,26 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* libcurl's own socket(), but a request learns why it failed: out of descriptors (EMFILE) is
+** no refused connection. Runs only when a new connection opens. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  (void)purpose;
+  al_req *r = ud;
+#ifdef SOCK_CLOEXEC
+  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);   /* not to children */
+#else
+  curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+#endif
+  if (fd == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE)) r->sys_errno = errno;
+  return fd;
+}
+
 /* Options every transfer shares, set once per easy handle: a pooled handle keeps them, so a
 ** request only sets what is its own (lhttp.c sets every such option each time). */
 static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* Turns decoding on. The Accept-Encoding and User-Agent lines themselves come from
   ** lhttp.c's header lists: libcurl formats a line it makes twice, a byte at a time. */
@@ -237,6 +256,7 @@ static void setup_request(al_req *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   al_req_forget_options(r);
 }
@@ -272,6 +292,8 @@ static void recycle(al_req *r) {
   r->notify = NULL;
   r->ud = NULL;
   r->redirects = r->cross_origin = r->body_dropped = 0;
+  r->activity = 0;
+  r->stall = 0;
   r->errbuf[0] = 0;
 }
 
@@ -300,8 +322,52 @@ int al_req_sink_file(al_req *r, const char *path) {
   return 0;
 }
 
+/* {====================================================== the stall watchdog */
+
+/* libcurl's own stall detector (CURLOPT_LOW_SPEED_*) arms a timer for every transfer, which
+** costs a flood about 2 % of its instructions; this one looks at the running requests once a
+** second instead. A request counts as quiet only once it was sent (waiting for a connection
+** under the cap, or for the connect, is no stall) and while it is not paused by its reader. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  al_http *h = w->data;
+  double now = ev_now(loop);
+  int watching = 0;
+  for (al_req *r = h->live, *next; r; r = next) {
+    next = r->next;
+    if (!r->in_multi || r->done || r->stall <= 0) continue;
+    watching = 1;
+    curl_off_t sent = 0, progress = r->activity;
+    curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+    progress += sent;
+    curl_off_t pretransfer = 0;
+    if (progress == 0) curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    if (progress != r->seen || r->paused || (progress == 0 && pretransfer == 0)) {
+      r->seen = progress;
+      r->quiet_since = now;
+    } else if (now - r->quiet_since >= (double)r->stall) {
+      snprintf(r->errbuf, sizeof r->errbuf, "the server sent nothing for %ld s (stalled)", r->stall);
+      complete(r, CURLE_OPERATION_TIMEDOUT);
+    }
+  }
+  if (!watching) { ev_ref(loop); ev_timer_stop(loop, w); }
+}
+
+static void watch(al_req *r) {
+  al_http *h = r->h;
+  r->seen = -1;
+  r->quiet_since = ev_now(h->loop);
+  if (!ev_is_active(&h->watchdog)) {
+    ev_timer_again(h->loop, &h->watchdog);
+    ev_unref(h->loop);            /* it never keeps the loop alive by itself */
+  }
+}
+
+/* }====================================================== */
+
 void al_req_start(al_req *r) {
   r->in_multi = 1;
+  if (r->stall > 0) watch(r);
   curl_multi_add_handle(r->h->multi, r->easy);   /* schedules its own 0 ms kick-off */
 }
 
@@ -328,6 +394,7 @@ void al_req_rearm(al_req *r) {
   r->bytes = 0;
   r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
+  r->activity = 0;
   r->errbuf[0] = 0;
   curl_easy_reset(r->easy);
   setup_common(r->easy);
@@ -367,6 +434,25 @@ void al_req_free(al_req *r) {
 
 /* }====================================================== */
 
+/* Half the descriptors the process may open, less a few for stdio and the loop: the rest is
+** for sink files, pipes and whatever the script opens. Without a cap, 10 000 requests at once
+** fail with EMFILE instead of waiting their turn. */
+static long default_max_connections(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1L << 20)
+    return 1L << 19;
+  long n = ((long)rl.rlim_cur - 16) / 2;
+  return n < 1 ? 1 : n;
+}
+
+void al_http_set_max_connections(al_http *h, long n) {
+  h->max_connections = n > 0 ? n : default_max_connections();
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, h->max_connections);
+  /* the idle cache as large as the cap: by default libcurl keeps 4 per easy handle present
+  ** when a transfer ends, and closes connections a flood is about to need again */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, h->max_connections);
+}
+
 al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   if (al_curl_load(err, n) != 0) return NULL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -383,10 +469,13 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   h->loop = loop;
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
+  ev_timer_init(&h->watchdog, on_watchdog, 0., 1.);
+  h->watchdog.data = h;
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  al_http_set_max_connections(h, 0);
   return h;
 }
 
@@ -396,6 +485,7 @@ void al_http_free(al_http *h) {
   /* the socket callback still fires during cleanup, so the loop must outlive it */
   curl_multi_cleanup(h->multi);
   ev_timer_stop(h->loop, &h->timer);
+  if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
   free(h);
 }

@@ -12,6 +12,10 @@
 
 typedef struct al_req al_req;
 
+/* Seconds without a byte either way, once the request is sent, after which a request without a
+** timeout fails (see al_req.stall). */
+#define AL_STALL_DEFAULT 60L
+
 typedef enum { AL_SINK_MEMORY, AL_SINK_FILE, AL_SINK_STREAM } al_sink;
 typedef enum { AL_REQ_DATA, AL_REQ_DONE } al_req_event;
 
@@ -23,6 +27,8 @@ struct al_http {
   al_req *pool[64];        /* finished requests with their easy handles, kept for reuse */
   int npool;
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
+  long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
+  ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
 };
 typedef struct al_http al_http;
 
@@ -40,6 +46,9 @@ struct al_req {
   int dirty;               /* set an option that only a reset undoes; reset before reuse */
   int sys_errno;           /* why a file write failed */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
+  long stall;              /* fail after this many seconds without a byte either way (0: never) */
+  curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
+  double quiet_since;      /* when the watchdog last saw the request make progress */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
   curl_off_t max_body;     /* the most body bytes taken (decoded), or -1 */
   int over;                /* stopped: 1 the body passed 'expect', 2 it passed 'max_body' */
@@ -60,6 +69,9 @@ struct al_req {
 
 /* NULL with the reason in 'err' when libcurl cannot be loaded or started. */
 al_http *al_http_new(struct ev_loop *loop, char *err, size_t n);
+/* Caps the open connections (and sizes the idle cache to match); 0 restores the default, which
+** leaves half the descriptors RLIMIT_NOFILE allows to files, pipes and the rest. */
+void al_http_set_max_connections(al_http *h, long n);
 /* Aborts every request still running (their temporary files are removed) and frees the core. */
 void al_http_free(al_http *h);
 

@@ -124,22 +124,40 @@ void al_error_setbool(lua_State *L, const char *field, int value) {
 
 int al_error_kind_is(lua_State *L, int idx, const char *kind) {
   if (!lua_istable(L, idx)) return 0;
-  lua_getfield(L, idx, "kind");
+  idx = lua_absindex(L, idx);
+  lua_pushliteral(L, "kind");
+  lua_rawget(L, idx);                  /* raw: a user's raising __index cannot get in */
   int same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), kind) == 0;
   lua_pop(L, 1);
   return same;
 }
 
+/* The text of the value at 1: its __tostring when that gives a string, else the string or
+** number itself, else its type. Runs protected: a __tostring may raise. */
+static int to_text(lua_State *L) {
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);
+    lua_tostring(L, -1);
+    return 1;
+  }
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  return 1;
+}
+
 const char *al_error_tostring(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return lua_tostring(L, -1);
-  if (lua_gettop(L) > idx && !lua_isstring(L, -1)) lua_pop(L, 1);
-  if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+  if (lua_type(L, idx) == LUA_TSTRING) {   /* the common case needs no protected call */
     lua_pushvalue(L, idx);
     return lua_tostring(L, -1);
   }
-  return lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+  lua_pushcfunction(L, to_text);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) return lua_tostring(L, -1);
+  const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
+  lua_pushfstring(L, "(a %s error value whose __tostring failed: %s)", luaL_typename(L, idx), why);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
 }
 
 /* {====================================================== module */

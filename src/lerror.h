@@ -19,7 +19,8 @@ void al_error_setint(lua_State *L, const char *field, lua_Integer value);
 void al_error_setbool(lua_State *L, const char *field, int value);
 
 int al_error_kind_is(lua_State *L, int idx, const char *kind);
-/* Pushes tostring(value) (error objects, strings, anything) and returns it. */
+/* Pushes tostring(value) (error objects, strings, anything) and returns it; never raises but
+** for memory: a __tostring that fails gives a line saying so. */
 const char *al_error_tostring(lua_State *L, int idx);
 
 /* Raises a 'kind = "argument"' error naming argument 'arg' of function 'fname'. */

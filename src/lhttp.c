@@ -5,6 +5,7 @@
 */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,8 +26,8 @@
 /* Stack slots of http.request while it runs: then one slot per option, filled in one pass
 ** over the options table (a look-up per known option would cost more than the pass). */
 enum { OPTS = 1, URL, METHOD, BODY, SINKFN, LIMITER, NSLOTS = LIMITER };
-enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, O_MAX_BODY, O_REPLACE, NOPTS };
-static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", "replace", NULL};
+enum { O_METHOD, O_URL, O_QUERY, O_HEADERS, O_BODY, O_JSON, O_TIMEOUT, O_FOLLOW, O_SINK, O_LIMITER, O_MAX_WAIT, O_CA_FILE, O_EXPECT_BYTES, O_REUSE, O_MAX_BODY, O_REPLACE, O_STALL, NOPTS };
+static const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", "replace", "stall", NULL};
 #define OPTSLOT(o) (NSLOTS + 1 + (o))
 
 /* Pushes option 'o' and returns its type. */
@@ -68,7 +69,9 @@ static const char *opt_string(lua_State *L, int o, int required) {
   if (t == LUA_TNIL && !required) { lua_pop(L, 1); return NULL; }
   if (t != LUA_TSTRING)
     al_argerror(L, FNAME, "'%s' must be a string, got %s", field, luaL_typename(L, -1));
-  const char *s = lua_tostring(L, -1);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  if (strlen(s) != len) al_argerror(L, FNAME, "'%s' has a NUL byte, which would cut it short", field);
   lua_pop(L, 1);          /* still referenced by the options table */
   return s;
 }
@@ -197,8 +200,9 @@ static int headers_bad(lua_State *L, const char **name) {
       if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
         bad = 1;
       } else {
-        const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
-        if (has_crlf(k) || has_crlf(v) || strchr(k, ':')) { bad = 1; *name = k; }
+        size_t kn, vn;
+        const char *k = lua_tolstring(L, -2, &kn), *v = lua_tolstring(L, -1, &vn);
+        if (has_crlf(k) || has_crlf(v) || strchr(k, ':') || strlen(k) != kn || strlen(v) != vn) { bad = 1; *name = k; }
       }
       lua_pop(L, bad ? 2 : 1);    /* an early stop leaves the key too */
     }
@@ -210,7 +214,7 @@ static int headers_bad(lua_State *L, const char **name) {
 static void check_headers(lua_State *L) {
   const char *name;
   if (!headers_bad(L, &name)) return;
-  if (name) al_argerror(L, FNAME, "header '%s' has a line break or colon", name);
+  if (name) al_argerror(L, FNAME, "header '%s' has a line break, a colon or a NUL byte", name);
   if (!lua_istable(L, OPTSLOT(O_HEADERS))) al_argerror(L, FNAME, "'headers' must be a table");
   al_argerror(L, FNAME, "'headers' must map names to strings");
 }
@@ -297,7 +301,13 @@ static void configure(lua_State *L, al_req *r) {
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
   set_method(r, method, body, blen);
   double timeout = opt_seconds(L, O_TIMEOUT);
+  if (timeout > 1e9) timeout = 1e9;      /* a long holds it in ms; past that is "never" anyway */
   setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, timeout > 0 ? (long)(timeout * 1000) : 0L);
+  /* a request without a timeout still ends when the server stops sending (AL_STALL_DEFAULT
+  ** seconds without a byte); one with a timeout may wait in silence up to it (a long poll) */
+  double stall = opt_seconds(L, O_STALL);
+  if (stall > 1e9) stall = 1e9;
+  r->stall = stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT;
   const char *ca = opt_string(L, O_CA_FILE, 0);
   if (ca) {
     curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
@@ -467,17 +477,44 @@ static const errmap *map_error(CURLcode c) {
     {CURLE_BAD_CONTENT_ENCODING, "decode", "encoding", 0},
     {CURLE_WRITE_ERROR, "http", "io", 0},
     {CURLE_TOO_MANY_REDIRECTS, "http", "redirects", 0},
-    {CURLE_UNSUPPORTED_PROTOCOL, "argument", "scheme", 0},
-    {CURLE_URL_MALFORMAT, "argument", "url", 0},
+    /* the URL was checked before sending: these come from the server's answer */
+    {CURLE_UNSUPPORTED_PROTOCOL, "http", "malformed", 0},   /* HTTP/0.9, a status it cannot read */
+    {CURLE_WEIRD_SERVER_REPLY, "http", "malformed", 0},
+    {CURLE_URL_MALFORMAT, "http", "location", 0},             /* a redirect's Location */
     {CURLE_OK, "network", "curl", 0}};
   const errmap *m = map;
   while (m->c != CURLE_OK && m->c != c) m++;
   return m;
 }
 
+/* The codes that need more than the CURLcode to name their cause. */
+static const errmap *refine(al_req *r, const errmap *m) {
+  static const errmap stalled = {CURLE_OPERATION_TIMEDOUT, "timeout", "stalled", 1},
+    redirect_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "http", "scheme", 0},
+    own_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "argument", "scheme", 0},
+    own_url = {CURLE_URL_MALFORMAT, "argument", "url", 0},
+    header_too_large = {CURLE_OUT_OF_MEMORY, "http", "header_too_large", 0},
+    descriptors = {CURLE_COULDNT_CONNECT, "network", "descriptors", 0};
+  switch (r->result) {
+  case CURLE_OPERATION_TIMEDOUT:
+    return strstr(r->errbuf, "(stalled)") ? &stalled : m;   /* http.c's watchdog */
+  case CURLE_UNSUPPORTED_PROTOCOL:   /* a scheme libcurl refuses: the caller's URL, or a Location */
+    if (strncmp(r->errbuf, "Protocol ", 9) != 0) return m;
+    return r->redirects > 0 ? &redirect_scheme : &own_scheme;
+  case CURLE_URL_MALFORMAT:
+    return r->redirects > 0 ? m : &own_url;
+  case CURLE_OUT_OF_MEMORY:   /* libcurl's answer to a header line over its 100 KiB limit */
+    return r->status != 0 || strstr(r->errbuf, "header") ? &header_too_large : m;
+  case CURLE_COULDNT_CONNECT:   /* http.c's socket function keeps socket()'s errno */
+    return r->sys_errno == EMFILE || r->sys_errno == ENFILE ? &descriptors : m;
+  default:
+    return m;
+  }
+}
+
 /* Pushes the error object for a failed transfer. */
 static void push_failure(lua_State *L, al_req *r) {
-  const errmap *m = map_error(r->result);
+  const errmap *m = refine(r, map_error(r->result));
   if (r->over) {
     static const errmap over_error = {CURLE_OK, "http", "too_large", 0};
     if (r->over == 1)
@@ -496,6 +533,10 @@ static void push_failure(lua_State *L, al_req *r) {
     al_error_push(L, m->kind, "writing %s: %s", r->path ? r->path : "the response", strerror(r->sys_errno));
   else if (r->result == CURLE_PARTIAL_FILE)
     al_error_push(L, m->kind, "connection closed before the body was complete (%s)", r->errbuf);
+  else if (strcmp(m->code, "header_too_large") == 0)
+    al_error_push(L, m->kind, "the answer has a header line over libcurl's limit (100 KiB)");
+  else if (strcmp(m->code, "descriptors") == 0)
+    al_error_push(L, m->kind, "out of file descriptors (%s): lower the concurrency or raise 'ulimit -n'", strerror(EMFILE));
   else
     al_error_push(L, m->kind, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
   al_error_setstr(L, "code", m->code);
@@ -519,13 +560,23 @@ static void notify(al_req *r, al_req_event ev) {
 
 static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
 
-static int start(lua_State *L, al_req *r) {
-  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(r, lua_tostring(L, SINKFN)) != 0) {
-    const char *path = lua_tostring(L, SINKFN);
-    int e = errno;
-    al_req_free(r);
+/* Raises the error for a 'sink' file that cannot be created: a missing or unusable directory
+** is the caller's mistake; a name too long (a server's id made it) or no descriptor left is not. */
+static int sink_error(lua_State *L, const char *path, int e) {
+  const char *kind = e == ENAMETOOLONG ? "http" : e == EMFILE || e == ENFILE ? "network" : NULL;
+  if (!kind)
     return al_argerror(L, FNAME, "cannot write 'sink' %s: %s", path,
                        e == ENOENT ? "its directory does not exist" : strerror(e));
+  al_error_push(L, kind, "cannot write 'sink' %s: %s", path, strerror(e));
+  al_error_setstr(L, "code", e == ENAMETOOLONG ? "name_too_long" : "descriptors");
+  return lua_error(L);
+}
+
+static int start(lua_State *L, al_req *r) {
+  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(r, lua_tostring(L, SINKFN)) != 0) {
+    int e = errno;
+    al_req_free(r);
+    return sink_error(L, lua_tostring(L, SINKFN), e);
   }
   al_req_start(r);
   return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
@@ -542,7 +593,10 @@ static int redirect(lua_State *L, al_req *r) {
   if (!loc) return 0;
   if (++r->redirects > MAX_REDIRECTS) {
     r->result = CURLE_TOO_MANY_REDIRECTS;
-    snprintf(r->errbuf, sizeof r->errbuf, "more than %d redirects", MAX_REDIRECTS);
+    al_url_push_redacted(L, loc);          /* the last target, where it would have gone next */
+    snprintf(r->errbuf, sizeof r->errbuf, "more than %d redirects; the last one pointed to %s",
+             MAX_REDIRECTS, lua_tostring(L, -1));
+    lua_pop(L, 1);
     push_failure(L, r);
     al_req_free(r);
     return lua_error(L);
@@ -649,9 +703,12 @@ static void check_rest(lua_State *L) {
   if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
   lua_pop(L, 1);
   opt_seconds(L, O_TIMEOUT);
+  opt_seconds(L, O_STALL);
   int ts = getopt(L, O_SINK);
   if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
     al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
+  if (ts == LUA_TSTRING && strlen(lua_tostring(L, -1)) != lua_rawlen(L, -1))
+    al_argerror(L, FNAME, "'sink' has a NUL byte, which would cut the path short");
   lua_replace(L, SINKFN);
   if (getopt(L, O_EXPECT_BYTES) != LUA_TNIL &&
       (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING))
@@ -694,6 +751,30 @@ static int l_request(lua_State *L) {
   return launch(L);
 }
 
+/* http.configure{max_connections = n} -> {max_connections = n}: sets what is given (0 restores
+** the default), returns the settings in force. */
+static int l_configure(lua_State *L) {
+  const char *f = "http.configure";
+  if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
+    return al_argerror(L, f, "expects a table of settings, got %s", luaL_typename(L, 1));
+  al_http *h = http_of(L);
+  if (lua_istable(L, 1)) {
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "max_connections") != 0)
+        return al_argerror(L, f, "unknown setting '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1L << 24)
+        return al_argerror(L, f, "'max_connections' must be a whole number >= 0 (0: the default)");
+      al_http_set_max_connections(h, (long)lua_tointeger(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushinteger(L, h->max_connections);
+  lua_setfield(L, -2, "max_connections");
+  return 1;
+}
+
 static int l_escape(lua_State *L) {
   size_t n;
   const char *s = al_checklstring(L, 1, &n, "http.escape");
@@ -708,7 +789,7 @@ static int l_redact(lua_State *L) {
 
 int luaopen_autolua_http_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"escape", l_escape}, {"redact", l_redact}, {NULL, NULL}};
+    {"escape", l_escape}, {"redact", l_redact}, {"configure", l_configure}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   luaL_newmetatable(L, RESPONSE_MT);
   lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */

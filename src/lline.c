@@ -203,7 +203,7 @@ static char **attempt(const char *text, int start, int end) {
   lua_pushstring(L, text);
   lua_pushlstring(L, rl_line_buffer, (size_t)start);
   if (lua_pcall(L, 2, 1, 0) != LUA_OK || !lua_istable(L, -1)) { lua_pop(L, 1); return NULL; }
-  int n = (int)luaL_len(L, -1);
+  int n = (int)lua_rawlen(L, -1);   /* raw: a raising __len would run unprotected */
   found = calloc((size_t)n + 1, sizeof *found);
   for (int i = 1; found && i <= n; i++) {
     lua_rawgeti(L, -1, i);

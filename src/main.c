@@ -12,6 +12,7 @@
 #include "runtime.h"
 #include "loader.h"
 #include "luacli.h"
+#include "lerror.h"
 
 #define EXIT_USAGE 2
 
@@ -24,7 +25,7 @@ static const char usage_text[] =
   "       autolua [OPTIONS] [FILE [ARGS...]]   as the lua command: -e STAT (its returned values are\n"
   "                                            printed), -l MOD, -l G=MOD, -i, -v, -E, -W, --, -\n"
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
-  "       autolua recipe list                  the packaged recipes\n"
+  "       autolua recipe list [--json]         the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua help [TOPIC]                 the API reference: dexi, dx, task, http, limiter, errors, recipes\n"
   "       autolua sim [--port N] [--state FILE] the fake Dexi and DX APIs, offline; prints the exports\n"
@@ -90,7 +91,7 @@ static int run_module(al_runtime *rt, const char *mod, const char *fn, char **ar
   lua_getglobal(L, "require");
   lua_pushstring(L, mod);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    al_runtime_report(rt, NULL, lua_tostring(L, -1));
+    al_runtime_report(rt, NULL, al_error_tostring(L, -1));
     return 1;
   }
   lua_getfield(L, -1, fn);

@@ -81,8 +81,8 @@ static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   lua_State *L = rt->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-    al_runtime_report(rt, "interrupt handler: ", lua_tostring(L, -1));
-    lua_pop(L, 1);
+    al_runtime_report(rt, "interrupt handler: ", al_error_tostring(L, -1));
+    lua_pop(L, 2);
   }
 }
 

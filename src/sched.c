@@ -274,13 +274,15 @@ static int parkk(lua_State *L, int status, lua_KContext ctx) {
 }
 
 int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k) {
+  /* set before the hook can run: it finds what to undo in 'kctx', and a stale one (the last
+  ** park's request, freed already) would be undone twice */
+  t->k = k;
+  t->kctx = ctx;
   if (t->cancelled) {
     if (on_cancel) { t->on_cancel = on_cancel; on_cancel(t); t->on_cancel = NULL; }
     return al_raise_cancelled(L);
   }
   t->on_cancel = on_cancel;
-  t->k = k;
-  t->kctx = ctx;
   t->kbase = lua_gettop(L);
   if (t->state == AL_RUNNING) t->state = AL_PARKED;
   lua_pushlightuserdata(L, PARK);

@@ -29,4 +29,5 @@ return {
   request = core.request,
   escape = core.escape,
   redact = core.redact,
+  configure = core.configure,
 }

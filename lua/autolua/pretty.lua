@@ -66,7 +66,8 @@ local function scalar(v, opts)
   if v == null then return "null" end
   local mt = getmetatable(v)
   if mt and mt.__tostring then
-    local text = tostring(v)
+    local ok, text = pcall(tostring, v)   -- a value's own __tostring may raise
+    if not ok then return ("<%s whose __tostring failed>"):format(type(v)) end
     return opts and opts.secrets and mask(text) or text
   end
   return nil
@@ -81,7 +82,9 @@ local function sorted_keys(t)
     local ta, tb = type(a), type(b)
     if ta ~= tb then return ta < tb end
     if ta == "number" or ta == "string" then return a < b end
-    return tostring(a) < tostring(b)
+    local oka, sa = pcall(tostring, a)   -- a key's own __tostring may raise
+    local okb, sb = pcall(tostring, b)
+    return (oka and sa or "") < (okb and sb or "")
   end)
   return keys, n
 end

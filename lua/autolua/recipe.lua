@@ -226,14 +226,23 @@ end
 
 -- }======================================================
 
-local function list()
+-- `recipe list [--json]`: a line per recipe, or a JSON list of {name, summary}.
+local function list(...)
+  local as_json = false
+  for _, a in ipairs { ... } do
+    if a == "--json" then as_json = true
+    else usage_error("recipe list: unknown option '%s' (it takes --json only)", a) end
+  end
   local names = M.names()
   local width = 0
   for _, n in ipairs(names) do width = math.max(width, #n) end
+  local all = json.array()
   for _, n in ipairs(names) do
     local r = M.load(n)
-    io.stdout:write(("%-" .. width .. "s  %s\n"):format(n, r and r.summary or ""))
+    if as_json then all[#all + 1] = { name = n, summary = r and r.summary or "" }
+    else io.stdout:write(("%-" .. width .. "s  %s\n"):format(n, r and r.summary or "")) end
   end
+  if as_json then io.stdout:write(json.encode(all), "\n") end
 end
 
 -- The summary: one line for people on stderr, or JSON with --json on stdout. Data a recipe
@@ -303,11 +312,11 @@ end
 
 function M.main(name, ...)
   if name == nil or name == "--help" or name == "-h" then
-    io.stdout:write("usage: autolua recipe list\n       autolua recipe NAME [--option value | --option=value | --flag]...\n")
+    io.stdout:write("usage: autolua recipe list [--json]\n       autolua recipe NAME [--option value | --option=value | --flag]...\n")
     if name == nil then os.exit(USAGE) end
     return
   end
-  if name == "list" then return list() end
+  if name == "list" then return list(...) end
   local recipe = M.load(name)
   if not recipe then
     local near = M.closest(name, M.names())

@@ -121,7 +121,9 @@ end
 
 -- An error in a chunk with its traceback, without the REPL's own frames below it.
 local function traceback(err)
-  local tb = debug.traceback(tostring(err), 2)
+  local ok, msg = pcall(tostring, err)   -- an error's own __tostring may raise
+  if not ok then msg = ("(a %s error value whose __tostring failed)"):format(type(err)) end
+  local tb = debug.traceback(msg, 2)
   return { err = err, text = (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")) }
 end
 

@@ -114,12 +114,15 @@ function Client.new(opts)
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
     argerror("dexi.client", "timeout must be a positive number of seconds")
   end
+  if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
+    argerror("dexi.client", "deadline must be a positive number of seconds")
+  end
   if opts.backoff ~= nil and type(opts.backoff) ~= "table" then
     argerror("dexi.client", "backoff must be a table {base =, cap =}")
   end
   local self = setmetatable({
     account = account, base_url = base, retries = opts.retries or 5, timeout = opts.timeout or 60,
-    backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {},
+    backoff = opts.backoff, limits = check_limits(opts.limits), limiters = {}, deadline = opts.deadline,
   }, Client)
   secrets[self] = { access = digest.md5(account .. key) }
   -- whatever the server echoes and whatever the REPL prints shows these as ***
@@ -193,7 +196,7 @@ function Client:send(method, path, o)
   if safe == nil then safe = method == "GET" or method == "DELETE" end
   local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
-    backoff = self.backoff, max_wait = o.max_wait,
+    backoff = self.backoff, max_wait = o.max_wait, within = self.deadline,
     fail = function(res, attempts) return Client.failure(self, res, method, req.url, attempts) end,
   })
   res.attempts = attempts      -- for the errors raised while decoding it

@@ -199,6 +199,10 @@ function Client.new(opts)
   rawset(c, "window", window)
   rawset(c, "retries", opts.retries or 5)
   rawset(c, "timeout", opts.timeout or 60)
+  if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
+    argerror("dx.client", "deadline must be a positive number of seconds")
+  end
+  rawset(c, "deadline", opts.deadline)
   rawset(c, "backoff", opts.backoff)
   secrets[c] = token
   -- whatever the server echoes and whatever the REPL prints shows these as ***
@@ -315,6 +319,7 @@ function Client:send(method, a, o)
   return pipeline.send(req, {
     name = method, limiter = rawget(self, "limiter"), retries = rawget(self, "retries"),
     safe = verb == "GET", backoff = rawget(self, "backoff"), accept = o.accept, deadline = o.deadline,
+    within = rawget(self, "deadline"),
     fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
 end

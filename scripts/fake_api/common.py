@@ -98,10 +98,12 @@ class Response:
     reset      close with an RST, sending nothing
     stream     iterable of bytes pieces, written as they come (give a Content-Length
                header, or chunked=True, else the body ends with the connection)
-    reason     the reason phrase (Dexi once answered `200 ` with an empty one)"""
+    reason     the reason phrase (Dexi once answered `200 ` with an empty one)
+    raw        bytes sent as the whole answer, as they are, then the connection is closed
+               (a malformed answer: HTTP/0.9, a broken status line, a giant header)"""
 
     def __init__(self, status=200, body=b"", headers=None, *, chunked=False, delay=0.0,
-                 truncate_at=None, reset=False, stream=None, reason=None):
+                 truncate_at=None, reset=False, stream=None, reason=None, raw=None):
         self.status = int(status)
         self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
         self.headers = dict(headers or {})
@@ -111,6 +113,7 @@ class Response:
         self.reset = reset
         self.stream = stream
         self.reason = reason
+        self.raw = raw
 
 
 def json_response(obj, status=200, headers=None, chunked=False):
@@ -378,6 +381,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if resp.reset:
             self._reset_connection()
+            return
+        if resp.raw is not None:
+            self.close_connection = True
+            self.wfile.write(resp.raw)
             return
         head_only = req is not None and req.method == "HEAD"
         status = resp.status

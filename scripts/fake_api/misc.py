@@ -24,6 +24,10 @@
   GET  /gzip_bomb?mib=N               ~1 KiB of gzip per MiB of zeros it decodes to (default
                                       2048: a 2 MiB body that is 2 GiB decoded), whatever the
                                       request's Accept-Encoding, as a hostile server sends it
+  GET  /malformed?kind=K              a broken answer, then the connection closes: K = http09
+                                      (a body without status line), negative_status
+                                      ("HTTP/1.1 -200"), huge_header (a 100 KiB header line),
+                                      bad_location (a redirect to "ftp://...")
   anything else                       404 JSON
 """
 
@@ -329,6 +333,21 @@ class MiscService(Service):
         return Response(200, headers={"Content-Type": "text/plain"}, stream=pieces(),
                         chunked=True)
 
+    MALFORMED = {
+        "http09": b"hello, this is not HTTP\n",
+        "negative_status": b"HTTP/1.1 -200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "huge_header": b"HTTP/1.1 200 OK\r\nX-Huge: " + b"x" * (100 * 1024) +
+                       b"\r\nContent-Length: 2\r\n\r\nok",
+        "bad_location": b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/file\r\n"
+                        b"Content-Length: 0\r\n\r\n",
+    }
+
+    def _malformed(self, req):
+        raw = self.MALFORMED.get(req.arg("kind", ""))
+        if raw is None:
+            raise BadParam("kind must be one of " + ", ".join(sorted(self.MALFORMED)))
+        return Response(raw=raw)
+
     ROUTES = {
         "/echo": _echo,
         "/json": _json,
@@ -347,4 +366,5 @@ class MiscService(Service):
         "/headers": _headers,
         "/slow_body": _slow_body,
         "/gzip_bomb": _gzip_bomb,
+        "/malformed": _malformed,
     }
