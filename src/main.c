@@ -20,6 +20,8 @@ static const char usage_text[] =
   "       autolua repl                         interactive prompt (also: no arguments on a terminal)\n"
   "       autolua recipe list                  the packaged recipes\n"
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
+  "       autolua serve FILE.lua [--listen HOST:PORT] [--token T] [--grace S]\n"
+  "                                            serve HTTP; 'autolua serve --help' for the limits\n"
   "       autolua --version                    versions of autolua, Lua, libcurl and libev\n"
   "       autolua --help                       this text\n"
   "\n"
@@ -100,6 +102,10 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
   if (strcmp(a, "recipe") == 0) {
     al_runtime_setargs(rt, argv, argc, 1);
     return run_module(rt, "autolua.recipe", "main", argv + 2, argc - 2);
+  }
+  if (strcmp(a, "serve") == 0) {
+    al_runtime_setargs(rt, argv, argc, 1);
+    return run_module(rt, "autolua.serve", "main", argv + 2, argc - 2);
   }
   if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
   if (a[0] == '-') return usage_error("unknown option '%s'", a);

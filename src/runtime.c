@@ -37,6 +37,12 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 ** running task (if Lua is busy) and wakes the loop, which cancels every task. A second ^C
 ** finds the default action and ends the process. */
 static void on_sigint(int sig) {
+  g_rt->signo = sig;
+  if (g_rt->shutdown_fn) {           /* a graceful shutdown: handlers keep running */
+    signal(sig, SIG_DFL);
+    ev_async_send(g_rt->loop, &g_rt->interrupt);
+    return;
+  }
   if (g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
     signal(sig, SIG_DFL);
     g_rt->interrupted = 1;
@@ -49,6 +55,10 @@ static void on_sigint(int sig) {
 static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)revents;
   al_runtime *rt = w->data;
+  if (rt->shutdown_fn) {
+    rt->shutdown_fn(rt, rt->signo, rt->shutdown_ud);
+    return;
+  }
   if (rt->interrupt_ref == LUA_NOREF) {
     al_sched_cancel_all(rt);
     return;
@@ -59,6 +69,18 @@ static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
     al_runtime_report(rt, "interrupt handler: ", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+}
+
+void al_runtime_on_shutdown(al_runtime *rt, al_shutdown_fn fn, void *ud) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fn ? on_sigint : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  rt->shutdown_fn = fn;
+  rt->shutdown_ud = ud;
+  sigaction(SIGTERM, &sa, NULL);
+  if (fn) sigaction(SIGINT, &sa, NULL);
 }
 
 /* }====================================================== */
@@ -138,6 +160,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.digest", luaopen_autolua_digest);
   preload(L, "autolua.line", luaopen_autolua_line);
   preload(L, "dexi.core", luaopen_dexi_core);
+  preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);

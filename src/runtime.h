@@ -11,6 +11,9 @@
 #include "sched.h"
 
 typedef struct al_http al_http;
+typedef struct al_runtime al_runtime;
+/* A graceful shutdown (autolua serve): called on the loop for SIGINT or SIGTERM. */
+typedef void (*al_shutdown_fn)(al_runtime *rt, int sig, void *ud);
 
 typedef struct al_runtime {
   lua_State *L;
@@ -24,6 +27,9 @@ typedef struct al_runtime {
   ev_async interrupt;     /* SIGINT arrives here from the signal handler */
   volatile sig_atomic_t interrupted;
   int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
+  al_shutdown_fn shutdown_fn;  /* set: SIGINT/SIGTERM drain through it instead of cancelling */
+  void *shutdown_ud;
+  volatile sig_atomic_t signo;
 } al_runtime;
 
 /* The runtime that owns 'L' (any thread of the state). */
@@ -41,6 +47,10 @@ int al_runtime_main(al_runtime *rt, int nargs);
 
 /* Reports an error value of a finished task on stderr with its traceback. */
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
+
+/* Routes SIGINT and SIGTERM to 'fn' (NULL: back to cancelling every task on SIGINT). A second
+** signal of either kind then ends the process at once. */
+void al_runtime_on_shutdown(al_runtime *rt, al_shutdown_fn fn, void *ud);
 
 /* Ends the process now with 'code' after aborting transfers (os.exit). */
 void al_runtime_exit(al_runtime *rt, int code);

@@ -2,6 +2,7 @@
 local core = require "autolua.http.core"
 local json = require "autolua.json"
 local errors = require "autolua.error"
+local serve = require "autolua.serve"
 
 local response = core.response_methods
 
@@ -25,4 +26,5 @@ return {
   request = core.request,
   escape = core.escape,
   redact = core.redact,
+  serve = serve.serve,
 }
