@@ -60,7 +60,7 @@ end
 -- The whole /metrics page: this server's requests and handler times, the answers the server
 -- made itself (before or instead of a handler), and every keyed limiter of the process.
 function M.metrics_text(srv)
-  local out, st = {}, srv.stats
+  local out, st = {}, srv.counts
   local reqs = {}
   for _, k in ipairs(sorted_keys(st.requests)) do
     local route, status = k:match("^(.-)%z(.*)$")
@@ -199,7 +199,7 @@ local function dispatch(srv, h, req)
     end
   end
   if h:respond(status, headers, body) then
-    observe(srv.stats, route, status, task.now() - t0)
+    observe(srv.counts, route, status, task.now() - t0)
     log.debug("served", { route = route, method = req.method, path = req.path, status = status,
                           ms = math.floor((task.now() - t0) * 1000 + 0.5) })
   end
@@ -258,7 +258,7 @@ function M.serve(opts)
   end
   local copts = { host = host, port = port, token = opts.token }
   for _, k in ipairs(LIMITS) do copts[k] = opts[k] end
-  local srv = setmetatable({ handler = handler, routes = routes, stats = new_stats(), cancelled = 0 }, Server)
+  local srv = setmetatable({ handler = handler, routes = routes, counts = new_stats(), cancelled = 0 }, Server)
   srv.core = core.listen(copts, function(h, req) return dispatch(srv, h, req) end)
   srv.port = srv.core:port()
   srv.url = ("http://%s:%d"):format(host:find(":", 1, true) and "[" .. host .. "]" or host, srv.port)
