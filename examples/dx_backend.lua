@@ -43,7 +43,10 @@ end
 
 -- The work of one workflow run; raises with the reason when it fails.
 local function work(robot, c, run_id, body)
-  local function say(msg) c.workflowRuns.postMessage { workflow_run_id = run_id, message = msg } end
+  local function say(msg)
+    log.info("message", { run = run_id, message = msg })
+    c.workflowRuns.postMessage { workflow_run_id = run_id, message = msg }
+  end
   local input = input_of(body)
   local started = input and robot.runs.execute_with_input(body.dexi_run, input) or robot.runs.execute(body.dexi_run)
   local id = started._id
