@@ -378,6 +378,21 @@ describe("autolua serve (a child process)", function()
     assert.truthy(c:stderr():find("cancelled 1 handler", 1, true))
   end)
 
+  it("stops a script's server when ^C cancels every task (130), answering 503", function()
+    local c = serve_child({ script = [[
+      local http = require "autolua.http"
+      local task = require "autolua.task"
+      local srv = http.serve { listen = "127.0.0.1:0", handler = function() task.sleep(30) end }
+      io.stderr:write("listening on ", srv.url, "\n")
+    ]] })
+    local slow = shell("curl -s -S -o /dev/null -w '%{http_code}' " .. q(c.url .. "/"))
+    task.sleep(0.3)
+    c:signal("INT")
+    assert.equal("503", slow:wait())
+    assert.equal(130, c:exit_code())
+    c:stop()
+  end)
+
   it("explains its options with --help and refuses unknown ones", function()
     local r = S.run({ "serve", "--help" })
     assert.equal(0, r.code)

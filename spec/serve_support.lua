@@ -10,14 +10,17 @@ local Child = {}
 Child.__index = Child
 
 -- Starts `autolua serve FILE` with the script 'code' (or {file = PATH}) and 'args' (a list),
--- 'env' ("K=V ..."); waits for "listening on".
+-- 'env' ("K=V ..."); waits for "listening on". With {script = true} as 'code', it runs
+-- `autolua FILE` instead, a script that prints that line itself.
 function M.serve_child(code, args, env)
   local dir = S.tmpdir()
   local file = type(code) == "table" and code.file or dir .. "/app.lua"
   if type(code) == "string" then S.spit(file, code) end
   local parts = {}
   for i, a in ipairs(args or {}) do parts[i] = q(a) end
-  local cmd = ("( %s %s serve %s --listen 127.0.0.1:0 %s >%s/out 2>%s/err </dev/null & echo $! >%s/pid; wait $!; echo $? >%s/rc ) >/dev/null 2>&1 &")
+  if type(code) == "table" and code.script then S.spit(file, code.script) end
+  local how = type(code) == "table" and code.script and "%s %s %s %s" or "%s %s serve %s --listen 127.0.0.1:0 %s"
+  local cmd = ("( " .. how .. " >%s/out 2>%s/err </dev/null & echo $! >%s/pid; wait $!; echo $? >%s/rc ) >/dev/null 2>&1 &")
     :format(env or "", q(S.bin), q(file), table.concat(parts, " "), dir, dir, dir, dir)
   os.execute(cmd)
   local c = setmetatable({ dir = dir }, Child)

@@ -63,7 +63,7 @@ struct al_server {
   ev_timer timer;
   ev_timer drain;
   int port;
-  int kicked, draining, graced, done;
+  int kicked, draining, graced, done, stopping;
   rlist queued, running;
   sock *socks;
   al_serve_stats st;
@@ -109,6 +109,7 @@ static void rl_remove(al_sreq *r) {
 /* {====================================================== driving MHD */
 
 static void kick(al_server *s) {
+  if (s->stopping) return;
   s->kicked = 1;
   ev_timer_stop(s->loop, &s->timer);
   ev_timer_set(&s->timer, 0., 0.);
@@ -431,7 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
   if (r->resp) MHD_destroy_response(r->resp);
   if (r->sk) {
     r->sk->req = NULL;
-    if (!s->draining) arm_read(r->sk);   /* the next request on this connection */
+    if (!s->draining && !s->stopping) arm_read(r->sk);   /* the next request on this connection */
     else shutdown(r->sk->fd, SHUT_RDWR);
   }
   free(r->body);
@@ -608,14 +609,15 @@ void al_serve_drain(al_server *s, double grace) {
 }
 
 void al_serve_free(al_server *s) {
-  ev_timer_stop(s->loop, &s->drain);
-  ev_timer_stop(s->loop, &s->timer);
-  ev_io_stop(s->loop, &s->io);
   s->graced = 1;
   /* one left suspended makes MHD_stop_daemon abort the process (SERVE.md §5) */
   while (s->queued.head) answer_for_handler(s->queued.head, 503, "the server is shutting down");
   while (s->running.head) answer_for_handler(s->running.head, 503, "the server is shutting down");
   MHD_run(s->d);
+  s->stopping = 1;    /* from here on no callback may start a watcher */
+  ev_timer_stop(s->loop, &s->drain);
+  ev_timer_stop(s->loop, &s->timer);
+  ev_io_stop(s->loop, &s->io);
   for (sock *k = s->socks; k; k = k->next) ev_timer_stop(s->loop, &k->read);
   MHD_stop_daemon(s->d);   /* completes and closes every connection through our callbacks */
   free(s->token);
