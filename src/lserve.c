@@ -344,7 +344,12 @@ static int signalk(lua_State *L, int status, lua_KContext ctx) {
 
 static void on_shutdown(al_runtime *rt, int sig, void *ud) {
   al_task *t = ud;
-  if (!t || t->state != AL_PARKED) return;     /* a drain runs already */
+  if (!t || t->state != AL_PARKED) {           /* a drain runs already: end at once */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    raise(sig);
+    return;
+  }
   rt->shutdown_ud = NULL;
   lua_pushstring(t->co, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   al_wake(t, 1);
@@ -359,6 +364,12 @@ static int l_wait_signal(lua_State *L) {
   lua_settop(L, 0);
   al_runtime_on_shutdown(t->rt, on_shutdown, t);
   return al_park(L, t, cancel_signal, 0, signalk);
+}
+
+/* core.release_signals(): SIGINT and SIGTERM go back to the runtime's usual handling. */
+static int l_release_signals(lua_State *L) {
+  al_runtime_on_shutdown(al_runtime_of(L), NULL, NULL);
+  return 0;
 }
 
 static int l_live(lua_State *L) {
@@ -387,7 +398,8 @@ int luaopen_autolua_serve_core(lua_State *L) {
     {NULL, NULL}};
   static const luaL_Reg request_methods[] = {{"respond", l_respond}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-    {"listen", l_listen}, {"wait_signal", l_wait_signal}, {"live", l_live},
+    {"listen", l_listen}, {"wait_signal", l_wait_signal}, {"release_signals", l_release_signals},
+    {"live", l_live},
     {"cancel_others", l_cancel_others}, {NULL, NULL}};
   luaL_newmetatable(L, SERVER_MT);
   lua_pushcfunction(L, l_server_gc);

@@ -124,6 +124,9 @@ local function find_route(srv, req)
   if routes then
     local fn = routes[key] or routes[req.path]
     if fn then return fn, routes[key] and key or req.path end
+    -- HEAD is GET without the body (the server leaves the body out)
+    local get = req.method == "HEAD" and "GET " .. req.path
+    if get and routes[get] then return routes[get], get end
   end
   if BUILTIN[key] then return BUILTIN[key], key end
   if srv.handler then return srv.handler, "handler" end
@@ -374,6 +377,7 @@ function M.main(...)
   srv:close(grace)
   local others = settle(deadline)
   local cancelled = srv.cancelled + others
+  core.release_signals()
   if cancelled > 0 then
     io.stderr:write(("autolua serve: cancelled %d handler(s) or task(s) still running after the grace period\n"):format(cancelled))
     os.exit(1)
