@@ -3,6 +3,7 @@
 local http = require "autolua.http"
 local task = require "autolua.task"
 local json = require "autolua.json"
+local limiter = require "autolua.limiter"
 local S = require "support"
 
 local q = S.quote
@@ -152,6 +153,17 @@ describe("http.serve in-process", function()
     assert.truthy(text:find('autolua_serve_handler_seconds_count{route="GET /hello"}', 1, true))
     assert.truthy(text:find('autolua_serve_rejected_total{status="413"} 1', 1, true))
   end)
+
+  it("shows the 429s a client saw through a limiter in /metrics", function()
+    local client = require "autolua.client"
+    local lim = limiter.rate { rate = 100, key = "spec-serve-429" }
+    local ok = pcall(client.send, { url = S.url("misc", "/status/429") },
+                     { name = "probe", limiter = lim, retries = 0, fail = function() return "failed" end })
+    assert.is_false(ok)
+    local text = get(srv, "/metrics").body
+    assert.truthy(text:find('autolua_limiter_429_total{limiter="spec-serve-429"} 1', 1, true), text)
+    assert.truthy(text:find('autolua_limiter_acquired_total{limiter="spec-serve-429"} 1', 1, true), text)
+  end)
 end)
 
 describe("http.serve limits and shutdown", function()
@@ -299,7 +311,9 @@ describe("autolua serve (a child process)", function()
     assert.truthy(raw("POST /echo HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n"):match("^HTTP/1.1 400"))
     assert.truthy(raw("POST /echo HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: gzip\\r\\n\\r\\n"):match("^HTTP/1.1 400"))
     assert.truthy(raw("POST /echo HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nzz\\r\\n"):match("^HTTP/1.1 400"))
-    assert.truthy(raw("GET /hello HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " .. string.rep("a", 40000) .. "\\r\\n\\r\\n"):match("^HTTP/1.1 4%d%d"))
+    assert.truthy(raw("GET /hello HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " .. string.rep("a", 40000) .. "\\r\\n\\r\\n"):match("^HTTP/1.1 431"))
+    -- within MHD's pool but over --max-header (16 KiB)
+    assert.truthy(raw("GET /hello HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " .. string.rep("a", 20000) .. "\\r\\n\\r\\n"):match("^HTTP/1.1 431"))
     assert.truthy(raw("POST /echo HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 99999999999\\r\\n\\r\\n"):match("^HTTP/1.1 413"))
     local r = raw("\\x00\\x01\\x02 garbage\\r\\n\\r\\n")
     assert.truthy(r == "CLOSED" or r:match("^HTTP/1.1 4%d%d"), r)
