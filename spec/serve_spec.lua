@@ -40,6 +40,17 @@ describe("http.serve in-process", function()
         ["/any"] = function(req) return { body = req.method } end,
         ["GET /nothing"] = function() end,
         ["GET /boom"] = function() error("the database password is hunter2") end,
+        ["GET /bad-answer"] = function(req)
+          local kind = req.query.kind
+          if kind == "status" then return { status = 99 } end
+          if kind == "header" then return { headers = { ["x-a"] = "one\r\nx-b: two" }, body = "x" } end
+          if kind == "many" then
+            local h = {}
+            for i = 1, 65 do h["x-" .. i] = "v" end
+            return { headers = h, body = "x" }
+          end
+          return "a string"
+        end,
         ["POST /badjson"] = function(req) return { json = req:json() } end,
         ["GET /sleep"] = function(req)
           task.sleep(tonumber(req.query.s))
@@ -106,6 +117,15 @@ describe("http.serve in-process", function()
     assert.is_nil(res.body:find("hunter2", 1, true))
     res = get(srv, "/badjson", { method = "POST", body = "{nope" })
     assert.equal(500, res.status)
+  end)
+
+  it("answers 500 when a handler's answer cannot be sent: a bad status, a header with CR LF, too many headers", function()
+    for _, kind in ipairs { "status", "header", "many", "string" } do
+      local res = get(srv, "/bad-answer?kind=" .. kind)
+      assert.equal(500, res.status, kind)
+      assert.is_nil(res.headers["x-b"])
+    end
+    assert.equal(200, get(srv, "/hello").status)
   end)
 
   it("takes a body up to 1 MiB and answers 413 beyond it", function()

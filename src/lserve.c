@@ -14,6 +14,7 @@
 
 #define SERVER_MT "autolua.server"
 #define REQUEST_MT "autolua.server.request"
+#define MAX_HEADERS 64     /* headers of one answer */
 
 typedef struct lserver {
   al_server *s;
@@ -316,15 +317,17 @@ static int l_respond(lua_State *L) {
   size_t len = 0;
   const char *body = luaL_optlstring(L, 4, "", &len);
   if (!h->r) { lua_pushboolean(L, 0); return 1; }
-  const char *hd[128];
+  const char *hd[2 * MAX_HEADERS];
   size_t n = 0;
   if (lua_istable(L, 3)) {
     lua_pushnil(L);
-    while (lua_next(L, 3) && n < 64) {
-      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+    while (lua_next(L, 3)) {
+      /* strings only: the table keeps them alive while the pointers are used */
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         return al_argerror(L, "respond", "headers must map names to strings");
+      if (n == MAX_HEADERS) return al_argerror(L, "respond", "at most %d headers", MAX_HEADERS);
       hd[2 * n] = lua_tostring(L, -2);
-      hd[2 * n + 1] = lua_tostring(L, -1);   /* converted in place: the table keeps it */
+      hd[2 * n + 1] = lua_tostring(L, -1);
       n++;
       lua_pop(L, 1);
     }

@@ -196,7 +196,7 @@ static void finish_slot(al_sreq *r) {
 static void answer(al_sreq *r, int status, struct MHD_Response *resp) {
   al_server *s = r->srv;
   finish_slot(r);
-  if (s->draining) MHD_add_response_header(resp, "Connection", "close");
+  if (s->draining && resp) MHD_add_response_header(resp, "Connection", "close");
   r->status = status;
   r->resp = resp;
   r->state = RQ_ANSWERED;
@@ -209,7 +209,7 @@ static void answer_for_handler(al_sreq *r, int status, const char *msg) {
   al_server *s = r->srv;
   int was_running = r->state == RQ_RUNNING;
   struct MHD_Response *resp = json_response(reason_code(status), msg);
-  if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+  if (resp && status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   s->st.rejected[status]++;
   answer(r, status, resp);
   if (was_running && s->cb.abort) s->cb.abort(s->ud, r);
@@ -223,7 +223,7 @@ int al_sreq_respond(al_sreq *r, int status, const char *const *headers, size_t n
                     const char *body, size_t len) {
   if (r->state != RQ_RUNNING && r->state != RQ_QUEUED) return -1;
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-  int bad = resp == NULL || status < 100 || status > 599;
+  int bad = resp == NULL || status < 200 || status > 599;
   for (size_t i = 0; !bad && i < nh; i++)
     bad = !valid_header(headers[2 * i]) || !valid_header(headers[2 * i + 1]) ||
           MHD_add_response_header(resp, headers[2 * i], headers[2 * i + 1]) != MHD_YES;
@@ -403,10 +403,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
   al_sreq *r = *req_cls;
   if (!r) return first_call(s, c, method, url, req_cls);
   if (r->state == RQ_ANSWERED) {
+    r->state = RQ_DONE;
+    if (!r->resp) return MHD_NO;       /* no memory for an answer: close the connection */
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
-    r->state = RQ_DONE;
     return ok;
   }
   if (r->state != RQ_RECEIVING) return MHD_YES;

@@ -150,8 +150,8 @@ local function render(res)
     error(("the handler returned a %s; it must return a table {status =, headers =, body = | json =} or nothing"):format(type(res)), 0)
   end
   local status = res.status or 200
-  if math.type(status) ~= "integer" or status < 100 or status > 599 then
-    error(("the handler returned status %s; it must be an integer from 100 to 599"):format(tostring(status)), 0)
+  if math.type(status) ~= "integer" or status < 200 or status > 599 then
+    error(("the handler returned status %s; it must be an integer from 200 to 599"):format(tostring(status)), 0)
   end
   local headers = {}
   for k, v in pairs(res.headers or {}) do headers[tostring(k):lower()] = tostring(v) end
@@ -201,7 +201,14 @@ local function dispatch(srv, h, req)
       status, headers, body = error_answer()
     end
   end
-  if h:respond(status, headers, body) then
+  local ok_sent, sent = pcall(h.respond, h, status, headers, body)
+  if not ok_sent then   -- an answer the server cannot send (too many headers, say)
+    log.error("handler's answer refused", { route = route, method = req.method, path = req.path,
+                                            error = tostring(sent) })
+    status = 500
+    sent = h:respond(error_answer())
+  end
+  if sent then
     observe(srv.counts, route, status, task.now() - t0)
     log.debug("served", { route = route, method = req.method, path = req.path, status = status,
                           ms = math.floor((task.now() - t0) * 1000 + 0.5) })
