@@ -30,6 +30,7 @@ static const char usage_text[] =
   "Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n"
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
+  "  AUTOLUA_SERVE_TOKEN (the token 'autolua serve' requires),\n"
   "  AUTOLUA_PATH (load autolua's Lua modules from this source tree). See autolua(1).\n";
 
 static int usage_error(const char *fmt, const char *arg) {

@@ -374,7 +374,11 @@ function M.main(...)
                     :format(o.file, type(handler)))
     os.exit(1)
   end
-  local srv = M.serve(o)
+  local ok, srv = pcall(M.serve, o)
+  if not ok then   -- a busy port, a bad address: one line, no traceback
+    io.stderr:write("autolua serve: ", tostring(srv), "\n")
+    os.exit(1)
+  end
   io.stderr:write(("autolua serve: listening on %s%s\n"):format(srv.url, o.token and " (token required)" or ""))
   io.stderr:flush()
   local sig = core.wait_signal()
