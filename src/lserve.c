@@ -353,7 +353,7 @@ static void on_shutdown(al_runtime *rt, int sig, void *ud) {
     raise(sig);
     return;
   }
-  rt->shutdown_ud = NULL;
+  al_runtime_on_shutdown(rt, on_shutdown, NULL);   /* the drain starts: no waiter any more */
   lua_pushstring(t->co, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   al_wake(t, 1);
 }
