@@ -106,7 +106,7 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
   }
   if (strcmp(a, "serve") == 0) {
     al_runtime_setargs(rt, argv, argc, 1);
-    return run_module(rt, "autolua.serve", "main", argv + 2, argc - 2);
+    return run_module(rt, "autolua.serve_cli", "main", argv + 2, argc - 2);
   }
   if (strcmp(a, "-") == 0) return run_file(rt, a, argv, argc, 1);
   if (a[0] == '-') return usage_error("unknown option '%s'", a);
