@@ -287,6 +287,11 @@ describe("autolua serve (a child process)", function()
     assert.equal('{"x":[1,2]}', curl("-X POST -H 'Content-Type: application/json' -d '{\"x\":[1,2]}' " .. q(c.url .. "/echo")))
     assert.equal('{"ok":true}', curl(q(c.url .. "/healthz")))
     assert.equal("500", curl("-o /dev/null -w '%{http_code}' " .. q(c.url .. "/boom")))
+    -- curl announces a big body with Expect: 100-continue; the answer comes before the body
+    local big = c.dir .. "/big.json"
+    S.spit(big, '"' .. string.rep("x", 1024 * 1024 + 10) .. '"')
+    assert.equal("413", curl("-o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"
+                             .. q(big) .. " " .. q(c.url .. "/echo")))
     c:stop()
     assert.truthy(c:stderr():find("handler failed", 1, true))
     assert.truthy(c:stderr():find("failed near the database", 1, true))

@@ -12,6 +12,7 @@ Authorization), the rate limit, and the fault switches.
 import http.client
 import json
 import os
+import socket
 import sys
 import time
 import unittest
@@ -550,6 +551,17 @@ class WorkflowTest(DxTestCase):
         self.assertEqual(run["status"], "FAILED")
         ev = [e for e in run["events"] if e["type"] == "HTTP_REQUEST_COMPLETED"][0]
         self.assertEqual(ev["data"]["response"], {"status": 500})
+        # nobody listening: the request fails without a status, and so does the run
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        self.api.ok("workflows.create", dict(args, identifier="calls-nobody",
+                                             http_request={"url": "http://127.0.0.1:%d/x" % port, "body": {}}))
+        run = settle(self.trigger({"workflow_identifier": "calls-nobody"}))
+        self.assertEqual(run["status"], "FAILED")
+        ev = [e for e in run["events"] if e["type"] == "HTTP_REQUEST_COMPLETED"][0]
+        self.assertEqual(ev["data"]["response"], {"status": None})
 
 
 class SnapshotTest(DxTestCase):
