@@ -35,9 +35,10 @@ describe("examples/dx_backend.lua behind an EVENT_DRIVEN DX workflow", function(
 
   teardown(function()
     backend:signal("TERM")
-    assert.equal(0, backend:exit_code())
-    backend:stop()
+    local code = backend:exit_code()
+    backend:cleanup()
     os.execute("rm -rf " .. q(dir))
+    assert.equal(0, code)
   end)
 
   local function trigger(data)

@@ -19,7 +19,14 @@ local function get(srv, path, opts)
 end
 
 local child = require "serve_support"
-local serve_child, shell, curl = child.serve_child, child.shell, child.curl
+local shell, curl = child.shell, child.curl
+
+-- A child server that a failed assertion does not leave running ('finally' exists in it()s).
+local function serve_child(...)
+  local c = child.serve_child(...)
+  finally(function() c:cleanup() end)
+  return c
+end
 
 describe("http.serve in-process", function()
   local srv

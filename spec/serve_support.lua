@@ -49,7 +49,7 @@ function Child:exit_code(timeout)
     local f = io.open(self.dir .. "/rc")
     local rc = f and f:read("n")
     if f then f:close() end
-    if rc then return rc end
+    if rc then self.exited = true; return rc end
     task.sleep(0.05)
   end
   self:signal("KILL")
@@ -57,11 +57,28 @@ function Child:exit_code(timeout)
 end
 
 function Child:stop()
-  if not io.open(self.dir .. "/rc") then
-    self:signal("TERM")
-    self:exit_code()
+  if not self.exited then
+    local f = io.open(self.dir .. "/rc")
+    if f then
+      f:close()
+      self.exited = true
+    else
+      self:signal("TERM")
+      self:exit_code()
+    end
   end
-  self.err = S.slurp(self.dir .. "/err")
+  self.err = self.err or S.slurp(self.dir .. "/err")
+  os.execute("rm -rf " .. q(self.dir))
+end
+
+-- Kills the child if it still runs (never signalling a pid that may be another process's by
+-- now), and removes its directory.
+function Child:cleanup()
+  if not self.exited then
+    local f = io.open(self.dir .. "/rc")
+    if f then f:close() elseif self.pid then self:signal("KILL") end
+    self.exited = true
+  end
   os.execute("rm -rf " .. q(self.dir))
 end
 
