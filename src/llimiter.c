@@ -293,6 +293,21 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/* limiter.registered() -> {key = limiter}: every keyed limiter, for /metrics. */
+static int l_registered(lua_State *L) {
+  if (lua_gettop(L) > 0) al_argerror(L, "limiter.registered", "takes no arguments, got %d", lua_gettop(L));
+  lua_newtable(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int l_tostring(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__tostring");
   if (l->lim.kind == AL_LIMIT_RATE)
@@ -317,7 +332,7 @@ int luaopen_autolua_limiter(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"acquire", l_acquire}, {"try", l_try}, {"pause_until", l_pause_until},
     {"stats", l_stats}, {NULL, NULL}};
-  static const luaL_Reg funcs[] = {{"rate", l_rate}, {"window", l_window}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"rate", l_rate}, {"window", l_window}, {"registered", l_registered}, {NULL, NULL}};
   luaL_newmetatable(L, LIMITER_MT);
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);

@@ -58,8 +58,15 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 ** running task (if Lua is busy) and wakes the loop, which cancels every task: transfers are
 ** aborted and partial files removed, and the process ends with 128 + the signal. SIGTERM and
 ** SIGHUP end it the same way as ^C. A second one finds the default action and ends the
-** process at once. */
+** process at once. While 'autolua serve' drains (al_runtime_on_shutdown), a signal goes to its
+** shutdown function instead, and the handlers keep running. */
 static void on_signal(int sig) {
+  g_rt->signo = sig;
+  if (g_rt->shutdown_fn) {           /* a graceful shutdown: handlers keep running */
+    signal(sig, SIG_DFL);
+    ev_async_send(g_rt->loop, &g_rt->interrupt);
+    return;
+  }
   if (sig != SIGINT || g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
     signal(sig, SIG_DFL);
     if (!g_rt->interrupted) g_rt->interrupted = sig;   /* the first signal gives the status */
@@ -74,6 +81,10 @@ static void on_signal(int sig) {
 static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)revents;
   al_runtime *rt = w->data;
+  if (rt->shutdown_fn) {
+    rt->shutdown_fn(rt, rt->signo, rt->shutdown_ud);
+    return;
+  }
   if (rt->interrupted || rt->interrupt_ref == LUA_NOREF) {
     al_sched_cancel_all(rt);
     return;
@@ -84,6 +95,18 @@ static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
     al_runtime_report(rt, "interrupt handler: ", al_error_tostring(L, -1));
     lua_pop(L, 2);
   }
+}
+
+void al_runtime_on_shutdown(al_runtime *rt, al_shutdown_fn fn, void *ud) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;          /* with or without 'fn': it decides on each signal */
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  rt->shutdown_fn = fn;
+  rt->shutdown_ud = ud;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
 }
 
 /* }====================================================== */
@@ -170,6 +193,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "autolua.secret", luaopen_autolua_secret);
   preload(L, "dexi.core", luaopen_dexi_core);
   preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
+  preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);

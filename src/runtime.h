@@ -11,6 +11,9 @@
 #include "sched.h"
 
 typedef struct al_http al_http;
+typedef struct al_runtime al_runtime;
+/* A graceful shutdown (autolua serve): called on the loop for SIGINT or SIGTERM. */
+typedef void (*al_shutdown_fn)(al_runtime *rt, int sig, void *ud);
 
 typedef struct al_runtime {
   lua_State *L;
@@ -27,6 +30,9 @@ typedef struct al_runtime {
   volatile sig_atomic_t interrupted;   /* the signal that ends the run, or 0 */
   int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
   int failure_ref;        /* a Lua function told of a task that failed unobserved (the REPL) */
+  al_shutdown_fn shutdown_fn;  /* set: SIGINT/SIGTERM drain through it instead of cancelling */
+  void *shutdown_ud;
+  volatile sig_atomic_t signo;
 } al_runtime;
 
 /* The runtime that owns 'L' (any thread of the state). */
@@ -53,6 +59,10 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
 /* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
 ** reports it at once) and returns 1; returns 0 when it must wait for the end of the run. */
 int al_runtime_unobserved(al_runtime *rt, al_task *t);
+
+/* Routes SIGINT and SIGTERM to 'fn' (NULL: back to cancelling every task). A second signal of
+** either kind then ends the process at once. */
+void al_runtime_on_shutdown(al_runtime *rt, al_shutdown_fn fn, void *ud);
 
 /* Ends the process now with 'code' after aborting transfers (os.exit). With 'close', first
 ** closes the calling task's pending to-be-closed variables and the state, as lua does. */

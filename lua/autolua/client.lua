@@ -5,6 +5,7 @@ local http = require "autolua.http"
 local task = require "autolua.task"
 local errors = require "autolua.error"
 local log = require "autolua.log"
+local metrics = require "autolua.metrics"
 
 local M = {}
 
@@ -176,6 +177,7 @@ function M.send(req, p)
     else
       log_request(p, req, res, nil, attempt, t0)
       local status = res.status
+      if status == 429 then metrics.count_429(p.limiter) end
       if (status >= 200 and status < 300) or (p.accept and p.accept[status]) then return res, attempt end
       local again = attempt <= retries and (status == 429 or (p.safe and status >= 500 and status <= 599))
       local waited, why_not, code = false, nil, nil

@@ -2,6 +2,7 @@
 local core = require "autolua.http.core"
 local json = require "autolua.json"
 local errors = require "autolua.error"
+local serve = require "autolua.serve"
 
 local response = core.response_methods
 local RESPONSE_MT = debug.getregistry()["autolua.http.response"]
@@ -30,4 +31,5 @@ return {
   escape = core.escape,
   redact = core.redact,
   configure = core.configure,
+  serve = serve.serve,
 }

@@ -3,7 +3,7 @@
 then one table of medians and spreads. scripts/bench/run installs the tools and calls this; it
 can also be run on its own once they are there.
 
-    python3 scripts/bench/harness.py [JOB...]        JOB: flood limited files big tasks startup
+    python3 scripts/bench/harness.py [JOB...]        JOB: flood limited files big tasks startup serve
                                                     (default: all of them; `dx` on request)
 
 Each run of a client is one process under GNU time (`/usr/bin/time -f "%e %U %S %M"`): wall
@@ -18,7 +18,7 @@ Environment (defaults in brackets; SMOKE=1 shrinks every size for a quick check)
   FLOOD_N [20000] FLOOD_C [64] FLOOD_REPEAT [3] WRK_SECONDS [3]   LIMITED_SECONDS [20]
   FILES_N [200] FILES_SIZE [1048576]   BIG_MIB [512] BIG_SMALL_MIB [64]   TASKS_N [100000]
   STARTUP_RUNS [30]   BOTTLENECK_CAP [10]  (seconds of Bottleneck draining before projecting)
-  DX_CALLS [3000]  (the optional dx job: autolua only)
+  DX_CALLS [3000]  (the optional dx job: autolua only)   SERVE_C [64]  (wrk's connections, serve job)
   AUTOLUA_BIN [build/autolua]  FLOOR_BIN [built here with cc]  PEER_PYTHON [a python3 with aiohttp]
 Exit status: 0 when every run completed (and autolua's downloads matched their sources), 1
 otherwise. Figures and goals are reported, never enforced.
@@ -79,8 +79,9 @@ CFG = {
     "startup_runs": env_num("STARTUP_RUNS", 30, 5),
     "bottleneck_cap": env_num("BOTTLENECK_CAP", 10, 3, float),
     "dx_calls": env_num("DX_CALLS", 3000, 300),
+    "serve_c": env_num("SERVE_C", 64),
 }
-ALL_JOBS = ["flood", "limited", "files", "big", "tasks", "startup"]
+ALL_JOBS = ["flood", "limited", "files", "big", "tasks", "startup", "serve"]
 
 
 def log(msg):
@@ -694,6 +695,124 @@ class Dx(Job):
                        parse)]
 
 
+def proc_cpu(pid):
+    """CPU seconds (user + sys) of a process and its live children (nginx's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(d) == pid or int(fields[1]) == pid:      # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wrk_latency_ms(out, pct):
+    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, out, re.M)
+    if not m:
+        raise Failed("no %s%% latency in wrk's output:\n%s" % (pct, out[-1500:]))
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+class Serve(Job):
+    """wrk against each server; the server's own CPU (from /proc) divided by the requests."""
+    key = "serve"
+    figures = [("rps", "req/s", "{:,.0f}"), ("p99", "ms p99", "{:.2f}"), ("cpu_us", "µs server CPU/req", "{:.1f}")]
+
+    def setup(self):
+        self.upstream = self.env.start_nginx()
+        self.body = os.path.join(self.env.work, "nginx", "www", "small.json")
+        self.proc = None
+        c, secs = CFG["serve_c"], CFG["wrk_seconds"]
+        self.title = ("serve: wrk -t1 -c%d for %g s against each server answering the 300-byte JSON "
+                      "(autolua also after one outbound http.request to nginx)" % (c, secs))
+
+    def start(self, argv, port, env=None):
+        def before():   # the harness calls it outside its error handling: a failure shows in parse
+            self.stop()
+            self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env=dict(os.environ, **(env or {})),
+                                         start_new_session=True)
+            self.cpu0 = 0.0
+            try:
+                if wait_port(port):
+                    urllib.request.urlopen("http://127.0.0.1:%d/small.json" % port, timeout=10).read()   # warm
+            except OSError as exc:
+                log("bench: serve: %s did not answer: %s" % (argv[0], exc))
+            self.cpu0 = proc_cpu(self.proc.pid)
+        return before
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def parse(self, out, run):
+        cpu = proc_cpu(self.proc.pid) - self.cpu0 if self.proc else 0
+        self.stop()
+        n = grab(r"(\d+) requests in", out, "wrk request count", int)
+        bad = 0
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if m:
+            bad = int(m.group(1))
+        m = re.search(r"Socket errors: .*", out)
+        if m:
+            log("bench: serve: " + m.group(0))
+        return {"rps": grab(r"Requests/sec:\s+([\d.]+)", out, "Requests/sec"), "p99": wrk_latency_ms(out, 99),
+                "cpu_us": cpu * 1e6 / max(1, n), "not200": bad}
+
+    def clients(self):
+        e = self.env
+        if not e.wrk:
+            return []
+        out = []
+
+        def wrk(port, path="/small.json"):
+            return [e.wrk, "-t1", "-c%d" % CFG["serve_c"], "-d%gs" % CFG["wrk_seconds"], "--latency",
+                    "http://127.0.0.1:%d%s" % (port, path)]
+
+        app = os.path.join(HERE, "serve.lua")
+        env = {"BENCH_BODY": self.body, "BENCH_UPSTREAM": self.upstream}
+        for name, path in (("autolua serve", "/small.json"), ("autolua serve (one outbound http.request)", "/outbound")):
+            port = free_port()
+            argv = [e.autolua, "serve", app, "--listen", "127.0.0.1:%d" % port, "--max-handlers", CFG["serve_c"]]
+            out.append(Client(name, wrk(port, path), self.parse, before=self.start(argv, port, env)))
+        node = shutil.which("node") if e.want("node") else None   # no npm packages needed here
+        if node:
+            port = free_port()
+            out.append(Client("node (http.createServer)", wrk(port), self.parse,
+                              before=self.start([node, os.path.join(HERE, "node", "serve.mjs"), port, self.body], port)))
+        if e.python:
+            port = free_port()
+            out.append(Client("python (aiohttp.web)", wrk(port), self.parse,
+                              before=self.start([e.python, os.path.join(HERE, "python", "serve.py"), port, self.body], port)))
+        if e.want("nginx"):
+            port = int(urllib.parse.urlsplit(self.upstream).port)
+
+            def before():
+                self.stop()
+                pid = int(open(os.path.join(e.work, "nginx", "nginx.pid")).read())
+                self.nginx_pid, self.cpu0 = pid, proc_cpu(pid)
+
+            def parse(out, run):
+                figs = self.parse(out, run)
+                figs["cpu_us"] = (proc_cpu(self.nginx_pid) - self.cpu0) * 1e6 / max(1, grab(
+                    r"(\d+) requests in", out, "wrk request count", int))
+                return figs
+            out.append(Client("nginx (static file)", wrk(port), parse, before=before))
+        return out
+
+
 # {==== the table ====}
 
 def spread(values, fmt):
@@ -824,6 +943,16 @@ def summary(jobs, results):
         peak = m("tasks", au, "rss")
         out.append("  " + goal(None if peak is None or CFG["tasks_n"] != 100000 else peak * MIB < 200e6,
                                "goal 100 000 parked tasks under 200 MB (peak RSS)"))
+    if "serve" in keys:
+        au, nd = find("serve", "autolua serve"), find("serve", "node")
+        for name in keys["serve"].names:
+            out.append("serve: %s: %s req/s, p99 %.2f ms, %.1f µs server CPU a request" % (
+                name, "{:,.0f}".format(m("serve", name, "rps") or 0), m("serve", name, "p99") or 0,
+                m("serve", name, "cpu_us") or 0))
+        if au and nd:
+            r, p, pn = ratio(m("serve", au, "rps"), m("serve", nd, "rps")), m("serve", au, "p99"), m("serve", nd, "p99")
+            out.append("  " + goal(None if r is None or p is None or pn is None else r >= 1.5 and p <= pn,
+                                   "goal >= 1.5x Node's req/s (%.2fx) at <= its p99" % (r or 0)))
     if "startup" in keys:
         a, l = m("startup", find("startup", "autolua"), "ms"), None
         ln = find("startup", "lua5.4")
@@ -930,6 +1059,11 @@ def main(argv):
                 jobs.append(Startup(env))
             elif j == "dx":
                 jobs.append(Dx(env))
+            elif j == "serve":
+                if env.wrk and env.nginx:
+                    jobs.append(Serve(env))
+                else:
+                    log("bench: no wrk or no nginx, the serve job is skipped")
         if env.missing:
             log("bench: not available, skipped: %s" % ", ".join(env.missing))
         for job in jobs:

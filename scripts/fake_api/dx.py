@@ -34,6 +34,12 @@ Seed ids (all in dx_data.py; ids are opaque strings)
              rotate-secrets (GLOBAL), provision-db (APPROVAL; param team = numeric team id),
              manual-migration (EVENT_DRIVEN; param ticket!), scripted-job (GLOBAL; param
              `outcome` = SUCCEEDED|FAILED|TIMEOUT|CANCELLED|REJECTED picks the final status)
+             Calling out: a workflow made by workflows.create whose http_request.url is on
+             loopback is REALLY requested when a run is triggered (method, headers, a JSON
+             body template with {{run.id}}, {{workflow.identifier}}, {{entity.identifier}},
+             {{data.NAME}}: the template syntax is this fake's convention, not documented
+             DX syntax); HTTP_REQUEST_COMPLETED records the answer's status, then an
+             EVENT_DRIVEN run waits in WAITING_FOR_EVENTS (details: dx_workflows.py)
   catalog    entity types service, library, domain; entities auth-service checkout-web
              ledger-worker payments-api search-api (service), http-client money-lib
              (library), commerce (domain); relations service-uses-library (many_to_many),

@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import sys
 import time
 import unittest
@@ -494,6 +495,77 @@ class WorkflowTest(DxTestCase):
         self.assertError(self.api.call("workflowRuns.trigger", {"workflow_identifier": "new-wf"}),
                          422, "invalid_payload")
         self.trigger({"workflow_identifier": "new-wf", "data": {"n": 3}})
+
+    def test_calls_out_with_the_rendered_template(self):
+        import http.server
+        import threading
+        got = []
+
+        class Endpoint(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                got.append((self.path, dict(self.headers), json.loads(self.rfile.read(n))))
+                self.send_response(500 if "fail" in self.path else 202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        base = "http://127.0.0.1:%d" % srv.server_address[1]
+        body = {"run": "{{run.id}}", "wf": "{{workflow.identifier}}", "entity": "{{entity.identifier}}",
+                "n": "{{data.n}}", "text": "n={{data.n}} on {{workflow.identifier}}", "list": ["{{data.missing}}"]}
+        for ident, path in (("calls-out", "/ok"), ("calls-out-fail", "/fail")):
+            args = {"identifier": ident, "name": "Out", "scope": "GLOBAL", "execution_type": "EVENT_DRIVEN",
+                    "entity_filter_type": "ENTITY_TYPES",
+                    "http_request": {"method": "POST", "url": base + path, "body": body,
+                                     "headers": {"X-Run": "{{run.id}}"}},
+                    "parameters": [{"identifier": "n", "type": "INTEGER"}]}
+            self.api.ok("workflows.create", args)
+        bad = dict(args, identifier="bad-template",
+                   http_request={"url": base, "body": {"x": "{{run.nope}}"}})
+        self.assertError(self.api.call("workflows.create", bad), 400, "invalid_arguments", "http_request")
+
+        def settle(rid):
+            for _ in range(100):
+                run = self.api.ok("workflowRuns.info", {"id": rid})["workflow_run"]
+                if run["status"] != "IN_PROGRESS":
+                    return run
+                time.sleep(0.05)
+            self.fail("the run never left IN_PROGRESS")
+
+        rid = self.trigger({"workflow_identifier": "calls-out", "data": {"n": 7}})
+        run = settle(rid)
+        self.assertEqual(run["status"], "WAITING_FOR_EVENTS")
+        path, headers, sent = got[0]
+        self.assertEqual(path, "/ok")
+        self.assertEqual(headers["X-Run"], rid)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(sent, {"run": rid, "wf": "calls-out", "entity": None, "n": 7,
+                                "text": "n=7 on calls-out", "list": [None]})
+        ev = [e for e in run["events"] if e["type"] == "HTTP_REQUEST_COMPLETED"][0]
+        self.assertEqual(ev["data"], {"request": {"method": "POST", "url": base + "/ok"}, "response": {"status": 202}})
+        self.api.ok("workflowRuns.changeStatus", {"workflow_run_id": rid, "status": "SUCCEEDED"})
+        self.assertEqual(self.api.ok("workflowRuns.info", {"id": rid})["workflow_run"]["status"], "SUCCEEDED")
+        run = settle(self.trigger({"workflow_identifier": "calls-out-fail", "data": {"n": 1}}))
+        self.assertEqual(run["status"], "FAILED")
+        ev = [e for e in run["events"] if e["type"] == "HTTP_REQUEST_COMPLETED"][0]
+        self.assertEqual(ev["data"]["response"], {"status": 500})
+        # nobody listening: the request fails without a status, and so does the run
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        self.api.ok("workflows.create", dict(args, identifier="calls-nobody",
+                                             http_request={"url": "http://127.0.0.1:%d/x" % port, "body": {}}))
+        run = settle(self.trigger({"workflow_identifier": "calls-nobody"}))
+        self.assertEqual(run["status"], "FAILED")
+        ev = [e for e in run["events"] if e["type"] == "HTTP_REQUEST_COMPLETED"][0]
+        self.assertEqual(ev["data"]["response"], {"status": None})
 
 
 class SnapshotTest(DxTestCase):

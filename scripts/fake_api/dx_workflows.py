@@ -1,8 +1,32 @@
 """Fake DX workflows: workflowRuns.* (dx.md 3.1: trigger, the run state
 machine advanced by info polls, messages, links, status changes) and
-workflows.* (3.11: list and create definitions)."""
+workflows.* (3.11: list and create definitions).
 
+Calling out (dx.md 3.11 `http_request`, 4.1). A workflow whose `http_request.url` is
+on loopback (127.0.0.1, localhost, [::1]) is really called when a run is triggered; any
+other URL is only simulated (the fake never leaves the machine). The real call:
+  - happens in a thread of its own, started by the trigger (which answers at once), with the
+    definition's `method` (default POST), `headers` and JSON `body`;
+  - the run is IN_PROGRESS meanwhile; then HTTP_REQUEST_COMPLETED is recorded with
+    data.request{method,url} and data.response{status} (status null when the
+    connection failed);
+  - on a 2xx answer an EVENT_DRIVEN run goes to WAITING_FOR_EVENTS (until
+    workflowRuns.changeStatus) and a SIMPLE run to SUCCEEDED; otherwise the run FAILED.
+The body template is THE FAKE'S CONVENTION, not documented DX syntax (the public docs
+do not show how a definition refers to the run): every JSON string in `body` and every
+header value may contain {{run.id}}, {{workflow.identifier}}, {{entity.identifier}} and
+{{data.NAME}} (a parameter of the run). A string that is exactly one placeholder takes
+the value itself (a number stays a number; a missing value is null); elsewhere the
+value is written into the string (a missing one as ""). Unknown names are errors of the
+definition: workflows.create refuses them with 400 invalid_arguments.
+"""
+
+import json
 import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 
 try:
     from common import json_response
@@ -35,6 +59,44 @@ METHODS = {
                          "http_request:obj! description icon color trigger_type:enum(ANY|APPROVAL|RUNNERS|ENTITY) "
                          "parameters:objlist entity_filter_type_identifiers:list entity_filter_sql", "wfdef_create"),
 }
+
+
+TEMPLATE_NAMES = {"run.id", "workflow.identifier", "entity.identifier"}
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def calls_out(wf):
+    """True when the fake really makes the workflow's http_request (a loopback URL)."""
+    host = urllib.parse.urlsplit(wf["http_request"]["url"]).hostname
+    return host in LOOPBACK
+
+
+def placeholders(value):
+    """Every placeholder name in a JSON value."""
+    if isinstance(value, str):
+        return set(PLACEHOLDER.findall(value))
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*[placeholders(v) for v in value]) if value else set()
+    return set()
+
+
+def render_template(value, values):
+    """The fake's template convention (module docstring) applied to a JSON value."""
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value.strip())
+        if whole:
+            return values.get(whole.group(1))
+        return PLACEHOLDER.sub(lambda m: "" if values.get(m.group(1)) is None else
+                               (json.dumps(values[m.group(1)]) if not isinstance(values[m.group(1)], str)
+                                else values[m.group(1)]), value)
+    if isinstance(value, dict):
+        return {k: render_template(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_template(v, values) for v in value]
+    return value
 
 
 class WorkflowsMixin:
@@ -76,7 +138,45 @@ class WorkflowsMixin:
                "user": self.event_user(ctx)}
         self.runs[rid] = run
         self.add_event(run, "WORKFLOW_TRIGGERED", user=run["user"])
+        if calls_out(wf) and outcome != "REJECTED" and not approval:
+            run.update(status="IN_PROGRESS", frozen=True)
+            threading.Thread(target=self.call_out, args=(run,), daemon=True).start()
         return {"workflow_run": {"id": rid}}
+
+    def call_out(self, run):
+        """The workflow's real http_request (see the module's docstring)."""
+        hr, wf = run["workflow"]["http_request"], run["workflow"]
+        values = {"run.id": run["id"], "workflow.identifier": wf["identifier"],
+                  "entity.identifier": run["entity"]["identifier"] if run["entity"] else None}
+        for k, v in run["data"].items():
+            values["data." + k] = v
+        headers = {k: render_template(v, values) for k, v in (hr.get("headers") or {}).items()}
+        body = None
+        if hr.get("body") is not None:
+            body = json.dumps(render_template(hr["body"], values)).encode("utf-8")
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(hr["url"], data=body, headers=headers, method=hr["method"])
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = None
+        with self.lock:
+            self.add_event(run, "HTTP_REQUEST_COMPLETED", data={
+                "request": {"method": hr["method"], "url": hr["url"]}, "response": {"status": status}})
+            if run["status"] in TERMINAL:   # the endpoint finished the run already
+                return
+            if status is not None and 200 <= status < 300:
+                final = "WAITING_FOR_EVENTS" if wf["execution_type"] == "EVENT_DRIVEN" else "SUCCEEDED"
+            else:
+                final = "FAILED"
+            if final in TERMINAL:
+                self.add_event(run, "WORKFLOW_" + final)
+                run["completed_at"] = iso(self.now())
+            run["status"] = final
 
     def check_workflow_data(self, wf, data):
         """Fill defaults, check required parameters and their types (422 invalid_payload)."""
@@ -236,8 +336,17 @@ class WorkflowsMixin:
                                    p.get("description", "")))
         wf = D._workflow(a["identifier"], a["name"], a["scope"], a["execution_type"], a.get("trigger_type", "ANY"),
                          params, a.get("entity_filter_type_identifiers", []))
+        headers = hr.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise bad_arg("http_request", "http_request.headers must map names to strings")
+        names = placeholders(hr.get("body")) | placeholders(list(headers.values()))
+        unknown = sorted(n for n in names if n not in TEMPLATE_NAMES and not n.startswith("data."))
+        if unknown:
+            raise bad_arg("http_request", "unknown template name(s) in http_request: %s (the fake knows %s "
+                          "and data.NAME)" % (", ".join(unknown), ", ".join(sorted(TEMPLATE_NAMES))))
         wf.update(description=a.get("description"), icon=a.get("icon"), color=a.get("color"),
                   entity_filter_type=a["entity_filter_type"], entity_filter_sql=a.get("entity_filter_sql"),
-                  http_request={"method": hr.get("method", "POST"), "url": hr["url"]})
+                  http_request={"method": (hr.get("method") or "POST").upper(), "url": hr["url"],
+                                "headers": headers, "body": hr.get("body")})
         self.workflows[wf["identifier"]] = wf
         return {"workflow": self.wfdef_view(wf)}
