@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "store_testlib.h"
 
 static al_store *S;
@@ -274,6 +276,72 @@ static void test_arguments(void) {
         strcmp(al_store_status_code(AL_STORE_READONLY), "readonly") == 0, "status codes");
 }
 
+/* Two processes on one store share one budget: their slots, merged, keep the spacing. */
+static void test_two_processes(const char *url) {
+  enum { N = 15 };
+  const al_store_limit l = { .kind = AL_STORE_RATE, .interval = 0.02, .burst = 1 };
+  int p[2];
+  if (pipe(p) != 0) { perror("pipe"); exit(1); }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    t_loop = ev_loop_new(0);
+    al_store_status st;
+    char err[512];
+    S = al_store_open(t_loop, url, &(al_store_options){ .call_timeout = 5 }, &st, err, sizeof err);
+    for (int i = 0; S && i < N; i++) {
+      t_call c = reserve("shared", &l, 1, -1);
+      double e, slot[2] = { t_slot(&c, &e), e };
+      if (write(p[1], slot, sizeof slot) != sizeof slot) _exit(2);
+    }
+    _exit(S && !t_failures ? 0 : 1);
+  }
+  close(p[1]);
+  double slot[2 * N], err[2 * N];
+  int n = 0;
+  for (int i = 0; i < N; i++) {
+    t_call c = reserve("shared", &l, 1, -1);
+    slot[n] = t_slot(&c, &err[n]);
+    n++;
+  }
+  double pair[2];
+  while (n < 2 * N && read(p[0], pair, sizeof pair) == sizeof pair) { slot[n] = pair[0]; err[n] = pair[1]; n++; }
+  close(p[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && n == 2 * N, "the other process reserved its %d slots (%d)", N, n - N);
+  for (int i = 1; i < n; i++)   /* insertion sort by slot */
+    for (int j = i; j > 0 && slot[j] < slot[j - 1]; j--) {
+      double t = slot[j]; slot[j] = slot[j - 1]; slot[j - 1] = t;
+      t = err[j]; err[j] = err[j - 1]; err[j - 1] = t;
+    }
+  int close_pairs = 0;
+  for (int i = 1; i < n; i++)
+    if (slot[i] - slot[i - 1] < 0.02 - err[i] - err[i - 1] - 0.001) close_pairs++;
+  CHECK(close_pairs == 0, "%d slots of the two processes came closer than the interval", close_pairs);
+  CHECK(slot[n - 1] - slot[0] >= (n - 1) * 0.02 - 0.02, "together they took %.3f s for %d slots", slot[n - 1] - slot[0], n);
+}
+
+/* Job records go after the retention time. */
+static void test_retention(const char *url) {
+  al_store_status st;
+  char err[512];
+  al_store_options o = { .call_timeout = 5, .retention = 0.3 };
+  al_store *main_store = S;
+  S = al_store_open(t_loop, url, &o, &st, err, sizeof err);
+  claim("kept-briefly", "r1", "o1", 10, 0, 0);
+  done("kept-briefly", "r1", "o1", "1");
+  CHECK(counts("kept-briefly").res.counts.done == 1, "recorded");
+  al_store_close(S);
+  t_sleep(0.6);
+  S = al_store_open(t_loop, url, &o, &st, err, sizeof err);   /* a new process: cleans on its first write */
+  claim("another", "x", "o1", 10, 0, 0);
+  t_call c = counts("kept-briefly");
+  CHECK(c.res.counts.done == 0 && c.res.counts.changed == 0, "a record past its retention is gone (%ld)", c.res.counts.done);
+  al_store_close(S);
+  S = main_store;
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "memory";
   t_loop = ev_default_loop(0);
@@ -302,6 +370,10 @@ int main(int argc, char **argv) {
   test_lease_expiry();
   test_once();
   test_counts_list_forget();
+  if (strcmp(which, "memory") != 0) {
+    test_two_processes(url);
+    test_retention(url);
+  }
   al_store_close(S);
   ev_run(t_loop, 0);   /* returns: nothing of the store keeps the loop alive */
   t_redis_stop(&redis);
