@@ -6,7 +6,8 @@
 ** Every operation is asynchronous: it takes a completion callback and its user data, and the
 ** callback runs later from the libev loop, exactly once, never inside the call that started
 ** it (not even for the memory backend, and not for an argument error either), so a caller may
-** park its task after the call without checking whether it already finished. Calls made on one
+** park its task after the call without checking whether it already finished. (One exception:
+** when the call's own record cannot be allocated, the callback runs inline with NOMEM.) Calls made on one
 ** store complete in the order they were made, except that a Redis script found missing
 ** (NOSCRIPT) is re-sent behind later calls. Closing the store completes every call still
 ** pending with AL_STORE_CLOSED, from inside al_store_close().
@@ -53,8 +54,9 @@ typedef struct al_store_options {
 ** [:PORT][/DB]"; NULL or "" gives al_store_default_url()). Returns NULL and fills 'err' (a
 ** message naming the cause, never a password) and '*status' on failure. Opening SQLite creates
 ** the directory (0700) and the file (0600, under the umask) when missing. Opening Redis
-** resolves HOST once here (a blocking lookup unless HOST is a numeric address) and starts
-** connecting; calls made before the connection is ready wait for it up to their deadline. */
+** resolves HOST once here (a blocking lookup unless HOST is a numeric address); the first call
+** connects, and calls made before the connection is ready wait for it up to their deadline.
+** After a failed attempt, calls fail at once with its reason until the backoff has passed. */
 al_store *al_store_open(struct ev_loop *loop, const char *url, const al_store_options *opt,
                         al_store_status *status, char *err, size_t errlen);
 
