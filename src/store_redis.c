@@ -499,7 +499,6 @@ static void send_req(rd *r, al_store_req *q) {
       fmt_us(a[0], q->seconds);
       send_script(r, q, CMD_USER, RS_CLAIM, 2, 8, (const char *[]){ k1, k2, q->key, q->owner, a[0],
                   q->once ? "1" : "0", q->retry_unknown ? "1" : "0", ret_ms }, NULL);
-      if (q->store->closing) break;
       send_script(r, NULL, CMD_INTERNAL, RS_TOUCH, 1, 3, (const char *[]){ jobs, q->job, "add" }, NULL);
       break;
     case AL_OP_RENEW:
