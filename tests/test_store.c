@@ -276,14 +276,15 @@ static void test_arguments(void) {
         strcmp(al_store_status_code(AL_STORE_READONLY), "readonly") == 0, "status codes");
 }
 
-/* Two processes on one store share one budget: their slots, merged, keep the spacing. */
-static void test_two_processes(const char *url) {
-  enum { N = 15 };
+/* Four processes on one store share one budget: their slots, merged, keep the spacing. */
+static void test_processes(const char *url) {
+  enum { P = 4, N = 10 };
   const al_store_limit l = { .kind = AL_STORE_RATE, .interval = 0.02, .burst = 1 };
   int p[2];
   if (pipe(p) != 0) { perror("pipe"); exit(1); }
-  pid_t pid = fork();
-  if (pid == 0) {
+  pid_t pid[P - 1];
+  for (int k = 0; k < P - 1; k++) {
+    if ((pid[k] = fork()) != 0) continue;
     close(p[0]);
     t_loop = ev_loop_new(0);
     al_store_status st;
@@ -297,7 +298,7 @@ static void test_two_processes(const char *url) {
     _exit(S && !t_failures ? 0 : 1);
   }
   close(p[1]);
-  double slot[2 * N], err[2 * N];
+  double slot[P * N], err[P * N];
   int n = 0;
   for (int i = 0; i < N; i++) {
     t_call c = reserve("shared", &l, 1, -1);
@@ -305,11 +306,14 @@ static void test_two_processes(const char *url) {
     n++;
   }
   double pair[2];
-  while (n < 2 * N && read(p[0], pair, sizeof pair) == sizeof pair) { slot[n] = pair[0]; err[n] = pair[1]; n++; }
+  while (n < P * N && read(p[0], pair, sizeof pair) == sizeof pair) { slot[n] = pair[0]; err[n] = pair[1]; n++; }
   close(p[0]);
-  int st;
-  waitpid(pid, &st, 0);
-  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && n == 2 * N, "the other process reserved its %d slots (%d)", N, n - N);
+  for (int k = 0; k < P - 1; k++) {
+    int st;
+    waitpid(pid[k], &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "process %d reserved its slots", k + 2);
+  }
+  CHECK(n == P * N, "%d slots from %d processes", n, P);
   for (int i = 1; i < n; i++)   /* insertion sort by slot */
     for (int j = i; j > 0 && slot[j] < slot[j - 1]; j--) {
       double t = slot[j]; slot[j] = slot[j - 1]; slot[j - 1] = t;
@@ -318,7 +322,7 @@ static void test_two_processes(const char *url) {
   int close_pairs = 0;
   for (int i = 1; i < n; i++)
     if (slot[i] - slot[i - 1] < 0.02 - err[i] - err[i - 1] - 0.001) close_pairs++;
-  CHECK(close_pairs == 0, "%d slots of the two processes came closer than the interval", close_pairs);
+  CHECK(close_pairs == 0, "%d slots of the processes came closer than the interval", close_pairs);
   CHECK(slot[n - 1] - slot[0] >= (n - 1) * 0.02 - 0.02, "together they took %.3f s for %d slots", slot[n - 1] - slot[0], n);
 }
 
@@ -371,7 +375,7 @@ int main(int argc, char **argv) {
   test_once();
   test_counts_list_forget();
   if (strcmp(which, "memory") != 0) {
-    test_two_processes(url);
+    test_processes(url);
     test_retention(url);
   }
   al_store_close(S);
