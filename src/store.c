@@ -155,8 +155,10 @@ al_store *al_store_open(struct ev_loop *loop, const char *url, const al_store_op
     rc = al_store_redis_open(s, url + 8, status, err, errlen);   /* sets s->url, redacted */
   } else {
     *status = AL_STORE_ARGUMENT;
-    snprintf(err, errlen, "unknown store '%.*s': expected memory, sqlite:PATH or redis://HOST[:PORT][/DB]",
-             (int)strcspn(url, "@"), url);   /* never print what may be a password */
+    /* only the scheme: the rest may hold a password */
+    int scheme = (int)strcspn(url, ":/@");
+    snprintf(err, errlen, "unknown store '%.*s%s': expected memory, sqlite:PATH or redis://HOST[:PORT][/DB]",
+             scheme < 40 ? scheme : 40, url, url[scheme] ? "..." : "");
   }
   free(dflt);
   if (rc != 0) {

@@ -223,6 +223,9 @@ static void test_modes(const char *dir) {
   CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "the file is 0600 (%o)", sb.st_mode & 0777);
   s = open_url("nonsense:x", 1, &st, err, sizeof err);
   CHECK(!s && st == AL_STORE_ARGUMENT, "an unknown store: %s", err);
+  s = open_url("redis:/:pa55word@127.0.0.1", 1, &st, err, sizeof err);
+  CHECK(!s && st == AL_STORE_ARGUMENT && strstr(err, "'redis...'") && !strstr(err, "pa55word"),
+        "a mistyped URL is named without its password: %s", err);
 }
 
 static int run_sqlite(void) {
