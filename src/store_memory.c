@@ -180,8 +180,13 @@ static void do_heartbeat(mem *m, al_store_req *r) {
   *(double *)e->val = now + r->seconds;
   long live = 0;
   for (size_t i = 0; i < ml->beats.nslots; i++)
-    for (entry *b = ml->beats.slots[i]; b; b = b->next)
-      if (*(double *)b->val > now) live++;
+    for (entry **p = &ml->beats.slots[i]; *p;) {
+      entry *b = *p;
+      if (*(double *)b->val > now) { live++; p = &b->next; continue; }
+      *p = b->next;   /* an owner gone for good: drop it */
+      free(b->val); free(b->key); free(b);
+      ml->beats.count--;
+    }
   r->res.processes = live;
   al_store_complete(r);
 }
