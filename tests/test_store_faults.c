@@ -386,6 +386,12 @@ static int run_redis(void) {
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", R.port);
   al_store *s = open_url(url, 0.3, &st, err, sizeof err);
   test_noscript(s);
+  /* connected and idle: nothing of the store may keep the loop running (SIGALRM kills a hang) */
+  alarm(10);
+  double t0 = t_realtime();
+  ev_run(t_loop, 0);
+  alarm(0);
+  CHECK(t_realtime() - t0 < 1, "an idle connection lets the loop end (%.3f s)", t_realtime() - t0);
   test_slow(s);
   test_restart(s);
   test_refused_eval(s);
