@@ -92,7 +92,7 @@ function Client.describe(path)
   if #kids > 0 then
     return ("dx method family %s: %s"):format(path, table.concat(kids, ", "))
   end
-  local near = require("autolua.decl").closest(path, (function()
+  local near = decl.closest(path, (function()
     local all = {}
     for m in pairs(METHODS) do all[#all + 1] = m end
     return all
@@ -223,7 +223,7 @@ end
 local function closest(name)
   local names = {}
   for m in pairs(METHODS) do names[#names + 1] = m end
-  local near = require("autolua.recipe").closest(name, names)
+  local near = decl.closest(name, names, true)
   if #near == 0 then
     local fam = name:match("^[^.]+")
     for _, m in ipairs(names) do if m:match("^[^.]+") == fam then near[#near + 1] = m end end
