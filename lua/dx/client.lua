@@ -81,7 +81,7 @@ function Client.describe(path)
   if spec then
     local lines = { ("dx method %s: %s %s%s"):format(path, spec[1], spec.host == "datacloud"
                       and "<DX_DATACLOUD_URL>/api/" or "<DX_BASE_URL>/", path, "") }
-    lines[#lines + 1] = "  scope: " .. require("autolua.reference").scope_text(spec[3])
+    lines[#lines + 1] = "  scope: " .. args.scope_text(spec[3])
     local argl = decl.lines(spec[2], spec.one_of)
     lines[#lines + 1] = #argl > 0 and "  arguments:" or "  arguments: none"
     for _, l in ipairs(argl) do lines[#lines + 1] = "  " .. l end
