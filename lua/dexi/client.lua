@@ -355,7 +355,7 @@ end
 
 -- help(client.download) and the others show their declarations.
 for _, n in ipairs { "download", "wait_execution", "request" } do
-  require("autolua.help").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
+  require("autolua.doc").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
 end
 
 return Client

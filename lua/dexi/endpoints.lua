@@ -256,7 +256,7 @@ local function checked(g, gname, fname, f, c)
     end
     return f(...)
   end
-  require("autolua.help").register(wrapped, function() return M.describe(name) end)
+  require("autolua.doc").register(wrapped, function() return M.describe(name) end)
   return wrapped
 end
 
