@@ -6,7 +6,7 @@ local errors = require "autolua.error"
 local progress = require "autolua.progress"
 local dexi = require "dexi"
 local json = require "autolua.json"
-local Client = require "dexi.client"
+local file_name = require("dexi.files").name
 
 local M = {}
 
@@ -38,7 +38,7 @@ function M.download_all(client, execution, dir, concurrency)
   local bar = progress.new { label = "downloading", total = total, unit = "bytes" }
   local s = { files = #files, downloaded = 0, skipped = 0, failed = 0, bytes = 0, errors = json.array() }
   task.each(files, function(fp)
-    local path = dir:gsub("/+$", "") .. "/" .. Client.file_name(fp.id, fp.mime)
+    local path = dir:gsub("/+$", "") .. "/" .. file_name(fp.id, fp.mime)
     local st = sys.stat(path)
     if st and st.type == "file" and st.size == fp.size then
       s.skipped = s.skipped + 1

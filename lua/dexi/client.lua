@@ -10,12 +10,13 @@ local http = require "autolua.http"
 local sys = require "autolua.sys"
 local decl = require "autolua.decl"
 local secret = require "autolua.secret"
+local file_ids = require "dexi.files"
 
 local Client = {}
 
 -- The module's helpers for endpoints.lua and the recipes, which a client object does not show
 -- (c.decode, c.pages, ... are nil): what a client offers is its methods.
-local HELPERS = { argerror = true, check_call = true, check_id = true, file_name = true, file_ref = true, pages = true,
+local HELPERS = { argerror = true, check_call = true, check_id = true, pages = true,
                   decode = true, failure = true }
 Client.__index = function(_, k)
   if HELPERS[k] then return nil end
@@ -269,59 +270,26 @@ end
 
 -- {====================================================== downloads
 
-local EXTENSIONS = {
-  ["image/jpeg"] = "jpg", ["image/png"] = "png", ["image/gif"] = "gif", ["image/webp"] = "webp",
-  ["image/svg+xml"] = "svg", ["application/pdf"] = "pdf", ["text/csv"] = "csv", ["text/plain"] = "txt",
-  ["text/html"] = "html", ["application/json"] = "json", ["application/zip"] = "zip",
-  ["application/octet-stream"] = "bin",
-}
-
--- A file name from a file id and its MIME type: a bare id keeps its name, a path-style id
--- (accounts/.../lines/<line>/<Field>) becomes <line>_<Field>, plus the type's extension.
-function Client.file_name(id, mime)
-  local segs = {}
-  for s in id:gmatch("[^/]+") do segs[#segs + 1] = s end
-  local name = segs[#segs] or "file"
-  if #segs >= 2 and id:find("accounts/", 1, true) then name = segs[#segs - 1] .. "_" .. name end
-  name = name:gsub("[^%w%._-]", "_"):gsub("^%.+", "_")
-  local ext = mime and (EXTENSIONS[mime:lower()] or mime:lower():match("^[%w.+-]+/([%w]+)$"))
-  if ext and not name:lower():find("%." .. ext .. "$") then name = name .. "." .. ext end
-  return name
-end
-
 local function target(dest, id, mime)
   local st = sys.stat(dest)
   if (st and st.type == "directory") or dest:find("/$") then
     if not st then argerror("client:download", "directory %s does not exist", dest) end
-    return (dest:gsub("/+$", "")) .. "/" .. Client.file_name(id, mime)
+    return (dest:gsub("/+$", "")) .. "/" .. file_ids.name(id, mime)
   end
   return dest
-end
-
--- What a download value names: a pointer gives id, size and type; anything else is an id.
-function Client.file_ref(value, fname)
-  if type(value) ~= "string" or value == "" then
-    argerror(fname, "expects a file pointer or a file id, got %s", type(value) == "string" and "an empty string" or type(value))
-  end
-  if value:sub(1, 5) == "FILE:" then
-    local fp, why = require("dexi").file_pointer(value)
-    if not fp then argerror(fname, "malformed file pointer (%s): %s", why, value) end
-    return fp.id, fp.size, fp.mime
-  end
-  return value
 end
 
 -- client:download(value, dest, {execution = id}) -> {path =, bytes =, mime =}
 function Client:download(value, dest, opts)
   local fname = "client:download"
   Client.check_call(self, fname, opts)
-  local id, size, mime = Client.file_ref(value, fname)
+  local id, size, mime = file_ids.ref(value, fname)
   if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local execution = opts and opts.execution
   if execution ~= nil then Client.check_id(fname, execution, "execution") end
   local path = target(dest, id, mime)
-  local file_path = require("dexi").file_path(id)
+  local file_path = file_ids.path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
               or ("files/%s"):format(file_path)
   local res = self:send("GET", rel, { class = "file", sink = path, expect_bytes = size,

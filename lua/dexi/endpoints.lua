@@ -4,6 +4,7 @@ local http = require "autolua.http"
 local json = require "autolua.json"
 local Client = require "dexi.client"
 local errors = require "autolua.error"
+local file_ids = require "dexi.files"
 
 local M = {}
 
@@ -187,7 +188,7 @@ local function executions(c)
   end
   function g.file(execution_id, file_id)
     local fname = "executions.file"
-    local rel = path(fname, execution_id, "/file/") .. require("dexi").file_path(Client.file_ref(file_id, fname))
+    local rel = path(fname, execution_id, "/file/") .. file_ids.path(file_ids.ref(file_id, fname))
     local res = c:send("GET", rel, { class = "file" })
     return res.body, res.headers["content-type"]
   end
@@ -221,7 +222,7 @@ end
 local function files(c)
   return {
     get = function(file_id)
-      local rel = "files/" .. require("dexi").file_path(Client.file_ref(file_id, "files.get"))
+      local rel = "files/" .. file_ids.path(file_ids.ref(file_id, "files.get"))
       local res = c:send("GET", rel, { class = "file" })
       return res.body, res.headers["content-type"]
     end,
