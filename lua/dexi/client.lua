@@ -145,12 +145,14 @@ local REASONS = { [400] = "bad request", [404] = "not found", [405] = "method no
                   [409] = "conflict", [410] = "gone", [422] = "unprocessable", [500] = "server error",
                   [502] = "bad gateway", [503] = "service unavailable", [504] = "gateway timeout" }
 
--- The error for a final non-2xx answer. Dexi's error body is {"error": true, "code": N}.
-function Client:failure(res, method, url, attempts)
+-- failure(res, method, attempts [, body]) -> the error for a final non-2xx answer (the same
+-- shape as the DX client's). Dexi's error body is {"error": true, "code": N}; the URL is named
+-- without its query.
+function Client:failure(res, method, attempts, body)
   local status = res.status
-  local e = { kind = "api", status = status, method = method, url = http.redact(url), attempts = attempts,
-              retryable = status >= 500 }
-  local body = json.decode(res.body or "")
+  local e = { kind = "api", status = status, method = method, url = http.redact((res.url:gsub("%?.*$", ""))),
+              attempts = attempts, retryable = status >= 500 }
+  if body == nil then body = json.decode(res.body or "") end
   if status == 401 or status == 403 then
     e.code = "unauthorized"
     e.message = ("the Dexi API refused the credentials of account %s: check DEXI_ACCOUNT and DEXI_API_KEY"):format(self.account)
@@ -174,7 +176,7 @@ function Client:headers()
   }
 end
 
---[[ send(method, path, o) -> res
+--[[ send(method, path, o) -> res, attempts
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
 DELETE), timeout =, sink =, expect_bytes =} ]]
 function Client:send(method, path, o)
@@ -193,14 +195,15 @@ function Client:send(method, path, o)
   local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
     backoff = self.backoff, max_wait = o.max_wait,
-    fail = function(res, attempts) return Client.failure(self, res, method, req.url, attempts) end,
+    fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
   res.attempts = attempts      -- for the errors raised while decoding it
   return res, attempts
 end
 
--- The decoded JSON of a 2xx answer; an empty body (DELETE answers so) is success: true.
-function Client.decode(res, method)
+-- decode(res, method) -> the decoded JSON of a 2xx answer; an empty body (DELETE answers so)
+-- is success: true.
+function Client:decode(res, method)
   local body = res.body
   if body == nil or body == "" then return true end
   local value, why = json.decode(body)
@@ -219,7 +222,7 @@ function Client:request(method, path, o)
   if o ~= nil and type(o) ~= "table" then argerror("client:request", "options must be a table") end
   method = method:upper()
   local res = self:send(method, (path:gsub("^/", "")), o)
-  return Client.decode(res, method)
+  return Client.decode(self, res, method)
 end
 
 -- }======================================================

@@ -48,26 +48,26 @@ local function opt_format(fname, v)
 end
 
 -- A result in JSON is decoded; other formats come back as text.
-local function result_of(res, method, format)
+local function result_of(c, res, method, format)
   if format and format ~= "json" then return res.body end
-  return Client.decode(res, method)
+  return Client.decode(c, res, method)
 end
 
 local function robots(c)
   local g = {}
   function g.create(def)
-    return Client.decode(c:send("POST", "robots", { json = check_table("robots.create", def, "the robot definition") }), "POST")
+    return Client.decode(c, c:send("POST", "robots", { json = check_table("robots.create", def, "the robot definition") }), "POST")
   end
   function g.update(def)
     check_table("robots.update", def, "the robot definition")
     check_id("robots.update", def._id, "def._id")
-    return Client.decode(c:send("PUT", "robots", { json = def }), "PUT")
+    return Client.decode(c, c:send("PUT", "robots", { json = def }), "PUT")
   end
   function g.get(id)
-    return Client.decode(c:send("GET", "robots/" .. esc(check_id("robots.get", id))), "GET")
+    return Client.decode(c, c:send("GET", "robots/" .. esc(check_id("robots.get", id))), "GET")
   end
   function g.remove(id)
-    return Client.decode(c:send("DELETE", "robots/" .. esc(check_id("robots.remove", id))), "DELETE")
+    return Client.decode(c, c:send("DELETE", "robots/" .. esc(check_id("robots.remove", id))), "DELETE")
   end
   return g
 end
@@ -86,30 +86,30 @@ local function runs(c)
     local fname = "runs.list"
     o = opt_table(fname, o)
     if o.robot_id ~= nil then check_id(fname, o.robot_id, "robot_id") end
-    return Client.decode(c:send("GET", "runs", { query = {
+    return Client.decode(c, c:send("GET", "runs", { query = {
       robotId = o.robot_id, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
   end
   function g.save(def)
     check_table("runs.save", def, "the run definition")
-    return Client.decode(c:send("POST", "runs", { json = def, query = { robotId = def.robotId } }), "POST")
+    return Client.decode(c, c:send("POST", "runs", { json = def, query = { robotId = def.robotId } }), "POST")
   end
-  function g.get(id) return Client.decode(c:send("GET", path("runs.get", id)), "GET") end
-  function g.remove(id) return Client.decode(c:send("DELETE", path("runs.remove", id)), "DELETE") end
+  function g.get(id) return Client.decode(c, c:send("GET", path("runs.get", id)), "GET") end
+  function g.remove(id) return Client.decode(c, c:send("DELETE", path("runs.remove", id)), "DELETE") end
   function g.execute(id, o)
     o = opt_table("runs.execute", o)
-    return Client.decode(c:send("POST", path("runs.execute", id, "/execute"),
+    return Client.decode(c, c:send("POST", path("runs.execute", id, "/execute"),
       { query = { connect = opt_bool("runs.execute", o.connect, "connect") } }), "POST")
   end
   function g.execute_with_input(id, inputs, o)
     local fname = "runs.execute_with_input"
     o = opt_table(fname, o)
-    return Client.decode(c:send("POST", path(fname, id, "/execute/inputs"),
+    return Client.decode(c, c:send("POST", path(fname, id, "/execute/inputs"),
       { json = check_table(fname, inputs, "inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
   end
   function g.execute_bulk(id, list, o)
     local fname = "runs.execute_bulk"
     o = opt_table(fname, o)
-    return Client.decode(c:send("POST", path(fname, id, "/execute/bulk"),
+    return Client.decode(c, c:send("POST", path(fname, id, "/execute/bulk"),
       { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
   end
   -- The blocking /wait variants: options, then the run id, then the body (if any) are checked.
@@ -117,7 +117,7 @@ local function runs(c)
     local q, opts = sync_query(fname, o)
     local rel = path(fname, id, suffix)
     local res = c:send("POST", rel, { json = body and body(), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
-    return result_of(res, "POST", q.format)
+    return result_of(c, res, "POST", q.format)
   end
   function g.execute_sync(id, o)
     return wait_variant("runs.execute_sync", id, "/execute/wait", o)
@@ -133,22 +133,22 @@ local function runs(c)
   function g.latest_result(id, o)
     o = opt_table("runs.latest_result", o)
     local format = opt_format("runs.latest_result", o.format)
-    return result_of(c:send("GET", path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
+    return result_of(c, c:send("GET", path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
   end
   function g.executions(id, o)
     local fname = "runs.executions"
     o = opt_table(fname, o)
-    return Client.decode(c:send("GET", path(fname, id, "/executions"), { query = {
+    return Client.decode(c, c:send("GET", path(fname, id, "/executions"), { query = {
       offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
   end
   function g.set_inputs(id, rows, o)
     local fname = "runs.set_inputs"
     o = opt_table(fname, o)
-    return Client.decode(c:send("PUT", path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
+    return Client.decode(c, c:send("PUT", path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
       query = { append = opt_bool(fname, o.append, "append") } }), "PUT")
   end
   function g.clear_inputs(id)
-    return Client.decode(c:send("DELETE", path("runs.clear_inputs", id, "/inputs")), "DELETE")
+    return Client.decode(c, c:send("DELETE", path("runs.clear_inputs", id, "/inputs")), "DELETE")
   end
   function g.each(o)
     o = opt_table("runs.each", o)
@@ -169,15 +169,15 @@ end
 local function executions(c)
   local g = {}
   local function path(fname, id, rest) return "executions/" .. esc(check_id(fname, id, "execution id")) .. (rest or "") end
-  function g.get(id) return Client.decode(c:send("GET", path("executions.get", id)), "GET") end
-  function g.remove(id) return Client.decode(c:send("DELETE", path("executions.remove", id)), "DELETE") end
+  function g.get(id) return Client.decode(c, c:send("GET", path("executions.get", id)), "GET") end
+  function g.remove(id) return Client.decode(c, c:send("DELETE", path("executions.remove", id)), "DELETE") end
   function g.result(id, o)
     local fname = "executions.result"
     o = opt_table(fname, o)
     local format = opt_format(fname, o.format)
     local res = c:send("GET", path(fname, id, "/result"), { query = {
       format = format, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
-    return result_of(res, "GET", format)
+    return result_of(c, res, "GET", format)
   end
   -- Every row of a result, page by page where the server pages (it may send all at once).
   function g.each_row(id)
@@ -192,9 +192,9 @@ local function executions(c)
     local res = c:send("GET", rel, { class = "file" })
     return res.body, res.headers["content-type"]
   end
-  function g.stop(id) return Client.decode(c:send("POST", path("executions.stop", id, "/stop")), "POST") end
-  function g.continue(id) return Client.decode(c:send("POST", path("executions.continue", id, "/continue")), "POST") end
-  function g.stats(id) return Client.decode(c:send("GET", path("executions.stats", id, "/stats")), "GET") end
+  function g.stop(id) return Client.decode(c, c:send("POST", path("executions.stop", id, "/stop")), "POST") end
+  function g.continue(id) return Client.decode(c, c:send("POST", path("executions.continue", id, "/continue")), "POST") end
+  function g.stats(id) return Client.decode(c, c:send("GET", path("executions.stats", id, "/stats")), "GET") end
   return g
 end
 
@@ -206,7 +206,7 @@ local function datasets(c)
     if o.query ~= nil and type(o.query) ~= "table" then argerror(fname, "query must be a table") end
     local body = { offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit"), query = o.query }
     -- a POST that only reads: safe to repeat after a failure
-    return Client.decode(c:send("POST", "datasets/" .. esc(check_id(fname, id, "dataset id")) .. "/rows",
+    return Client.decode(c, c:send("POST", "datasets/" .. esc(check_id(fname, id, "dataset id")) .. "/rows",
       { json = body, safe = true }), "POST")
   end
   function g.each_row(id, o)

@@ -250,11 +250,12 @@ local AUTH_HINTS = {
   invalid_auth = "the DX API refused the token (revoked, expired or mistyped): check DX_TOKEN",
 }
 
--- The error for an answer that failed: a non-2xx status, or ok == false on a 2xx.
-function Client.failure(c, res, method, attempts, body)
+-- failure(res, method, attempts [, body]) -> the error for an answer that failed: a non-2xx
+-- status, or ok == false on a 2xx (the same shape as the Dexi client's).
+function Client:failure(res, method, attempts, body)
   if body == nil then body = json.decode(res.body or "") end
   local e = { kind = "api", status = res.status, method = method, attempts = attempts,
-              url = http.redact(res.url or rawget(c, "base_url")), retryable = res.status >= 500 }
+              url = http.redact(res.url or rawget(self, "base_url")), retryable = res.status >= 500 }
   if type(body) == "table" and (body.error ~= nil or body.ok == false) then
     local code = type(body.error) == "string" and body.error or nil
     local details = type(body.error_details) == "table" and body.error_details.message or nil
@@ -305,7 +306,8 @@ local function build(self, method, a, o)
   return req, verb
 end
 
--- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
+-- send(method, a, o) -> res, attempts: the raw answer of one call (o.accept: statuses handed
+-- back).
 function Client:send(method, a, o)
   check_self(self, "c:send")
   o = opt_table("c:send", o)
@@ -338,7 +340,7 @@ function Client:preview(method, a, o)
                        ["Content-Type"] = req.json and "application/json" or nil } }
 end
 
--- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
+-- decode(res, method) -> the decoded envelope of a 2xx answer; ok == false raises kind = "api".
 function Client:decode(res, method)
   check_self(self, "c:decode")
   if type(res) ~= "table" then argerror("c:decode", "expects a response, got %s", type(res)) end
