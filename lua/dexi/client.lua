@@ -1,5 +1,5 @@
 -- The Dexi client object: auth headers, the three per-account limiters, the request pipeline,
--- paging, downloads and waiting. Endpoint groups live in dexi/endpoints.lua.
+-- downloads and waiting. Endpoint groups and their paging live in dexi/endpoints.lua.
 local task = require "autolua.task"
 local limiter = require "autolua.limiter"
 local errors = require "autolua.error"
@@ -10,14 +10,16 @@ local http = require "autolua.http"
 local sys = require "autolua.sys"
 local decl = require "autolua.decl"
 local secret = require "autolua.secret"
+local doc = require "autolua.doc"
 local file_ids = require "dexi.files"
+local endpoints = require "dexi.endpoints"
+local DECL = require "dexi.declarations"
 
 local Client = {}
 
--- The module's helpers for endpoints.lua and the recipes, which a client object does not show
--- (c.decode, c.pages, ... are nil): what a client offers is its methods.
-local HELPERS = { argerror = true, check_call = true, check_id = true, pages = true,
-                  decode = true, failure = true }
+-- The module's helpers for endpoints.lua, which a client object does not show (c.decode and
+-- c.failure are nil): what a client offers is its methods.
+local HELPERS = { check_call = true, decode = true, failure = true }
 Client.__index = function(_, k)
   if HELPERS[k] then return nil end
   return Client[k]
@@ -44,7 +46,7 @@ local FINAL = { OK = true, FAILED = true, STOPPED = true }
 local secrets = setmetatable({}, { __mode = "k" })
 
 local argerror = pipeline.argerror
-Client.argerror = argerror
+local check_id = endpoints.check_id
 
 -- A client method called with a dot (client.download(v, dest)) gets no client: name the
 -- colon form. Then the option table's names, from dexi/declarations.lua.
@@ -55,7 +57,7 @@ function Client.check_call(self, fname, opts)
                      fname:gsub(":", "."), fname) }
   end
   if type(opts) == "table" then
-    local d = require("dexi.declarations")[fname]
+    local d = DECL[fname]
     decl.check_names(fname, d.options, opts, "option")
   end
 end
@@ -65,13 +67,6 @@ local function check_self(self, fname)
   if getmetatable(self) ~= Client then
     argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
   end
-end
-
-function Client.check_id(fname, id, what)
-  if type(id) ~= "string" or id == "" then
-    argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
-  end
-  return id
 end
 
 local function check_limits(given)
@@ -131,7 +126,7 @@ function Client.new(opts)
       self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
     end
   end
-  require("dexi.endpoints").attach(self)
+  endpoints.attach(self, Client)
   return self
 end
 
@@ -227,50 +222,6 @@ end
 
 -- }======================================================
 
--- {====================================================== paging
-
-local function same_row(a, b)
-  if a == nil or b == nil then return false end
-  local ok1, ea = pcall(json.encode, a)
-  local ok2, eb = pcall(json.encode, b)
-  return ok1 and ok2 and ea == eb
-end
-
---[[ Iterates the rows of every page: fetch(offset, limit) -> {offset =, totalRows =, rows =}.
-Advances 'offset' by the rows received; stops at totalRows, at an empty page, or (without
-totalRows) at a short page. A server that ignores 'offset' raises instead of looping. ]]
-function Client.pages(fetch, limit, what)
-  local offset, page, i, done = 0, nil, 0, false
-  local first_of_last
-  return function()
-    while true do
-      if page and i < #page.rows then
-        i = i + 1
-        return page.rows[i], page
-      end
-      if done then return nil end
-      local p = fetch(offset, limit)
-      if type(p) ~= "table" then p = {} end        -- an empty body: no rows
-      local rows = p.rows or {}
-      if type(rows) ~= "table" then rows = {} end
-      if offset > 0 and ((math.type(p.offset) == "integer" and p.offset ~= offset) or same_row(rows[1], first_of_last)) then
-        errors.raise { kind = "api", code = "paging",
-                       message = ("%s: the server ignored offset=%d (it sent the first page again); stopping instead of looping"):format(what, offset) }
-      end
-      first_of_last = rows[1]
-      offset = offset + #rows
-      local total = math.tointeger(p.totalRows)
-      if #rows == 0 or (total and offset >= total) or (not total and #rows < limit) or #rows > limit then
-        done = true
-      end
-      page, i = { rows = rows, headers = p.headers, totalRows = total }, 0
-      if #rows == 0 then return nil end
-    end
-  end
-end
-
--- }======================================================
-
 -- {====================================================== downloads
 
 local function target(dest, id, mime)
@@ -290,7 +241,7 @@ function Client:download(value, dest, opts)
   if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local execution = opts and opts.execution
-  if execution ~= nil then Client.check_id(fname, execution, "execution") end
+  if execution ~= nil then check_id(fname, execution, "execution") end
   local path = target(dest, id, mime)
   local file_path = file_ids.path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
@@ -306,7 +257,7 @@ end
 function Client:wait_execution(id, opts)
   local fname = "client:wait_execution"
   Client.check_call(self, fname, opts)
-  Client.check_id(fname, id, "execution id")
+  check_id(fname, id, "execution id")
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}
   local timeout, interval = opts.timeout or 3600, opts.interval or 2
@@ -326,7 +277,7 @@ end
 
 -- help(client.download) and the others show their declarations.
 for _, n in ipairs { "download", "wait_execution", "request" } do
-  require("autolua.doc").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
+  doc.register(Client[n], function() return endpoints.describe("client:" .. n) end)
 end
 
 return Client

@@ -2,6 +2,7 @@
 --   local dexi = require "dexi"
 --   local client = dexi.client()        -- DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL
 local files = require "dexi.files"
+local Client = require "dexi.client"
 
 local M = {}
 
@@ -31,7 +32,7 @@ function M.rows_as_records(result)
 end
 
 function M.client(opts)
-  return require("dexi.client").new(opts)
+  return Client.new(opts)
 end
 
 return M
