@@ -129,10 +129,10 @@ local function sync_query(fname, o)
            deleteAfter = opt_bool(fname, o.delete_after, "delete_after") }, o
 end
 
-local function runs(api)
-  local g = {}
-  local function path(fname, id, rest) return "runs/" .. esc(check_id(fname, id, "run id")) .. (rest or "") end
+local function run_path(fname, id, rest) return "runs/" .. esc(check_id(fname, id, "run id")) .. (rest or "") end
 
+-- The runs themselves: list, save, get, remove, and every run page by page.
+local function run_records(api, g)
   function g.list(o)
     local fname = "runs.list"
     o = opt_table(fname, o)
@@ -144,29 +144,44 @@ local function runs(api)
     check_table("runs.save", def, "the run definition")
     return api.call("POST", "runs", { json = def, query = { robotId = def.robotId } })
   end
-  function g.get(id) return api.call("GET", path("runs.get", id)) end
-  function g.remove(id) return api.call("DELETE", path("runs.remove", id)) end
+  function g.get(id) return api.call("GET", run_path("runs.get", id)) end
+  function g.remove(id) return api.call("DELETE", run_path("runs.remove", id)) end
+  function g.each(o)
+    o = opt_table("runs.each", o)
+    if o.robot_id ~= nil then check_id("runs.each", o.robot_id, "robot_id") end
+    return (pages(function(offset, limit)
+      return g.list { robot_id = o.robot_id, offset = offset, limit = limit }
+    end, PAGE, "runs.each"))
+  end
+end
+
+-- Starting executions: with the stored inputs, one input or a list, answered at once.
+local function run_starts(api, g)
   function g.execute(id, o)
     o = opt_table("runs.execute", o)
-    return api.call("POST", path("runs.execute", id, "/execute"),
+    return api.call("POST", run_path("runs.execute", id, "/execute"),
       { query = { connect = opt_bool("runs.execute", o.connect, "connect") } })
   end
   function g.execute_with_input(id, inputs, o)
     local fname = "runs.execute_with_input"
     o = opt_table(fname, o)
-    return api.call("POST", path(fname, id, "/execute/inputs"),
+    return api.call("POST", run_path(fname, id, "/execute/inputs"),
       { json = check_table(fname, inputs, "inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } })
   end
   function g.execute_bulk(id, list, o)
     local fname = "runs.execute_bulk"
     o = opt_table(fname, o)
-    return api.call("POST", path(fname, id, "/execute/bulk"),
+    return api.call("POST", run_path(fname, id, "/execute/bulk"),
       { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } })
   end
-  -- The blocking /wait variants: options, then the run id, then the body (if any) are checked.
+end
+
+-- The blocking /wait variants, and the latest result: options, then the run id, then the body
+-- (if any) are checked.
+local function run_results(api, g)
   local function wait_variant(fname, id, suffix, o, body)
     local q, opts = sync_query(fname, o)
-    local rel = path(fname, id, suffix)
+    local rel = run_path(fname, id, suffix)
     local res = api.send("POST", rel, { json = body and body(), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
     return result_of(api, res, "POST", q.format)
   end
@@ -184,29 +199,17 @@ local function runs(api)
   function g.latest_result(id, o)
     o = opt_table("runs.latest_result", o)
     local format = opt_format("runs.latest_result", o.format)
-    return result_of(api, api.send("GET", path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
+    return result_of(api, api.send("GET", run_path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
   end
+end
+
+-- A run's executions and its stored input rows.
+local function run_executions_and_inputs(api, g)
   function g.executions(id, o)
     local fname = "runs.executions"
     o = opt_table(fname, o)
-    return api.call("GET", path(fname, id, "/executions"), { query = {
+    return api.call("GET", run_path(fname, id, "/executions"), { query = {
       offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
-  end
-  function g.set_inputs(id, rows, o)
-    local fname = "runs.set_inputs"
-    o = opt_table(fname, o)
-    return api.call("PUT", path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
-      query = { append = opt_bool(fname, o.append, "append") } })
-  end
-  function g.clear_inputs(id)
-    return api.call("DELETE", path("runs.clear_inputs", id, "/inputs"))
-  end
-  function g.each(o)
-    o = opt_table("runs.each", o)
-    if o.robot_id ~= nil then check_id("runs.each", o.robot_id, "robot_id") end
-    return (pages(function(offset, limit)
-      return g.list { robot_id = o.robot_id, offset = offset, limit = limit }
-    end, PAGE, "runs.each"))
   end
   function g.each_execution(id)
     check_id("runs.each_execution", id, "run id")
@@ -214,6 +217,23 @@ local function runs(api)
       return g.executions(id, { offset = offset, limit = limit })
     end, PAGE, "runs.each_execution"))
   end
+  function g.set_inputs(id, rows, o)
+    local fname = "runs.set_inputs"
+    o = opt_table(fname, o)
+    return api.call("PUT", run_path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
+      query = { append = opt_bool(fname, o.append, "append") } })
+  end
+  function g.clear_inputs(id)
+    return api.call("DELETE", run_path("runs.clear_inputs", id, "/inputs"))
+  end
+end
+
+local function runs(api)
+  local g = {}
+  run_records(api, g)
+  run_starts(api, g)
+  run_results(api, g)
+  run_executions_and_inputs(api, g)
   return g
 end
 
