@@ -1,4 +1,4 @@
--- The dexi client against the fake Dexi API (scripts/fake_api/dexi.py): every endpoint, auth,
+-- The dexi client against the fake Dexi API (tests/fake_api/dexi.py): every endpoint, auth,
 -- paging, downloads, limits and retries, waiting, and every kind of bad input. Each spec checks
 -- what the fake recorded (method, path, query, headers, body), not only what came back.
 local dexi = require "dexi"
@@ -9,7 +9,7 @@ local pretty = require "autolua.pretty"
 local pipeline = require "autolua.client"
 local S = require "support"
 
--- The fake's seed (see scripts/fake_api/dexi_data.py).
+-- The fake's seed (see tests/fake_api/dexi_data.py).
 local ACCOUNT, KEY = "acc-test", "key-test"
 local ACCESS = "a4163f4200fc538d36f979892ebea9d5"          -- md5("acc-testkey-test"), lowercase hex
 local ROBOT_STAGS = "10000000-0000-4000-8000-000000000001"

@@ -169,7 +169,7 @@ describe("dx method families", function()
   before_each(function() c = client() end)
 
   it("declares every method as the fake does: verb, arguments and their types, scopes, host", function()
-    local cmd = ("cd %s/scripts/fake_api && python3 -c %s"):format(S.quote(S.source), S.quote([[
+    local cmd = ("cd %s/tests/fake_api && python3 -c %s"):format(S.quote(S.source), S.quote([[
 import json, dx
 def scopes(s):
     if s is None: return ""

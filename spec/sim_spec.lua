@@ -66,7 +66,7 @@ describe("autolua sim", function()
     local out = S.slurp(sim.dir .. "/out")
     assert.matches("export DEXI_ACCOUNT=acc%-test DEXI_API_KEY=key%-test DEXI_BASE_URL=http://127%.0%.0%.1:%d+/\n", out)
     assert.matches("export DX_TOKEN=dx%-test%-token DX_BASE_URL=http://127%.0%.0%.1:%d+\n", out)
-    assert.matches("scripts/fake_api%) on 127%.0%.0%.1; Ctrl%-C stops them", S.slurp(sim.dir .. "/err"))
+    assert.matches("tests/fake_api%) on 127%.0%.0%.1; Ctrl%-C stops them", S.slurp(sim.dir .. "/err"))
     local state = json.decode(S.slurp(sim.dir .. "/sim.json"))
     assert.matches(state.dx, out, 1, true)
     local code, text = with_exports(sim, S.quote(S.bin) ..

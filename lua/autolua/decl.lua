@@ -43,13 +43,17 @@ local function distance(a, b)
   return prev[#b]
 end
 
--- closest(word, candidates) -> up to 3 candidates near 'word' (nearest first)
-function M.closest(word, candidates)
+-- closest(word, candidates [, exact]) -> up to 3 candidates near 'word' (nearest first).
+-- Names are compared ignoring case, and a candidate inside the word counts as near; 'exact'
+-- (recipe and DX method names) compares case and counts only the word inside a candidate.
+function M.closest(word, candidates, exact)
   local scored = {}
-  local lw = word:lower()
+  local lw = exact and word or word:lower()
   for _, c in ipairs(candidates) do
-    local d = distance(lw, c:lower())
-    if d <= math.max(2, #word // 3) or c:find(word, 1, true) or word:find(c, 1, true) then scored[#scored + 1] = { c, d } end
+    local d = distance(lw, exact and c or c:lower())
+    if d <= math.max(2, #word // 3) or c:find(word, 1, true) or (not exact and word:find(c, 1, true)) then
+      scored[#scored + 1] = { c, d }
+    end
   end
   table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   local out = {}

@@ -1,23 +1,9 @@
 -- help(x) and `autolua help TOPIC`: a topic of the API reference, a DX method or family (its
 -- declaration), a Dexi function (its declaration), or the list of topics.
 local errors = require "autolua.error"
+local doc = require "autolua.doc"
 
 local M = {}
-
--- Functions that know their own documentation (the Dexi functions register themselves).
-local documented = setmetatable({}, { __mode = "k" })
-
--- register(fn, text): text is a string or a function returning one
-function M.register(fn, text)
-  documented[fn] = text
-end
-
--- doc(fn) -> the documentation of a registered function, or nil
-function M.doc(fn)
-  local d = documented[fn]
-  if type(d) == "function" then d = d() end
-  return d
-end
 
 local function dexi_text(name)
   return require("dexi.endpoints").describe(name)
@@ -36,8 +22,8 @@ function M.text(x)
     return nil, ("no help on '%s': the topics are dexi, dx, task, http, limiter, errors and recipes; "
                  .. "a DX method (\"workflowRuns.trigger\") or a Dexi function (\"runs.list\") works too"):format(x)
   end
-  local doc = documented[x]
-  if doc then return (type(doc) == "function" and doc() or doc) .. "\n" end
+  local d = doc.doc(x)
+  if d then return d .. "\n" end
   local mt = getmetatable(x)
   if type(mt) == "table" and rawget(mt, "__name") == "dx method" then return tostring(x) .. "\n" end
   return nil, ("no help on this %s: try help(), help(\"dx\") or help(c.family.method)"):format(type(x))

@@ -93,8 +93,8 @@ local function format(v, opts, depth, seen, indent)
   local s = scalar(v, opts)
   if s then return s end
   if type(v) == "function" then   -- a documented one (a Dexi function) shows its declaration
-    local help = package.loaded["autolua.help"]
-    local doc = help and help.doc(v)
+    local docs = package.loaded["autolua.doc"]
+    local doc = docs and docs.doc(v)
     if doc then return depth == 0 and doc or doc:match("^[^\n]*") end
   end
   if type(v) ~= "table" then return tostring(v) end

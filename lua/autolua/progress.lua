@@ -10,7 +10,7 @@ M.__index = M
 local current
 
 local function human(n, unit)
-  if unit ~= "bytes" then return ("%d"):format(n) end
+  if unit ~= "bytes" then return ("%d"):format(math.floor(n + 0.5)) end   -- a rate is rarely whole
   local units = { "B", "KiB", "MiB", "GiB", "TiB" }
   local i = 1
   while n >= 1024 and i < #units do n, i = n / 1024, i + 1 end

@@ -3,6 +3,7 @@
 local sys = require "autolua.sys"
 local json = require "autolua.json"
 local errors = require "autolua.error"
+local decl = require "autolua.decl"
 
 local M = {}
 
@@ -67,29 +68,8 @@ function M.load(name)
 end
 
 -- The names closest to a mistyped one (edit distance), for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:sub(i, i) == b:sub(j, j) and 0 or 1))
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 function M.closest(word, candidates)
-  local scored = {}
-  for _, c in ipairs(candidates) do
-    local d = distance(word, c)
-    if d <= math.max(2, #word // 3) or c:find(word, 1, true) then scored[#scored + 1] = { c, d } end
-  end
-  table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
-  local out = {}
-  for i = 1, math.min(3, #scored) do out[i] = scored[i][1] end
-  return out
+  return decl.closest(word, candidates, true)
 end
 
 -- {====================================================== help and parsing

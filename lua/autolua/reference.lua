@@ -53,11 +53,6 @@ local function args_text(spec, required, one_of)
   return table.concat(out, ", ")
 end
 
-function M.scope_text(scopes)
-  if scopes == "" then return "any valid token" end
-  return (scopes:gsub(" ", " and "):gsub("|", " or "))
-end
-
 -- The DX methods, one row each, from dx/methods.lua.
 function M.dx_methods_table()
   local METHODS = require "dx.methods"
@@ -66,7 +61,7 @@ function M.dx_methods_table()
     local m = METHODS[name]
     rows[#rows + 1] = { name .. (m.host == "datacloud" and " (Data Cloud)" or ""), m[1],
                         args_text(m[2], true, m.one_of), args_text(m[2], false, m.one_of),
-                        M.scope_text(m[3]) }
+                        require("dx.args").scope_text(m[3]) }
   end
   return { "t", { "method", "verb", "required", "optional", "scope" }, rows }
 end

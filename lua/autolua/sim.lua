@@ -33,7 +33,7 @@ function M.server_path()
   local places = {}
   local exe = sys.exe_dir()
   if exe then places[#places + 1] = exe .. "/../share/autolua/fake_api/server.py" end
-  places[#places + 1] = sys.source_dir() .. "/scripts/fake_api/server.py"
+  places[#places + 1] = sys.source_dir() .. "/tests/fake_api/server.py"
   for _, p in ipairs(places) do
     local st = sys.stat(p)
     if st and st.type == "file" then return p end

@@ -6,8 +6,8 @@ local errors = require "autolua.error"
 local progress = require "autolua.progress"
 local dexi = require "dexi"
 local json = require "autolua.json"
-local Client = require "dexi.client"
 local manifest = require "dexi.manifest"
+local file_name = require("dexi.files").name
 
 local M = {}
 
@@ -39,7 +39,7 @@ function M.download_all(client, execution, dir, concurrency)
   local total = 0
   for _, fp in ipairs(files) do
     total = total + fp.size
-    fp.name = record:claim(fp.id, Client.file_name(fp.id, fp.mime))   -- in result order: stable
+    fp.name = record:claim(fp.id, file_name(fp.id, fp.mime))   -- in result order: stable
   end
   local bar = progress.new { label = "downloading", total = total, unit = "bytes", extra_unit = "files" }
   local s = { files = #files, downloaded = 0, skipped = 0, failed = 0, bytes = 0, errors = json.array() }

@@ -1,5 +1,5 @@
 -- The Dexi client object: auth headers, the three per-account limiters, the request pipeline,
--- paging, downloads and waiting. Endpoint groups live in dexi/endpoints.lua.
+-- downloads and waiting. Endpoint groups and their paging live in dexi/endpoints.lua.
 local task = require "autolua.task"
 local limiter = require "autolua.limiter"
 local errors = require "autolua.error"
@@ -10,13 +10,16 @@ local http = require "autolua.http"
 local sys = require "autolua.sys"
 local decl = require "autolua.decl"
 local secret = require "autolua.secret"
+local doc = require "autolua.doc"
+local file_ids = require "dexi.files"
+local endpoints = require "dexi.endpoints"
+local DECL = require "dexi.declarations"
 
 local Client = {}
 
--- The module's helpers for endpoints.lua and the recipes, which a client object does not show
--- (c.decode, c.pages, ... are nil): what a client offers is its methods.
-local HELPERS = { argerror = true, check_call = true, check_id = true, file_name = true, file_ref = true, pages = true,
-                  decode = true, failure = true }
+-- The module's helpers for endpoints.lua, which a client object does not show (c.decode and
+-- c.failure are nil): what a client offers is its methods.
+local HELPERS = { check_call = true, decode = true, failure = true }
 Client.__index = function(_, k)
   if HELPERS[k] then return nil end
   return Client[k]
@@ -43,7 +46,7 @@ local FINAL = { OK = true, FAILED = true, STOPPED = true }
 local secrets = setmetatable({}, { __mode = "k" })
 
 local argerror = pipeline.argerror
-Client.argerror = argerror
+local check_id = endpoints.check_id
 
 -- A client method called with a dot (client.download(v, dest)) gets no client: name the
 -- colon form. Then the option table's names, from dexi/declarations.lua.
@@ -54,7 +57,7 @@ function Client.check_call(self, fname, opts)
                      fname:gsub(":", "."), fname) }
   end
   if type(opts) == "table" then
-    local d = require("dexi.declarations")[fname]
+    local d = DECL[fname]
     decl.check_names(fname, d.options, opts, "option")
   end
 end
@@ -64,13 +67,6 @@ local function check_self(self, fname)
   if getmetatable(self) ~= Client then
     argerror(fname, "must be called on a client with a colon, as %s(...)", fname)
   end
-end
-
-function Client.check_id(fname, id, what)
-  if type(id) ~= "string" or id == "" then
-    argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
-  end
-  return id
 end
 
 local function check_limits(given)
@@ -134,7 +130,7 @@ function Client.new(opts)
       self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
     end
   end
-  require("dexi.endpoints").attach(self)
+  endpoints.attach(self, Client)
   return self
 end
 
@@ -148,12 +144,14 @@ local REASONS = { [400] = "bad request", [404] = "not found", [405] = "method no
                   [409] = "conflict", [410] = "gone", [422] = "unprocessable", [500] = "server error",
                   [502] = "bad gateway", [503] = "service unavailable", [504] = "gateway timeout" }
 
--- The error for a final non-2xx answer. Dexi's error body is {"error": true, "code": N}.
-function Client:failure(res, method, url, attempts)
+-- failure(res, method, attempts [, body]) -> the error for a final non-2xx answer (the same
+-- shape as the DX client's). Dexi's error body is {"error": true, "code": N}; the URL is named
+-- without its query.
+function Client:failure(res, method, attempts, body)
   local status = res.status
-  local e = { kind = "api", status = status, method = method, url = http.redact(url), attempts = attempts,
-              retryable = status >= 500 }
-  local body = json.decode(res.body or "")
+  local e = { kind = "api", status = status, method = method, url = http.redact((res.url:gsub("%?.*$", ""))),
+              attempts = attempts, retryable = status >= 500 }
+  if body == nil then body = json.decode(res.body or "") end
   if status == 401 or status == 403 then
     e.code = "unauthorized"
     e.message = ("the Dexi API refused the credentials of account %s: check DEXI_ACCOUNT and DEXI_API_KEY"):format(self.account)
@@ -177,7 +175,7 @@ function Client:headers()
   }
 end
 
---[[ send(method, path, o) -> res
+--[[ send(method, path, o) -> res, attempts
 o: {query =, json =, class = "get"|"write"|"file", safe = retry 5xx/network (default: GET and
 DELETE), timeout =, sink =, expect_bytes =, replace =, max_body =} ]]
 function Client:send(method, path, o)
@@ -197,14 +195,15 @@ function Client:send(method, path, o)
   local res, attempts = pipeline.send(req, {
     name = method, limiter = self.limiters[class], retries = self.retries, safe = safe,
     backoff = self.backoff, max_wait = o.max_wait, within = self.deadline,
-    fail = function(res, attempts) return Client.failure(self, res, method, req.url, attempts) end,
+    fail = function(res, attempts) return Client.failure(self, res, method, attempts) end,
   })
   res.attempts = attempts      -- for the errors raised while decoding it
   return res, attempts
 end
 
--- The decoded JSON of a 2xx answer; an empty body (DELETE answers so) is success: true.
-function Client.decode(res, method)
+-- decode(res, method) -> the decoded JSON of a 2xx answer; an empty body (DELETE answers so)
+-- is success: true.
+function Client:decode(res, method)
   local body = res.body
   if body == nil or body == "" then return true end
   local value, why = json.decode(body)
@@ -223,83 +222,12 @@ function Client:request(method, path, o)
   if o ~= nil and type(o) ~= "table" then argerror("client:request", "options must be a table") end
   method = method:upper()
   local res = self:send(method, (path:gsub("^/", "")), o)
-  return Client.decode(res, method)
-end
-
--- }======================================================
-
--- {====================================================== paging
-
-local function same_row(a, b)
-  if a == nil or b == nil then return false end
-  local ok1, ea = pcall(json.encode, a)
-  local ok2, eb = pcall(json.encode, b)
-  return ok1 and ok2 and ea == eb
-end
-
---[[ Iterates the rows of every page: fetch(offset, limit) -> {offset =, totalRows =, rows =}.
-Advances 'offset' by the rows received; stops at totalRows, at an empty page, or (without
-totalRows) at a short page. A server that ignores 'offset' raises instead of looping. ]]
-function Client.pages(fetch, limit, what)
-  local offset, page, i, done = 0, nil, 0, false
-  local first_of_last
-  return function()
-    while true do
-      if page and i < #page.rows then
-        i = i + 1
-        return page.rows[i], page
-      end
-      if done then return nil end
-      local p = fetch(offset, limit)
-      if type(p) ~= "table" then p = {} end        -- an empty body: no rows
-      local rows = p.rows or {}
-      if type(rows) ~= "table" then rows = {} end
-      if offset > 0 and ((math.type(p.offset) == "integer" and p.offset ~= offset) or same_row(rows[1], first_of_last)) then
-        errors.raise { kind = "api", code = "paging",
-                       message = ("%s: the server ignored offset=%d (it sent the first page again); stopping instead of looping"):format(what, offset) }
-      end
-      first_of_last = rows[1]
-      offset = offset + #rows
-      local total = math.tointeger(p.totalRows)
-      if #rows == 0 or (total and offset >= total) or (not total and #rows < limit) or #rows > limit then
-        done = true
-      end
-      page, i = { rows = rows, headers = p.headers, totalRows = total }, 0
-      if #rows == 0 then return nil end
-    end
-  end
+  return Client.decode(self, res, method)
 end
 
 -- }======================================================
 
 -- {====================================================== downloads
-
-local EXTENSIONS = {
-  ["image/jpeg"] = "jpg", ["image/png"] = "png", ["image/gif"] = "gif", ["image/webp"] = "webp",
-  ["image/svg+xml"] = "svg", ["application/pdf"] = "pdf", ["text/csv"] = "csv", ["text/plain"] = "txt",
-  ["text/html"] = "html", ["application/json"] = "json", ["application/zip"] = "zip",
-  ["application/octet-stream"] = "bin",
-}
-
-local MAX_NAME = 200
-
--- A file name from a file id and its MIME type: a bare id keeps its name, a path-style id
--- (accounts/.../lines/<line>/<Field>) becomes <line>_<Field>, plus the type's extension.
-function Client.file_name(id, mime)
-  local segs = {}
-  for s in id:gmatch("[^/]+") do segs[#segs + 1] = s end
-  local name = segs[#segs] or "file"
-  if #segs >= 2 and id:find("accounts/", 1, true) then name = segs[#segs - 1] .. "_" .. name end
-  name = name:gsub("[^%w%._-]", "_"):gsub("^%.+", "_")
-  local ext = mime and (EXTENSIONS[mime:lower()] or mime:lower():match("^[%w.+-]+/([%w]+)$"))
-  if ext and not name:lower():find("%." .. ext .. "$") then name = name .. "." .. ext end
-  if #name > MAX_NAME then     -- room for ~N and the temporary file's affixes within 255 bytes
-    local stem, dot = name:match("^(.-)(%.[%w]+)$")
-    if not stem or #dot > 16 then stem, dot = name, "" end
-    name = stem:sub(1, MAX_NAME - #dot) .. dot
-  end
-  return name
-end
 
 -- A directory that is missing is created (with its parents), as the dexi-download recipe does.
 local function make_dir(dir)
@@ -315,7 +243,7 @@ local function target(dest, id, mime)
   if (st and st.type == "directory") or dest:find("/$") then
     if not st then make_dir(dest) end
     local m = require("dexi.manifest").open(dest)
-    local name = m:claim(id, Client.file_name(id, mime))
+    local name = m:claim(id, file_ids.name(id, mime))
     return m:path(name), m, name
   end
   local parent = dest:match("^(.*)/[^/]*$")
@@ -323,30 +251,17 @@ local function target(dest, id, mime)
   return dest
 end
 
--- What a download value names: a pointer gives id, size and type; anything else is an id.
-function Client.file_ref(value, fname)
-  if type(value) ~= "string" or value == "" then
-    argerror(fname, "expects a file pointer or a file id, got %s", type(value) == "string" and "an empty string" or type(value))
-  end
-  if value:sub(1, 5) == "FILE:" then
-    local fp, why = require("dexi").file_pointer(value)
-    if not fp then argerror(fname, "malformed file pointer (%s): %s", why, value) end
-    return fp.id, fp.size, fp.mime
-  end
-  return value
-end
-
 -- client:download(value, dest, {execution = id}) -> {path =, bytes =, mime =}
 function Client:download(value, dest, opts)
   local fname = "client:download"
   Client.check_call(self, fname, opts)
-  local id, size, mime = Client.file_ref(value, fname)
+  local id, size, mime = file_ids.ref(value, fname)
   if type(dest) ~= "string" or dest == "" then argerror(fname, "dest must be a file or directory path") end
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   local execution = opts and opts.execution
-  if execution ~= nil then Client.check_id(fname, execution, "execution") end
+  if execution ~= nil then check_id(fname, execution, "execution") end
   local path, record, name = target(dest, id, mime)
-  local file_path = require("dexi").file_path(id)
+  local file_path = file_ids.path(id)
   local rel = execution and ("executions/%s/file/%s"):format(http.escape(execution), file_path)
               or ("files/%s"):format(file_path)
   -- a name newly claimed in a directory is taken only if still free when the file lands
@@ -364,7 +279,7 @@ end
 function Client:wait_execution(id, opts)
   local fname = "client:wait_execution"
   Client.check_call(self, fname, opts)
-  Client.check_id(fname, id, "execution id")
+  check_id(fname, id, "execution id")
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}
   local timeout, interval = opts.timeout or 3600, opts.interval or 2
@@ -388,7 +303,7 @@ running is passed over, or, with wait = true, waited for. Raises kind = "api", c
 "not_found" when the run has none. Whether it ended OK is the caller's to check. ]]
 function Client:latest_execution(run, opts)
   local fname = "client:latest_execution"
-  Client.check_id(fname, run, "run id")
+  check_id(fname, run, "run id")
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, "options must be a table") end
   opts = opts or {}
   local unfinished
@@ -407,7 +322,7 @@ end
 
 -- help(client.download) and the others show their declarations.
 for _, n in ipairs { "download", "wait_execution", "latest_execution", "request" } do
-  require("autolua.help").register(Client[n], function() return require("dexi.endpoints").describe("client:" .. n) end)
+  doc.register(Client[n], function() return endpoints.describe("client:" .. n) end)
 end
 
 return Client

@@ -1,16 +1,28 @@
 -- Every Dexi endpoint as a Lua function, grouped as in the API (robots, runs, executions,
--- datasets, files). Arguments are checked before anything is sent.
+-- datasets, files). Arguments are checked before anything is sent. The groups receive the
+-- client they send with (attach); nothing here requires the client module.
 local http = require "autolua.http"
 local json = require "autolua.json"
-local Client = require "dexi.client"
 local errors = require "autolua.error"
+local argerror = require("autolua.client").argerror
+local doc = require "autolua.doc"
+local decl = require "autolua.decl"
+local file_ids = require "dexi.files"
+local DECL = require "dexi.declarations"
 
 local M = {}
 
 local esc = http.escape
-local check_id, argerror = Client.check_id, Client.argerror
 local PAGE = 200                       -- the API's cap on rows per page
 local SYNC_TIMEOUT = 3600              -- the /wait variants hold the request until the run ends
+
+function M.check_id(fname, id, what)
+  if type(id) ~= "string" or id == "" then
+    argerror(fname, "%s must be a non-empty string, got %s", what or "the id", type(id) == "string" and "an empty string" or type(id))
+  end
+  return id
+end
+local check_id = M.check_id
 
 local function opt_table(fname, t, what)
   if t ~= nil and type(t) ~= "table" then argerror(fname, "%s must be a table", what or "options") end
@@ -46,27 +58,67 @@ local function opt_format(fname, v)
   return v
 end
 
--- A result in JSON is decoded; other formats come back as text.
-local function result_of(res, method, format)
-  if format and format ~= "json" then return res.body end
-  return Client.decode(res, method)
+local function same_row(a, b)
+  if a == nil or b == nil then return false end
+  local ok1, ea = pcall(json.encode, a)
+  local ok2, eb = pcall(json.encode, b)
+  return ok1 and ok2 and ea == eb
 end
 
-local function robots(c)
+--[[ Iterates the rows of every page: fetch(offset, limit) -> {offset =, totalRows =, rows =}.
+Advances 'offset' by the rows received; stops at totalRows, at an empty page, or (without
+totalRows) at a short page. A server that ignores 'offset' raises instead of looping. ]]
+local function pages(fetch, limit, what)
+  local offset, page, i, done = 0, nil, 0, false
+  local first_of_last
+  return function()
+    while true do
+      if page and i < #page.rows then
+        i = i + 1
+        return page.rows[i], page
+      end
+      if done then return nil end
+      local p = fetch(offset, limit)
+      if type(p) ~= "table" then p = {} end        -- an empty body: no rows
+      local rows = p.rows or {}
+      if type(rows) ~= "table" then rows = {} end
+      if offset > 0 and ((math.type(p.offset) == "integer" and p.offset ~= offset) or same_row(rows[1], first_of_last)) then
+        errors.raise { kind = "api", code = "paging",
+                       message = ("%s: the server ignored offset=%d (it sent the first page again); stopping instead of looping"):format(what, offset) }
+      end
+      first_of_last = rows[1]
+      offset = offset + #rows
+      local total = math.tointeger(p.totalRows)
+      if #rows == 0 or (total and offset >= total) or (not total and #rows < limit) or #rows > limit then
+        done = true
+      end
+      page, i = { rows = rows, headers = p.headers, totalRows = total }, 0
+      if #rows == 0 then return nil end
+    end
+  end
+end
+
+-- A result in JSON is decoded; other formats come back as text.
+local function result_of(api, res, method, format)
+  if format and format ~= "json" then return res.body end
+  return api.decode(res, method)
+end
+
+local function robots(api)
   local g = {}
   function g.create(def)
-    return Client.decode(c:send("POST", "robots", { json = check_table("robots.create", def, "the robot definition") }), "POST")
+    return api.call("POST", "robots", { json = check_table("robots.create", def, "the robot definition") })
   end
   function g.update(def)
     check_table("robots.update", def, "the robot definition")
     check_id("robots.update", def._id, "def._id")
-    return Client.decode(c:send("PUT", "robots", { json = def }), "PUT")
+    return api.call("PUT", "robots", { json = def })
   end
   function g.get(id)
-    return Client.decode(c:send("GET", "robots/" .. esc(check_id("robots.get", id))), "GET")
+    return api.call("GET", "robots/" .. esc(check_id("robots.get", id)))
   end
   function g.remove(id)
-    return Client.decode(c:send("DELETE", "robots/" .. esc(check_id("robots.remove", id))), "DELETE")
+    return api.call("DELETE", "robots/" .. esc(check_id("robots.remove", id)))
   end
   return g
 end
@@ -77,46 +129,61 @@ local function sync_query(fname, o)
            deleteAfter = opt_bool(fname, o.delete_after, "delete_after") }, o
 end
 
-local function runs(c)
-  local g = {}
-  local function path(fname, id, rest) return "runs/" .. esc(check_id(fname, id, "run id")) .. (rest or "") end
+local function run_path(fname, id, rest) return "runs/" .. esc(check_id(fname, id, "run id")) .. (rest or "") end
 
+-- The runs themselves: list, save, get, remove, and every run page by page.
+local function run_records(api, g)
   function g.list(o)
     local fname = "runs.list"
     o = opt_table(fname, o)
     if o.robot_id ~= nil then check_id(fname, o.robot_id, "robot_id") end
-    return Client.decode(c:send("GET", "runs", { query = {
-      robotId = o.robot_id, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
+    return api.call("GET", "runs", { query = {
+      robotId = o.robot_id, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
   end
   function g.save(def)
     check_table("runs.save", def, "the run definition")
-    return Client.decode(c:send("POST", "runs", { json = def, query = { robotId = def.robotId } }), "POST")
+    return api.call("POST", "runs", { json = def, query = { robotId = def.robotId } })
   end
-  function g.get(id) return Client.decode(c:send("GET", path("runs.get", id)), "GET") end
-  function g.remove(id) return Client.decode(c:send("DELETE", path("runs.remove", id)), "DELETE") end
+  function g.get(id) return api.call("GET", run_path("runs.get", id)) end
+  function g.remove(id) return api.call("DELETE", run_path("runs.remove", id)) end
+  function g.each(o)
+    o = opt_table("runs.each", o)
+    if o.robot_id ~= nil then check_id("runs.each", o.robot_id, "robot_id") end
+    return (pages(function(offset, limit)
+      return g.list { robot_id = o.robot_id, offset = offset, limit = limit }
+    end, PAGE, "runs.each"))
+  end
+end
+
+-- Starting executions: with the stored inputs, one input or a list, answered at once.
+local function run_starts(api, g)
   function g.execute(id, o)
     o = opt_table("runs.execute", o)
-    return Client.decode(c:send("POST", path("runs.execute", id, "/execute"),
-      { query = { connect = opt_bool("runs.execute", o.connect, "connect") } }), "POST")
+    return api.call("POST", run_path("runs.execute", id, "/execute"),
+      { query = { connect = opt_bool("runs.execute", o.connect, "connect") } })
   end
   function g.execute_with_input(id, inputs, o)
     local fname = "runs.execute_with_input"
     o = opt_table(fname, o)
-    return Client.decode(c:send("POST", path(fname, id, "/execute/inputs"),
-      { json = check_table(fname, inputs, "inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
+    return api.call("POST", run_path(fname, id, "/execute/inputs"),
+      { json = check_table(fname, inputs, "inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } })
   end
   function g.execute_bulk(id, list, o)
     local fname = "runs.execute_bulk"
     o = opt_table(fname, o)
-    return Client.decode(c:send("POST", path(fname, id, "/execute/bulk"),
-      { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } }), "POST")
+    return api.call("POST", run_path(fname, id, "/execute/bulk"),
+      { json = check_list(fname, list, "the list of inputs"), query = { connect = opt_bool(fname, o.connect, "connect") } })
   end
-  -- The blocking /wait variants: options, then the run id, then the body (if any) are checked.
+end
+
+-- The blocking /wait variants, and the latest result: options, then the run id, then the body
+-- (if any) are checked.
+local function run_results(api, g)
   local function wait_variant(fname, id, suffix, o, body)
     local q, opts = sync_query(fname, o)
-    local rel = path(fname, id, suffix)
-    local res = c:send("POST", rel, { json = body and body(), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
-    return result_of(res, "POST", q.format)
+    local rel = run_path(fname, id, suffix)
+    local res = api.send("POST", rel, { json = body and body(), query = q, timeout = opts.timeout or SYNC_TIMEOUT })
+    return result_of(api, res, "POST", q.format)
   end
   function g.execute_sync(id, o)
     return wait_variant("runs.execute_sync", id, "/execute/wait", o)
@@ -132,74 +199,79 @@ local function runs(c)
   function g.latest_result(id, o)
     o = opt_table("runs.latest_result", o)
     local format = opt_format("runs.latest_result", o.format)
-    return result_of(c:send("GET", path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
+    return result_of(api, api.send("GET", run_path("runs.latest_result", id, "/latest/result"), { query = { format = format } }), "GET", format)
   end
+end
+
+-- A run's executions and its stored input rows.
+local function run_executions_and_inputs(api, g)
   function g.executions(id, o)
     local fname = "runs.executions"
     o = opt_table(fname, o)
-    return Client.decode(c:send("GET", path(fname, id, "/executions"), { query = {
-      offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } }), "GET")
+    return api.call("GET", run_path(fname, id, "/executions"), { query = {
+      offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
+  end
+  function g.each_execution(id)
+    check_id("runs.each_execution", id, "run id")
+    return (pages(function(offset, limit)
+      return g.executions(id, { offset = offset, limit = limit })
+    end, PAGE, "runs.each_execution"))
   end
   function g.set_inputs(id, rows, o)
     local fname = "runs.set_inputs"
     o = opt_table(fname, o)
-    return Client.decode(c:send("PUT", path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
-      query = { append = opt_bool(fname, o.append, "append") } }), "PUT")
+    return api.call("PUT", run_path(fname, id, "/inputs"), { json = check_list(fname, rows, "rows"),
+      query = { append = opt_bool(fname, o.append, "append") } })
   end
   function g.clear_inputs(id)
-    return Client.decode(c:send("DELETE", path("runs.clear_inputs", id, "/inputs")), "DELETE")
+    return api.call("DELETE", run_path("runs.clear_inputs", id, "/inputs"))
   end
-  function g.each(o)
-    o = opt_table("runs.each", o)
-    if o.robot_id ~= nil then check_id("runs.each", o.robot_id, "robot_id") end
-    return (Client.pages(function(offset, limit)
-      return g.list { robot_id = o.robot_id, offset = offset, limit = limit }
-    end, PAGE, "runs.each"))
-  end
-  function g.each_execution(id)
-    check_id("runs.each_execution", id, "run id")
-    return (Client.pages(function(offset, limit)
-      return g.executions(id, { offset = offset, limit = limit })
-    end, PAGE, "runs.each_execution"))
-  end
+end
+
+local function runs(api)
+  local g = {}
+  run_records(api, g)
+  run_starts(api, g)
+  run_results(api, g)
+  run_executions_and_inputs(api, g)
   return g
 end
 
-local function executions(c)
+local function executions(api)
   local g = {}
   local function path(fname, id, rest) return "executions/" .. esc(check_id(fname, id, "execution id")) .. (rest or "") end
-  function g.get(id) return Client.decode(c:send("GET", path("executions.get", id)), "GET") end
-  function g.remove(id) return Client.decode(c:send("DELETE", path("executions.remove", id)), "DELETE") end
+  function g.get(id) return api.call("GET", path("executions.get", id)) end
+  function g.remove(id) return api.call("DELETE", path("executions.remove", id)) end
   function g.result(id, o)
     local fname = "executions.result"
     o = opt_table(fname, o)
     local format = opt_format(fname, o.format)
-    local res = c:send("GET", path(fname, id, "/result"), { query = {
+    local res = api.send("GET", path(fname, id, "/result"), { query = {
       format = format, offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit") } })
-    return result_of(res, "GET", format)
+    return result_of(api, res, "GET", format)
   end
   -- Every row of a result, page by page where the server pages (it may send all at once).
   function g.each_row(id)
     check_id("executions.each_row", id, "execution id")
-    return (Client.pages(function(offset, limit)
+    return (pages(function(offset, limit)
       return g.result(id, { offset = offset, limit = limit })
     end, PAGE, "executions.each_row"))
   end
   function g.file(execution_id, file_id)
     local fname = "executions.file"
-    local id, size = Client.file_ref(file_id, fname)
-    local rel = path(fname, execution_id, "/file/") .. require("dexi").file_path(id)
+    local id, size = file_ids.ref(file_id, fname)
+    local rel = path(fname, execution_id, "/file/") .. file_ids.path(id)
     -- a pointer's size caps the body (else http.request's default for memory)
-    local res = c:send("GET", rel, { class = "file", max_body = size })
+    local res = api.send("GET", rel, { class = "file", max_body = size })
     return res.body, res.headers["content-type"]
   end
-  function g.stop(id) return Client.decode(c:send("POST", path("executions.stop", id, "/stop")), "POST") end
-  function g.continue(id) return Client.decode(c:send("POST", path("executions.continue", id, "/continue")), "POST") end
-  function g.stats(id) return Client.decode(c:send("GET", path("executions.stats", id, "/stats")), "GET") end
+  function g.stop(id) return api.call("POST", path("executions.stop", id, "/stop")) end
+  function g.continue(id) return api.call("POST", path("executions.continue", id, "/continue")) end
+  function g.stats(id) return api.call("GET", path("executions.stats", id, "/stats")) end
   return g
 end
 
-local function datasets(c)
+local function datasets(api)
   local g = {}
   function g.rows(id, o)
     local fname = "datasets.rows"
@@ -207,25 +279,25 @@ local function datasets(c)
     if o.query ~= nil and type(o.query) ~= "table" then argerror(fname, "query must be a table") end
     local body = { offset = opt_int(fname, o.offset, "offset"), limit = opt_int(fname, o.limit, "limit"), query = o.query }
     -- a POST that only reads: safe to repeat after a failure
-    return Client.decode(c:send("POST", "datasets/" .. esc(check_id(fname, id, "dataset id")) .. "/rows",
-      { json = body, safe = true }), "POST")
+    return api.call("POST", "datasets/" .. esc(check_id(fname, id, "dataset id")) .. "/rows",
+      { json = body, safe = true })
   end
   function g.each_row(id, o)
     o = opt_table("datasets.each_row", o)
     check_id("datasets.each_row", id, "dataset id")
-    return (Client.pages(function(offset, limit)
+    return (pages(function(offset, limit)
       return g.rows(id, { offset = offset, limit = limit, query = o.query })
     end, PAGE, "datasets.each_row"))
   end
   return g
 end
 
-local function files(c)
+local function files(api)
   return {
     get = function(file_id)
-      local id, size = Client.file_ref(file_id, "files.get")
-      local rel = "files/" .. require("dexi").file_path(id)
-      local res = c:send("GET", rel, { class = "file", max_body = size })
+      local id, size = file_ids.ref(file_id, "files.get")
+      local rel = "files/" .. file_ids.path(id)
+      local res = api.send("GET", rel, { class = "file", max_body = size })
       return res.body, res.headers["content-type"]
     end,
   }
@@ -234,9 +306,6 @@ end
 -- Each function checked before it runs: called with a colon (d.runs:list{}, which hands the
 -- group in as the first argument and shifts the real ones), and the names in its option
 -- table, against dexi/declarations.lua. help() shows the declaration.
-local DECL = require "dexi.declarations"
-local decl = require "autolua.decl"
-
 local function checked(g, gname, fname, f, c)
   local name = gname .. "." .. fname
   local d = DECL[name]
@@ -259,7 +328,7 @@ local function checked(g, gname, fname, f, c)
     end
     return f(...)
   end
-  require("autolua.help").register(wrapped, function() return M.describe(name) end)
+  doc.register(wrapped, function() return M.describe(name) end)
   return wrapped
 end
 
@@ -277,9 +346,21 @@ function M.describe(name)
   return table.concat(lines, "\n")
 end
 
-function M.attach(c)
-  c.robots, c.runs, c.executions = robots(c), runs(c), executions(c)
-  c.datasets, c.files = datasets(c), files(c)
+-- What the groups send with: the client's send and its decode (a method a client object does
+-- not show), bound to the client; call sends and decodes.
+local function link(c, Client)
+  local api = {}
+  function api.send(method, path, o) return c:send(method, path, o) end
+  function api.decode(res, method) return Client.decode(c, res, method) end
+  function api.call(method, path, o) return api.decode(api.send(method, path, o), method) end
+  return api
+end
+
+-- attach(c, Client): gives the client c (of the class Client) its endpoint groups.
+function M.attach(c, Client)
+  local api = link(c, Client)
+  c.robots, c.runs, c.executions = robots(api), runs(api), executions(api)
+  c.datasets, c.files = datasets(api), files(api)
   for _, gname in ipairs { "robots", "runs", "executions", "datasets", "files" } do
     local g = c[gname]
     for fname, f in pairs(g) do g[fname] = checked(g, gname, fname, f, c) end

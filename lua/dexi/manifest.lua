@@ -76,7 +76,7 @@ function Manifest:free(name, id)
 end
 
 -- m:claim(id, base) -> the name id's file has in this directory: the one recorded for it, or
--- 'base' (Client.file_name), or base with ~2, ~3... before its extension.
+-- 'base' (dexi.files.name), or base with ~2, ~3... before its extension.
 function Manifest:claim(id, base)
   local name = self.ids[id]
   if name then return name end

@@ -105,4 +105,10 @@ function M.query(args)
   return q
 end
 
+-- A method's declared scopes as words: "a b|c" needs a and (b or c); "" needs none.
+function M.scope_text(scopes)
+  if scopes == "" then return "any valid token" end
+  return (scopes:gsub(" ", " and "):gsub("|", " or "))
+end
+
 return M

@@ -81,7 +81,7 @@ function Client.describe(path)
   if spec then
     local lines = { ("dx method %s: %s %s%s"):format(path, spec[1], spec.host == "datacloud"
                       and "<DX_DATACLOUD_URL>/api/" or "<DX_BASE_URL>/", path, "") }
-    lines[#lines + 1] = "  scope: " .. require("autolua.reference").scope_text(spec[3])
+    lines[#lines + 1] = "  scope: " .. args.scope_text(spec[3])
     local argl = decl.lines(spec[2], spec.one_of)
     lines[#lines + 1] = #argl > 0 and "  arguments:" or "  arguments: none"
     for _, l in ipairs(argl) do lines[#lines + 1] = "  " .. l end
@@ -92,7 +92,7 @@ function Client.describe(path)
   if #kids > 0 then
     return ("dx method family %s: %s"):format(path, table.concat(kids, ", "))
   end
-  local near = require("autolua.decl").closest(path, (function()
+  local near = decl.closest(path, (function()
     local all = {}
     for m in pairs(METHODS) do all[#all + 1] = m end
     return all
@@ -229,7 +229,7 @@ end
 local function closest(name)
   local names = {}
   for m in pairs(METHODS) do names[#names + 1] = m end
-  local near = require("autolua.recipe").closest(name, names)
+  local near = decl.closest(name, names, true)
   if #near == 0 then
     local fam = name:match("^[^.]+")
     for _, m in ipairs(names) do if m:match("^[^.]+") == fam then near[#near + 1] = m end end
@@ -256,11 +256,12 @@ local AUTH_HINTS = {
   invalid_auth = "the DX API refused the token (revoked, expired or mistyped): check DX_TOKEN",
 }
 
--- The error for an answer that failed: a non-2xx status, or ok == false on a 2xx.
-function Client.failure(c, res, method, attempts, body)
+-- failure(res, method, attempts [, body]) -> the error for an answer that failed: a non-2xx
+-- status, or ok == false on a 2xx (the same shape as the Dexi client's).
+function Client:failure(res, method, attempts, body)
   if body == nil then body = json.decode(res.body or "") end
   local e = { kind = "api", status = res.status, method = method, attempts = attempts,
-              url = http.redact(res.url or rawget(c, "base_url")), retryable = res.status >= 500 }
+              url = http.redact(res.url or rawget(self, "base_url")), retryable = res.status >= 500 }
   if type(body) == "table" and (body.error ~= nil or body.ok == false) then
     local code = type(body.error) == "string" and body.error or nil
     local details = type(body.error_details) == "table" and body.error_details.message or nil
@@ -311,7 +312,8 @@ local function build(self, method, a, o)
   return req, verb
 end
 
--- send(method, a, o) -> res: the raw answer of one call (o.accept: statuses handed back).
+-- send(method, a, o) -> res, attempts: the raw answer of one call (o.accept: statuses handed
+-- back).
 function Client:send(method, a, o)
   check_self(self, "c:send")
   o = opt_table("c:send", o)
@@ -345,7 +347,7 @@ function Client:preview(method, a, o)
                        ["Content-Type"] = req.json and "application/json" or nil } }
 end
 
--- The decoded envelope of a 2xx answer; ok == false raises kind = "api".
+-- decode(res, method) -> the decoded envelope of a 2xx answer; ok == false raises kind = "api".
 function Client:decode(res, method)
   check_self(self, "c:decode")
   if type(res) ~= "table" then argerror("c:decode", "expects a response, got %s", type(res)) end

@@ -1,7 +1,7 @@
 -- Every DX method the client knows, from ../shared/api/dx.md section 3: its HTTP verb, its
 -- arguments and the scope a token needs. The one source of the client's checks, of help(),
 -- of `autolua help dx` and of the API reference (scripts/gen-api-docs); the fake's tables
--- (scripts/fake_api/dx_*.py) are checked against it by dx_selftest.py.
+-- (tests/fake_api/dx_*.py) are checked against it by dx_selftest.py.
 --   ["family.method"] = { VERB, ARGS, SCOPES [, one_of = "a b"] [, host = "datacloud"] }
 -- ARGS: "name", "name!" (required) or "name:type", type one of str, int, bool, obj, list (of
 -- strings), objlist (of tables), any, strint (a string or an integer) and enum(A|B).

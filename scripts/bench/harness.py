@@ -42,7 +42,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-FAKE_DIR = os.path.join(ROOT, "scripts", "fake_api")
+FAKE_DIR = os.path.join(ROOT, "tests", "fake_api")
 sys.path.insert(0, FAKE_DIR)
 import dexi_data  # noqa: E402  (the fake's file contents, to check downloads against)
 import misc       # noqa: E402  (the fake's /bytes contents)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Self-test of the fake APIs (stdlib unittest): python3 scripts/fake_api/selftest.py [-v]
+"""Self-test of the fake APIs (stdlib unittest): python3 tests/fake_api/selftest.py [-v]
 
 Starts the services in-process on free ports. Nothing here depends on timing
 except lower bounds ("took at least") and generous upper bounds ("parallel, not

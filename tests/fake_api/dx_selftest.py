@@ -1,4 +1,4 @@
-"""Self-test of the fake DX Web API (dx.py): python3 scripts/fake_api/dx_selftest.py
+"""Self-test of the fake DX Web API (dx.py): python3 tests/fake_api/dx_selftest.py
 
 Starts DxFilesService, DxService and DxDataCloudService in-process and talks to
 them over real HTTP (http.client, no redirect following), resetting both

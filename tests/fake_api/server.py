@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Start every fake API on its own free loopback port and run until SIGTERM/SIGINT.
 
-    python3 scripts/fake_api/server.py --state FILE
+    python3 tests/fake_api/server.py --state FILE
 
 FILE is written atomically once every server listens:
     {"pid": ..., "misc": "http://127.0.0.1:P1", "dexi": "http://127.0.0.1:P2/",
