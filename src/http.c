@@ -11,6 +11,7 @@
 
 #define NOTE_DATA_MAX (256 * 1024)   /* stream sinks pause past this much unread data */
 #define ERROR_BODY_MAX (1024 * 1024) /* a non-2xx body kept in memory with a sink, at most */
+#define AL_HTTP_CONN_CACHE 1024      /* connections libcurl keeps open, idle or not */
 
 typedef struct sockw { ev_io io; al_http *h; int events; } sockw;
 
@@ -244,7 +245,7 @@ static void recycle(al_req *r) {
   r->status = 0;
   r->bytes = 0;
   r->result = CURLE_OK;
-  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = 0;
+  r->done = r->paused = r->in_multi = r->size_mismatch = 0;
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
@@ -302,6 +303,15 @@ static void stop(al_req *r) {
   }
 }
 
+/* Back to the options of a new handle; connections and TLS sessions stay. */
+static void reset_handle(al_req *r) {
+  curl_easy_reset(r->easy);
+  setup_common(r->easy);
+  setup_request(r);
+  free(r->o_ca);
+  r->o_ca = NULL;
+}
+
 void al_req_rearm(al_req *r) {
   stop(r);
   drop_tmp(r);
@@ -312,14 +322,25 @@ void al_req_rearm(al_req *r) {
   r->done = r->paused = r->size_mismatch = 0;
   r->result = CURLE_OK;
   r->errbuf[0] = 0;
-  curl_easy_reset(r->easy);
-  setup_common(r->easy);
-  setup_request(r);
-  r->dirty = 0;
+  reset_handle(r);
+}
+
+/* A CA file stays set on the pooled handle, so requests naming the same file (the usual case)
+** set nothing; only a return to the default store needs the reset that alone undoes it. */
+int al_req_set_ca(al_req *r, const char *ca) {
+  if (ca ? (r->o_ca && strcmp(ca, r->o_ca) == 0) : !r->o_ca) return 0;
+  if (!ca) { reset_handle(r); return 0; }
+  char *copy = strdup(ca);
+  if (!copy) return -1;
+  curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+  free(r->o_ca);
+  r->o_ca = copy;
+  return 0;
 }
 
 static void destroy(al_req *r) {
   curl_easy_cleanup(r->easy);
+  free(r->o_ca);
   al_buf_free(&r->body);
   al_buf_free(&r->head);
   free(r);
@@ -335,11 +356,6 @@ void al_req_free(al_req *r) {
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     r->o_headers = NULL;       /* the handle pointed at it: set the next list whatever it is */
-  }
-  if (r->dirty) {              /* an option no request resets by itself (a CA file) was used */
-    curl_easy_reset(r->easy);
-    setup_common(r->easy);
-    setup_request(r);
   }
   al_http *h = r->h;
   unlink_live(r);
@@ -370,6 +386,11 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  /* Left unset, libcurl sizes its connection cache at 4x the handles in the multi at the moment
+  ** a transfer ends. A finished request leaves the multi before the task that made it sends
+  ** the next, so the count there runs low and connections still needed were closed, then
+  ** opened again with a new TLS handshake. */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)AL_HTTP_CONN_CACHE);
   return h;
 }
 
