@@ -77,6 +77,23 @@ describe("autolua.http", function()
     assert.is_true(res.reused)
   end)
 
+  it("keeps its connections open between bursts (the connection cache is not sized by chance)", function()
+    -- libcurl sizes its cache at 4x the handles in flight when none is set; as a burst ends that
+    -- count runs low, and connections the next burst needs were closed (and opened again)
+    S.reset("misc")
+    local urls = {}
+    for i = 1, 48 do urls[i] = url("/delay?s=0.1") end
+    for _ = 1, 2 do
+      task.each(urls, function(u) assert.equal(200, http.request { url = u }.status) end, { concurrency = 48 })
+    end
+    local peers, n = {}, 0
+    for _, r in ipairs(S.requests("misc")) do
+      if not peers[r.peer] then n = n + 1 end
+      peers[r.peer] = true
+    end
+    assert.is_true(n <= 48, n .. " connections for two bursts of 48 concurrent requests")
+  end)
+
   it("accepts gzip and decodes it", function()
     local res = http.request { url = url("/gzip") }
     assert.equal("gzip", res.headers["content-encoding"])
@@ -407,5 +424,18 @@ describe("autolua.http", function()
       if not res.reused then fresh = fresh + 1 end
     end
     assert.equal(1, fresh)   -- one connection, multiplexed
+  end)
+
+  it("trusts a ca_file only for the requests that name it", function()
+    local state = os.getenv("AUTOLUA_H2_STATE")
+    if not state then pending("nghttpd is not installed") return end
+    local h2 = require("autolua.json").decode(S.slurp(state))
+    local function get(ca) return http.request { url = h2.url .. "/small.json", ca_file = ca, reuse = false } end
+    for _ = 1, 3 do
+      assert.equal(200, get(h2.ca).status)            -- the pooled handle keeps the file set
+      local err = S.fails(get)                        -- and forgets it for a request without one
+      assert.equal("network", err.kind)
+      assert.equal("tls", err.code)
+    end
   end)
 end)

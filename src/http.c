@@ -287,7 +287,7 @@ static void recycle(al_req *r) {
   r->status = 0;
   r->bytes = 0;
   r->result = CURLE_OK;
-  r->done = r->paused = r->in_multi = r->dirty = r->size_mismatch = r->over = r->keep_existing = 0;
+  r->done = r->paused = r->in_multi = r->size_mismatch = r->over = r->keep_existing = 0;
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
@@ -385,6 +385,15 @@ static void stop(al_req *r) {
   }
 }
 
+/* Back to the options of a new handle; connections and TLS sessions stay. */
+static void reset_handle(al_req *r) {
+  curl_easy_reset(r->easy);
+  setup_common(r->easy);
+  setup_request(r);
+  free(r->o_ca);
+  r->o_ca = NULL;
+}
+
 void al_req_rearm(al_req *r) {
   stop(r);
   drop_tmp(r);
@@ -396,14 +405,25 @@ void al_req_rearm(al_req *r) {
   r->result = CURLE_OK;
   r->activity = 0;
   r->errbuf[0] = 0;
-  curl_easy_reset(r->easy);
-  setup_common(r->easy);
-  setup_request(r);
-  r->dirty = 0;
+  reset_handle(r);
+}
+
+/* A CA file stays set on the pooled handle, so requests naming the same file (the usual case)
+** set nothing; only a return to the default store needs the reset that alone undoes it. */
+int al_req_set_ca(al_req *r, const char *ca) {
+  if (ca ? (r->o_ca && strcmp(ca, r->o_ca) == 0) : !r->o_ca) return 0;
+  if (!ca) { reset_handle(r); return 0; }
+  char *copy = strdup(ca);
+  if (!copy) return -1;
+  curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+  free(r->o_ca);
+  r->o_ca = copy;
+  return 0;
 }
 
 static void destroy(al_req *r) {
   curl_easy_cleanup(r->easy);
+  free(r->o_ca);
   al_buf_free(&r->body);
   al_buf_free(&r->head);
   free(r);
@@ -419,11 +439,6 @@ void al_req_free(al_req *r) {
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     r->o_headers = NULL;       /* the handle pointed at it: set the next list whatever it is */
-  }
-  if (r->dirty) {              /* an option no request resets by itself (a CA file) was used */
-    curl_easy_reset(r->easy);
-    setup_common(r->easy);
-    setup_request(r);
   }
   al_http *h = r->h;
   unlink_live(r);

@@ -43,7 +43,6 @@ struct al_req {
   curl_off_t bytes;        /* body bytes delivered to the sink */
   CURLcode result;
   int done, paused, in_multi;
-  int dirty;               /* set an option that only a reset undoes; reset before reuse */
   int sys_errno;           /* why a file write failed */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
   long stall;              /* fail after this many seconds without a byte either way (0: never) */
@@ -62,6 +61,7 @@ struct al_req {
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */
   long o_timeout, o_fresh, o_bufsize;
+  char *o_ca;              /* the CA file the handle trusts (NULL: the default store) */
   const void *o_headers;
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];
@@ -90,5 +90,7 @@ void al_req_forget_options(al_req *r);
 void al_req_free(al_req *r);
 /* Prepares the same request object for another transfer (a followed redirect). */
 void al_req_rearm(al_req *r);
+/* Points the handle at a CA file (NULL: the default store); -1 when out of memory. */
+int al_req_set_ca(al_req *r, const char *ca);
 
 #endif

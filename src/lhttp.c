@@ -287,6 +287,8 @@ static int transferk(lua_State *L, int status, lua_KContext ctx);
 /* Configures 'r' from the options and slots, all checked already: from here on only a memory
 ** error can raise, and a request it strands stays on the core's list until exit. */
 static void configure(lua_State *L, al_req *r) {
+  /* first: going back to the default CA store resets the handle's options */
+  if (al_req_set_ca(r, opt_string(L, O_CA_FILE, 0)) != 0) al_error_raise(L, "network", "out of memory");
   const char *method = lua_tostring(L, METHOD);
   size_t blen = 0;
   const char *body = r->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
@@ -308,11 +310,6 @@ static void configure(lua_State *L, al_req *r) {
   double stall = opt_seconds(L, O_STALL);
   if (stall > 1e9) stall = 1e9;
   r->stall = stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT;
-  const char *ca = opt_string(L, O_CA_FILE, 0);
-  if (ca) {
-    curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
-    r->dirty = 1;           /* the default CA store comes back only with a reset */
-  }
   /* On a reused connection that dies before any answer libcurl sends the request again by
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead. */

@@ -1,15 +1,24 @@
 -- N GETs at concurrency C, each answer a real response table as a script sees it.
 --   autolua scripts/bench/flood.lua URL N C
+-- BENCH_CA=FILE trusts a throwaway certificate (the TLS jobs); BENCH_FRESH=1 opens a fresh
+-- connection for every request (cold-tls).
 local http = require "autolua.http"
 local task = require "autolua.task"
 
 local url, n, conc = arg[1], tonumber(arg[2] or 20000), tonumber(arg[3] or 64)
+local ca, fresh = os.getenv("BENCH_CA"), os.getenv("BENCH_FRESH") == "1"
 local urls = {}
 for i = 1, n do urls[i] = url end
 local bad, bytes = 0, 0
+local get
+if ca or fresh then
+  get = function(u) return http.request { url = u, ca_file = ca, reuse = not fresh } end
+else
+  get = function(u) return http.request { url = u } end
+end
 local t0 = task.now()
 task.each(urls, function(u)
-  local res = http.request { url = u }
+  local res = get(u)
   if res.status ~= 200 then bad = bad + 1 end
   bytes = bytes + #res.body
 end, { concurrency = conc })

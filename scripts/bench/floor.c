@@ -6,6 +6,10 @@
  *   cc -O2 -o floor scripts/bench/floor.c -lcurl -lev
  *   floor URL N C [LINE...]  ->  "floor: N requests, B not 200, R requests/s, T s"
  *
+ * For the TLS jobs: FLOOR_CA=FILE trusts that certificate, FLOOR_H2=1 asks for HTTP/2 and waits
+ * to multiplex on one connection (CURLOPT_PIPEWAIT), FLOOR_FRESH=1 opens a fresh connection for
+ * every request (cold-tls).
+ *
  * Each LINE is a request header line sent as is ("User-Agent: x"); an "Accept-Encoding:" line
  * also turns on decoding of that encoding, as autolua does. The bench runs the floor bare and
  * once more with autolua's own lines, so the two make the same request: libcurl (7.88) formats
@@ -145,6 +149,19 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void tls_options(CURL *e) {
+  const char *ca = getenv("FLOOR_CA"), *h2 = getenv("FLOOR_H2"), *fresh = getenv("FLOOR_FRESH");
+  if (ca && *ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+  if (h2 && strcmp(h2, "1") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  }
+  if (fresh && strcmp(fresh, "1") == 0) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: floor URL [N] [CONCURRENCY] [HEADER-LINE...]\n");
@@ -180,6 +197,7 @@ int main(int argc, char **argv) {
     curl_easy_setopt(easy[i], CURLOPT_NOSIGNAL, 1L);
     if (lines) curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, lines);
     if (encoding) curl_easy_setopt(easy[i], CURLOPT_ACCEPT_ENCODING, encoding);
+    tls_options(easy[i]);
   }
 
   double t0 = now();

@@ -17,7 +17,7 @@ Environment (defaults in brackets; SMOKE=1 shrinks every size for a quick check)
   ROUNDS [5]  PEERS [all: autolua,floor,wrk,curl,node,python,lua]  OUT [scripts/bench/out]
   FLOOD_N [20000] FLOOD_C [64] FLOOD_REPEAT [3] WRK_SECONDS [3]   LIMITED_SECONDS [20]
   FILES_N [200] FILES_SIZE [1048576]   BIG_MIB [512] BIG_SMALL_MIB [64]   TASKS_N [100000]
-  STARTUP_RUNS [30]   BOTTLENECK_CAP [10]  (seconds of Bottleneck draining before projecting)
+  STARTUP_RUNS [30]   COLD_N [500]   BOTTLENECK_CAP [10]  (seconds of Bottleneck draining before projecting)
   DX_CALLS [3000]  (the optional dx job: autolua only)   SERVE_C [64]  (wrk's connections, serve job)
   AUTOLUA_BIN [build/autolua]  FLOOR_BIN [built here with cc]  PEER_PYTHON [a python3 with aiohttp]
 Exit status: 0 when every run completed (and autolua's downloads matched their sources), 1
@@ -46,6 +46,8 @@ FAKE_DIR = os.path.join(ROOT, "tests", "fake_api")
 sys.path.insert(0, FAKE_DIR)
 import dexi_data  # noqa: E402  (the fake's file contents, to check downloads against)
 import misc       # noqa: E402  (the fake's /bytes contents)
+sys.path.insert(0, HERE)
+import tls_jobs   # noqa: E402  (flood-tls, flood-h2, cold-tls)
 
 RUN_ID = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"    # a seed run of the fake Dexi
 ACCOUNT, API_KEY = "acc-test", "key-test"
@@ -80,8 +82,9 @@ CFG = {
     "bottleneck_cap": env_num("BOTTLENECK_CAP", 10, 3, float),
     "dx_calls": env_num("DX_CALLS", 3000, 300),
     "serve_c": env_num("SERVE_C", 64),
+    "cold_n": env_num("COLD_N", 500, 50),
 }
-ALL_JOBS = ["flood", "limited", "files", "big", "tasks", "startup", "serve"]
+ALL_JOBS = ["flood", "flood-tls", "flood-h2", "cold-tls", "limited", "files", "big", "tasks", "startup", "serve"]
 
 
 def log(msg):
@@ -273,16 +276,17 @@ class Failed(Exception):
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def measure(argv, timeout, cwd=None):
+def measure(argv, timeout, cwd=None, env=None):
     """Runs argv under GNU time: (stdout, stderr, wall s, cpu s, peak RSS MiB). Without GNU time
     (Debian's `time` package) the same figures come from wait4()'s rusage, as GNU time reads them."""
     argv = [str(a) for a in argv]
+    env = dict(os.environ, **env) if env else None
     if GNU_TIME is None:
-        return measure_rusage(argv, timeout, cwd)
+        return measure_rusage(argv, timeout, cwd, env)
     tf = tempfile.NamedTemporaryFile(prefix="time-", delete=False)
     tf.close()
     # its own process group, so that a timeout or an interrupted harness ends the client too
-    p = subprocess.Popen([GNU_TIME, "-f", "%e %U %S %M", "-o", tf.name] + argv, cwd=cwd, text=True,
+    p = subprocess.Popen([GNU_TIME, "-f", "%e %U %S %M", "-o", tf.name] + argv, cwd=cwd, env=env, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         stdout, stderr = p.communicate(timeout=timeout)
@@ -305,10 +309,10 @@ def measure(argv, timeout, cwd=None):
     return stdout, stderr, float(wall), float(user) + float(sys_), int(rss) / 1024
 
 
-def measure_rusage(argv, timeout, cwd):
+def measure_rusage(argv, timeout, cwd, env):
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, text=True, start_new_session=True)
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
         try:
             while True:
                 pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -339,9 +343,10 @@ def grab(pattern, text, what, kind=float):
 
 
 class Client:
-    def __init__(self, name, argv, parse, before=None, after=None, timeout=600, cwd=None):
+    def __init__(self, name, argv, parse, before=None, after=None, timeout=600, cwd=None, env=None):
         self.name, self.argv, self.parse = name, argv, parse
         self.before, self.after, self.timeout, self.cwd = before, after, timeout, cwd
+        self.env = env      # variables added to the client's environment
 
 
 # {==== the jobs ====}
@@ -953,6 +958,7 @@ def summary(jobs, results):
             r, p, pn = ratio(m("serve", au, "rps"), m("serve", nd, "rps")), m("serve", au, "p99"), m("serve", nd, "p99")
             out.append("  " + goal(None if r is None or p is None or pn is None else r >= 1.5 and p <= pn,
                                    "goal >= 1.5x Node's req/s (%.2fx) at <= its p99" % (r or 0)))
+    out += tls_jobs.summary(sys.modules[__name__], keys, m, find, ratio, goal)
     if "startup" in keys:
         a, l = m("startup", find("startup", "autolua"), "ms"), None
         ln = find("startup", "lua5.4")
@@ -1013,6 +1019,9 @@ def describe(env, argv):
     vers += [("curl", env.curl and first_line([env.curl, "--version"])),
              ("wrk", env.wrk and first_line([env.wrk, "-v"], "wrk")),
              ("nginx", env.nginx and first_line([env.nginx, "-v"])),
+             ("h2load", shutil.which("h2load") and first_line(["h2load", "--version"])),
+             ("libcurl", first_line(["curl-config", "--version"])),
+             ("OpenSSL", first_line(["openssl", "version"])),
              ("hyperfine", env.hyperfine and first_line([env.hyperfine, "--version"])),
              ("python (harness, fake APIs)", sys.version.split()[0]),
              ("GNU time", GNU_TIME and first_line(["dpkg-query", "-W", "-f=${Package} ${Version}", "time"]))]
@@ -1021,7 +1030,7 @@ def describe(env, argv):
             lines.append("- %s: %s" % (name, v))
     knobs = " ".join("%s=%s" % (k, os.environ[k]) for k in (
         "SMOKE", "ROUNDS", "PEERS", "FLOOD_N", "FLOOD_C", "FLOOD_REPEAT", "WRK_SECONDS", "LIMITED_SECONDS", "FILES_N", "FILES_SIZE",
-        "BIG_MIB", "BIG_SMALL_MIB", "TASKS_N", "STARTUP_RUNS", "BOTTLENECK_CAP", "DX_CALLS") if os.environ.get(k))
+        "BIG_MIB", "BIG_SMALL_MIB", "TASKS_N", "STARTUP_RUNS", "COLD_N", "BOTTLENECK_CAP", "DX_CALLS") if os.environ.get(k))
     lines += ["", "### Command", "", "`%sscripts/bench/run%s`" % (knobs + " " if knobs else "",
                                                               "".join(" " + a for a in argv)), ""]
     return "\n".join(lines)
@@ -1064,6 +1073,8 @@ def main(argv):
                     jobs.append(Serve(env))
                 else:
                     log("bench: no wrk or no nginx, the serve job is skipped")
+            elif j in tls_jobs.TLS_JOBS and j == next(x for x in wanted if x in tls_jobs.TLS_JOBS):
+                jobs += tls_jobs.make_jobs(sys.modules[__name__], env, wanted)
         if env.missing:
             log("bench: not available, skipped: %s" % ", ".join(env.missing))
         for job in jobs:
@@ -1081,7 +1092,7 @@ def main(argv):
                         client.before()
                     rec = {"ok": False, "figs": {}}
                     try:
-                        out, err, wall, cpu, rss = measure(client.argv, client.timeout, client.cwd)
+                        out, err, wall, cpu, rss = measure(client.argv, client.timeout, client.cwd, client.env)
                         rec.update(wall=wall, cpu=cpu, rss=rss)
                         rec["figs"] = client.parse(out, rec)
                         rec["ok"] = True

@@ -214,6 +214,7 @@ class Service:
             "headers": req.headers,
             "body": req.body[:MAX_RECORDED_BODY].decode("utf-8", errors="replace"),
             "status": status,
+            "peer": getattr(req, "peer", None),
         }
         with self._records_lock:
             self.requests.append(entry)
@@ -329,8 +330,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             name = name.lower()
             headers[name] = headers[name] + ", " + value if name in headers else value
         body = self._read_body(headers)
-        return Request(self.command, path, query, headers, body,
-                       self.server.server_port, raw_query)
+        req = Request(self.command, path, query, headers, body,
+                      self.server.server_port, raw_query)
+        req.peer = self.client_address[1]     # the client's port: one per TCP connection
+        return req
 
     def _read_body(self, headers):
         # Expect: 100-continue was already answered by parse_request().

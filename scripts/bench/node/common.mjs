@@ -4,8 +4,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, setGlobalDispatcher } from 'undici';
 
+// BENCH_CA=FILE trusts that certificate and BENCH_H2=1 allows HTTP/2 (the TLS jobs).
 export function useAgent(connections) {
-  const agent = new Agent({ connections, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+  const tls = {};
+  if (process.env.BENCH_CA) tls.connect = { ca: readFileSync(process.env.BENCH_CA) };
+  if (process.env.BENCH_H2 === '1') tls.allowH2 = true;
+  const agent = new Agent({ connections, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000, ...tls });
   setGlobalDispatcher(agent);
   return agent;
 }
