@@ -31,9 +31,11 @@ describe("autolua.recipe", function()
 
   it("parses --opt value, --opt=value, flags, whole numbers and defaults, and keeps what follows --", function()
     local r = load(USER)()
+    r.positional = true              -- a recipe that takes words after its options
     local opts, rest = recipe.parse("hello", r, { "--who", "ann", "--times=2", "--loud", "--", "--x" })
     assert.same({ who = "ann", times = 2, loud = true }, opts)
     assert.same({ "--x" }, rest)
+    r.positional = nil
     opts = recipe.parse("hello", r, { "--who=bo" })
     assert.equal(1, opts.times)
   end)
