@@ -6,6 +6,7 @@
 #include <time.h>
 #include <lauxlib.h>
 #include "modules.h"
+#include "clock.h"
 #include "limiter.h"
 #include "llimiter.h"
 #include "lerror.h"
@@ -23,12 +24,6 @@ struct al_limiter {
   char key[64];
 };
 
-double al_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname) {
   return al_checkudata(L, idx, LIMITER_MT, fname, "a limiter");
 }
@@ -41,7 +36,7 @@ static void arm(al_limiter *l) {
   if (!l->waiting.head) return;
   double at = al_limit_next(&l->lim, l->waiting.head->want);
   ev_now_update(loop);
-  double delay = at - al_now();
+  double delay = at - al_clock_now();
   ev_timer_set(&l->timer, delay > 0 ? delay : 0., 0.);
   ev_timer_start(loop, &l->timer);
 }
@@ -65,7 +60,7 @@ static void admit(al_limiter *l, al_task *t, double at, double now) {
 }
 
 static void service(al_limiter *l) {
-  double now = al_now();
+  double now = al_clock_now();
   al_task *t;
   while ((t = l->waiting.head) != NULL) {
     double at = al_limit_next(&l->lim, t->want);
@@ -118,7 +113,7 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
   if (!(n > 0) || n > al_limit_capacity(&l->lim))
     return al_argerror(L, "limiter:acquire", "cannot take %f units at once (capacity %f)", n,
                        al_limit_capacity(&l->lim));
-  double now = al_now();
+  double now = al_clock_now();
   if (!l->waiting.head && al_limit_next(&l->lim, n) <= now) {
     al_limit_take(&l->lim, now, n);
     l->acquired += n;
@@ -263,7 +258,7 @@ static int l_acquire(lua_State *L) {
 static int l_try(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:try");
   double n = check_units(L, 2, "limiter:try");
-  double now = al_now();
+  double now = al_clock_now();
   int ok = n > 0 && n <= al_limit_capacity(&l->lim) && !l->waiting.head &&
            al_limit_next(&l->lim, n) <= now;
   if (ok) { al_limit_take(&l->lim, now, n); l->acquired += n; }
@@ -289,7 +284,7 @@ static int l_stats(lua_State *L) {
   lua_pushinteger(L, l->waiting.n);
   lua_setfield(L, -2, "queued");
   double pu = l->lim.paused_until;
-  if (pu > al_now()) { lua_pushnumber(L, pu); lua_setfield(L, -2, "paused_until"); }
+  if (pu > al_clock_now()) { lua_pushnumber(L, pu); lua_setfield(L, -2, "paused_until"); }
   return 1;
 }
 

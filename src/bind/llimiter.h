@@ -16,8 +16,6 @@ int al_limiter_acquire(lua_State *L, al_limiter *lim, double n, double max_wait,
 /* In that continuation: pops the admission flag, raises when max_wait ran out. */
 void al_limiter_admitted(lua_State *L, al_limiter *l);
 
-double al_now(void);   /* monotonic seconds: the clock of task.now() and of every limiter */
-
 int luaopen_autolua_limiter(lua_State *L);
 
 #endif

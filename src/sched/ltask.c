@@ -4,10 +4,9 @@
 */
 #include <string.h>
 #include <lauxlib.h>
-#include "modules.h"
 #include "sched.h"
 #include "runtime.h"
-#include "llimiter.h"
+#include "clock.h"
 #include "lerror.h"
 
 #define TASK_MT "autolua.task"
@@ -126,7 +125,7 @@ static int l_yield(lua_State *L) {
 }
 
 static int l_now(lua_State *L) {
-  lua_pushnumber(L, al_now());
+  lua_pushnumber(L, al_clock_now());
   return 1;
 }
 

@@ -87,4 +87,7 @@ int al_is_park(void *p);
 /* Raises the structured cancellation error. */
 int al_raise_cancelled(lua_State *L);
 
+/* The task type's Lua face (ltask.c): the 'autolua.task.core' module. */
+int luaopen_autolua_task_core(lua_State *L);
+
 #endif
