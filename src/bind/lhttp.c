@@ -14,7 +14,6 @@
 #include "http.h"
 #include "lerror.h"
 #include "llimiter.h"
-#include "runtime.h"
 #include "sched.h"
 #include "url.h"
 
@@ -49,16 +48,6 @@ static void read_options(lua_State *L) {
       al_argerror(L, "http.request", "unknown option '%s'", k ? k : luaL_typename(L, -2));
     lua_replace(L, OPTSLOT(o));
   }
-}
-
-static al_http *http_of(lua_State *L) {
-  al_runtime *rt = al_runtime_of(L);
-  if (!rt->http) {
-    char err[256];
-    rt->http = al_http_new(rt->loop, err, sizeof err);
-    if (!rt->http) al_error_raise(L, "network", "%s", err);
-  }
-  return rt->http;
 }
 
 /* {====================================================== arguments */
@@ -658,7 +647,7 @@ static int sinkdone(lua_State *L, int status, lua_KContext ctx) {
 
 /* Everything checked and the limiter passed: the transfer is set up and started. */
 static int launch(lua_State *L) {
-  al_req *r = al_req_new(http_of(L));
+  al_req *r = al_req_new(al_sched_http(L));
   if (!r) return al_error_raise(L, "network", "cannot create a curl handle");
   r->ud = al_task_current(L, FNAME);
   if (lua_type(L, SINKFN) == LUA_TFUNCTION) r->sink = AL_SINK_STREAM;
@@ -741,7 +730,7 @@ static int l_request(lua_State *L) {
   check_rest(L);
   /* libcurl is loaded and started now, not after the limiter: a request charged at one time
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
-  http_of(L);
+  al_sched_http(L);
   if (!lua_isnil(L, LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */
@@ -754,7 +743,7 @@ static int l_configure(lua_State *L) {
   const char *f = "http.configure";
   if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
     return al_argerror(L, f, "expects a table of settings, got %s", luaL_typename(L, 1));
-  al_http *h = http_of(L);
+  al_http *h = al_sched_http(L);
   if (lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1)) {

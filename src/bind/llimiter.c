@@ -10,14 +10,14 @@
 #include "limiter.h"
 #include "llimiter.h"
 #include "lerror.h"
-#include "runtime.h"
+#include "sched.h"
 
 #define LIMITER_MT "autolua.limiter"
 #define REGISTRY_KEY "autolua.limiters"
 
 struct al_limiter {
   al_limit lim;
-  al_runtime *rt;
+  al_sched *sched;
   al_queue waiting;
   ev_timer timer;
   double acquired, waited;
@@ -31,7 +31,7 @@ al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname) {
 /* {====================================================== the queue */
 
 static void arm(al_limiter *l) {
-  struct ev_loop *loop = l->rt->loop;
+  struct ev_loop *loop = l->sched->loop;
   ev_timer_stop(loop, &l->timer);
   if (!l->waiting.head) return;
   double at = al_limit_next(&l->lim, l->waiting.head->want);
@@ -50,7 +50,7 @@ static void arm(al_limiter *l) {
 ** requests catch up and crowd into the same window as this one. */
 static void admit(al_limiter *l, al_task *t, double at, double now) {
   al_q_remove(t);
-  ev_timer_stop(l->rt->loop, &t->timer);
+  ev_timer_stop(l->sched->loop, &t->timer);
   int spaced = l->lim.kind == AL_LIMIT_RATE || l->lim.backlogged;
   al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, t->want);
   l->acquired += t->want;
@@ -92,7 +92,7 @@ static void cancel_wait(al_task *t) {
   al_limiter *l = t->parked_on;
   int was_head = l->waiting.head == t;
   al_q_remove(t);
-  ev_timer_stop(t->rt->loop, &t->timer);
+  ev_timer_stop(t->sched->loop, &t->timer);
   if (was_head) service(l);
 }
 
@@ -134,9 +134,9 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
   if (max_wait > 0) {
     ev_init(&t->timer, on_max_wait);
     t->timer.data = t;
-    ev_now_update(l->rt->loop);
+    ev_now_update(l->sched->loop);
     ev_timer_set(&t->timer, max_wait, 0.);
-    ev_timer_start(l->rt->loop, &t->timer);
+    ev_timer_start(l->sched->loop, &t->timer);
   }
   return al_park(L, t, cancel_wait, ctx, k);
 }
@@ -175,7 +175,7 @@ static al_limiter *lookup(lua_State *L, const char **key, const char *fname) {
 static al_limiter *newlimiter(lua_State *L, const char *key) {
   al_limiter *l = lua_newuserdatauv(L, sizeof *l, 0);
   memset(l, 0, sizeof *l);
-  l->rt = al_runtime_of(L);
+  l->sched = al_sched_of(L);
   ev_init(&l->timer, on_timer);
   l->timer.data = l;
   if (key) snprintf(l->key, sizeof l->key, "'%s'", key);
@@ -316,7 +316,7 @@ static int l_tostring(lua_State *L) {
 
 static int l_gc(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__gc");
-  ev_timer_stop(l->rt->loop, &l->timer);
+  ev_timer_stop(l->sched->loop, &l->timer);
   al_limit_free(&l->lim);
   return 0;
 }

@@ -14,7 +14,7 @@
 #include <readline/history.h>
 #include <lauxlib.h>
 #include "modules.h"
-#include "runtime.h"
+#include "sched.h"
 #include "lerror.h"
 #include "buf.h"
 
@@ -34,7 +34,7 @@ static void on_rl_line(char *line) {
   rl_callback_handler_remove();
   in.rl_active = 0;
   in.task = NULL;
-  ev_io_stop(t->rt->loop, &in.io);
+  ev_io_stop(t->sched->loop, &in.io);
   if (line) lua_pushstring(t->co, line); else lua_pushnil(t->co);
   al_wake(t, 1);
   free(line);
@@ -66,13 +66,13 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
   al_task *t = in.task;
   if (plain_line(t->co)) {
     in.task = NULL;
-    ev_io_stop(t->rt->loop, &in.io);
+    ev_io_stop(t->sched->loop, &in.io);
     al_wake(t, 1);
   }
 }
 
 static void cancel_read(al_task *t) {
-  ev_io_stop(t->rt->loop, &in.io);
+  ev_io_stop(t->sched->loop, &in.io);
   if (in.rl_active) { rl_callback_handler_remove(); in.rl_active = 0; }
   in.task = NULL;
 }
@@ -101,7 +101,7 @@ static int l_read(lua_State *L) {
     rl_callback_handler_install(prompt, on_rl_line);
     in.rl_active = 1;
   }
-  ev_io_start(t->rt->loop, &in.io);
+  ev_io_start(t->sched->loop, &in.io);
   return al_park(L, t, cancel_read, 0, linek);
 }
 
@@ -120,7 +120,7 @@ static int l_reset(lua_State *L) {
   al_task *t = in.task;
   if (t) {
     in.task = NULL;
-    ev_io_stop(t->rt->loop, &in.io);
+    ev_io_stop(t->sched->loop, &in.io);
     lua_pushboolean(t->co, 0);
     al_wake(t, 1);
   }
@@ -218,11 +218,11 @@ static char **attempt(const char *text, int start, int end) {
 /* line.set_completer(fn(text, before) -> {candidates}) */
 static int l_set_completer(lua_State *L) {
   al_checktype(L, 1, LUA_TFUNCTION, "line.set_completer");
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   if (complete_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, complete_ref);
   lua_pushvalue(L, 1);
   complete_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  complete_L = rt->L;                 /* called from the loop, outside every task */
+  complete_L = s->L;                  /* called from the loop, outside every task */
   rl_attempted_completion_function = attempt;
   rl_completion_append_character = '\0';
   rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/%^#~[]";
@@ -234,10 +234,10 @@ static int l_set_completer(lua_State *L) {
 /* line.on_interrupt(fn): Ctrl-C calls fn (outside any task) instead of ending the process. */
 static int l_on_interrupt(lua_State *L) {
   al_checktype(L, 1, LUA_TFUNCTION, "line.on_interrupt");
-  al_runtime *rt = al_runtime_of(L);
-  if (rt->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
+  al_sched *s = al_sched_of(L);
+  if (s->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->interrupt_ref);
   lua_pushvalue(L, 1);
-  rt->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 

@@ -13,7 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "modules.h"
-#include "runtime.h"
+#include "sched.h"
 #include "lerror.h"
 #include "loader.h"
 #include "tmpfile.h"
@@ -32,7 +32,8 @@ static int l_exit(lua_State *L) {
   int code;
   if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
   else code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
-  al_runtime_exit(al_runtime_of(L), code, lua_toboolean(L, 2));
+  al_sched *s = al_sched_of(L);
+  s->host->exit(s, code, lua_toboolean(L, 2));
   return 0;
 }
 

@@ -154,7 +154,7 @@ static int fail(lua_State *L) {
   al_runtime *rt = al_runtime_of(L);
   al_runtime_report(rt, NULL, luaL_checkstring(L, 1));
   if (rt->exit_code == 0) rt->exit_code = 1;
-  al_sched_cancel_all(rt);
+  al_sched_cancel_all(&rt->sched);
   return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "sched.h"
-#include "runtime.h"
 #include "clock.h"
 #include "lerror.h"
 
@@ -38,7 +37,7 @@ static int results(lua_State *L, al_task *t) {
     return lua_error(L);
   }
   t->observed = 1;
-  if (t->q_in == &t->rt->sched.failed) {
+  if (t->q_in == &t->sched->failed) {
     al_q_remove(t);
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);   /* argument 1 keeps it alive for now */
     t->ref = LUA_NOREF;
@@ -86,7 +85,7 @@ static int l_tostring(lua_State *L) {
 
 static int l_gc(lua_State *L) {
   al_task *t = al_task_check(L, 1, "task:__gc");
-  if (ev_is_active(&t->timer)) ev_timer_stop(t->rt->loop, &t->timer);
+  if (ev_is_active(&t->timer)) ev_timer_stop(t->sched->loop, &t->timer);
   return 0;
 }
 
@@ -102,14 +101,14 @@ static void on_sleep(struct ev_loop *loop, ev_timer *w, int revents) {
   al_wake(w->data, 0);
 }
 
-static void cancel_sleep(al_task *t) { ev_timer_stop(t->rt->loop, &t->timer); }
+static void cancel_sleep(al_task *t) { ev_timer_stop(t->sched->loop, &t->timer); }
 
 static int l_sleep(lua_State *L) {
   double s = al_checknumber(L, 1, "task.sleep");
   al_task *t = al_task_current(L, "task.sleep");
   lua_settop(L, 0);
   if (!(s > 0)) return al_yield(L, t, donek);
-  struct ev_loop *loop = t->rt->loop;
+  struct ev_loop *loop = t->sched->loop;
   ev_init(&t->timer, on_sleep);
   t->timer.data = t;
   ev_now_update(loop);
@@ -130,7 +129,7 @@ static int l_now(lua_State *L) {
 }
 
 static int l_current(lua_State *L) {
-  al_task *t = al_runtime_of(L)->sched.current;
+  al_task *t = al_sched_of(L)->current;
   if (!t) lua_pushnil(L);
   else lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   return 1;
@@ -142,7 +141,7 @@ static int l_current(lua_State *L) {
 
 static int parkedk(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  return al_park_nvals(L, al_runtime_of(L)->sched.current);
+  return al_park_nvals(L, al_sched_of(L)->current);
 }
 
 /* core.park(): parks the running task until core.wake(t, ...) passes it values. */
@@ -173,11 +172,11 @@ static int l_wake(lua_State *L) {
 
 /* core.others() -> {task...}: the live tasks but the running one and the main one. */
 static int l_others(lua_State *L) {
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   lua_newtable(L);
   int n = 0;
-  for (al_task *t = rt->sched.all; t; t = t->all_next) {
-    if (t == rt->sched.current || t->is_main || t->ref == LUA_NOREF) continue;
+  for (al_task *t = s->all; t; t = t->all_next) {
+    if (t == s->current || t->is_main || t->ref == LUA_NOREF) continue;
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
     lua_rawseti(L, -2, ++n);
   }
@@ -188,10 +187,10 @@ static int l_others(lua_State *L) {
 ** for it, when it fails, instead of at the end of the run (which then does not fail for it). */
 static int l_on_failure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  al_runtime *rt = al_runtime_of(L);
-  if (rt->failure_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt->failure_ref);
+  al_sched *s = al_sched_of(L);
+  if (s->failure_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->failure_ref);
   lua_pushvalue(L, 1);
-  rt->failure_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->failure_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 

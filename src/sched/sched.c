@@ -1,12 +1,13 @@
 /*
 ** Task scheduler: coroutines, a run queue, and the park/wake primitive. See sched.h.
 */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "sched.h"
-#include "runtime.h"
 #include "lerror.h"
+#include "http.h"
 
 #define TASK_MT "autolua.task"
 
@@ -17,6 +18,23 @@ static char parkkey;
 
 void *al_park_key(void) { return PARK; }
 int al_is_park(void *p) { return p == PARK; }
+
+/* Every thread's extra space holds the scheduler's address (new threads copy it from the main
+** thread); a task's own thread has the lowest bit set as well, which an aligned address never
+** has. */
+#define TASK_BIT ((uintptr_t)1)
+
+al_sched *al_sched_of(lua_State *L) {
+  return (al_sched *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
+}
+
+static void mark_task_thread(lua_State *co) {
+  *(uintptr_t *)lua_getextraspace(co) |= TASK_BIT;
+}
+
+int al_task_is_thread(lua_State *co) {
+  return (*(uintptr_t *)lua_getextraspace(co) & TASK_BIT) != 0;
+}
 
 /* A pass over the run queue resumes at most this many tasks before letting I/O in. */
 #define DRAIN_BATCH 4096
@@ -56,9 +74,9 @@ static void rq_push(al_sched *s, al_task *t) {
   s->rq_tail = t;
 }
 
-static void enqueue(al_runtime *rt, al_task *t) {
-  rq_push(&rt->sched, t);
-  if (!ev_is_active(&rt->sched.idle)) ev_idle_start(rt->loop, &rt->sched.idle);
+static void enqueue(al_sched *s, al_task *t) {
+  rq_push(s, t);
+  if (!ev_is_active(&s->idle)) ev_idle_start(s->loop, &s->idle);
 }
 
 void al_wake(al_task *t, int n) {
@@ -69,7 +87,7 @@ void al_wake(al_task *t, int n) {
   t->on_cancel = NULL;
   t->nargs = n;
   t->state = AL_READY;
-  enqueue(t->rt, t);
+  enqueue(t->sched, t);
 }
 
 /* {====================================================== spawn and finish */
@@ -90,15 +108,15 @@ static void all_unlink(al_sched *s, al_task *t) {
 }
 
 al_task *al_task_spawn(lua_State *L, int nargs) {
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   luaL_checktype(L, -(nargs + 1), LUA_TFUNCTION);
   al_task *t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
   luaL_setmetatable(L, TASK_MT);
-  t->rt = rt;
+  t->sched = s;
   t->co = lua_newthread(L);
   if (!lua_checkstack(t->co, nargs + 1)) al_error_raise(L, "argument", "task.spawn: too many arguments (%d)", nargs);
-  al_mark_task_thread(t->co);
+  mark_task_thread(t->co);
   lua_setiuservalue(L, -2, 1);               /* the handle keeps its coroutine alive */
   lua_insert(L, -(nargs + 2));                /* handle below function and arguments */
   lua_xmove(L, t->co, nargs + 1);
@@ -107,8 +125,8 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   t->nargs = nargs;
   t->state = AL_NEW;
   ev_init(&t->timer, NULL);
-  all_link(&rt->sched, t);
-  enqueue(rt, t);
+  all_link(s, t);
+  enqueue(s, t);
   return t;
 }
 
@@ -118,7 +136,7 @@ al_task *al_task_check(lua_State *L, int idx, const char *fname) {
 
 static void release(al_task *t) {
   if (t->ref != LUA_NOREF) {
-    luaL_unref(t->rt->L, LUA_REGISTRYINDEX, t->ref);
+    luaL_unref(t->sched->L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
   }
 }
@@ -129,7 +147,7 @@ static int is_cancel_error(lua_State *co) {
 
 /* Keeps the error and a traceback on the dead coroutine: [err, traceback]. */
 static void keep_failure(al_task *t) {
-  lua_State *L = t->rt->L;
+  lua_State *L = t->sched->L;
   const char *msg = al_error_tostring(t->co, -1);
   luaL_traceback(L, t->co, msg, 0);
   lua_pop(t->co, 1);                          /* the string al_error_tostring left */
@@ -147,9 +165,26 @@ static void wake_waiters(al_task *t) {
   while ((w = al_q_pop(&t->waiters)) != NULL) al_wake(w, 0);
 }
 
+/* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
+** reports it at once) and returns 1; returns 0 when it must wait for the end of the run. */
+static int unobserved(al_sched *s, al_task *t) {
+  if (s->failure_ref == LUA_NOREF) return 0;
+  lua_State *L = s->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->failure_ref);
+  lua_pushvalue(t->co, 1);
+  lua_xmove(t->co, L, 1);
+  lua_pushvalue(t->co, 2);
+  lua_xmove(t->co, L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    s->host->report(s, "failure handler: ", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
 static void finish(al_task *t, int status, int nres) {
-  al_runtime *rt = t->rt;
-  all_unlink(&rt->sched, t);
+  al_sched *s = t->sched;
+  all_unlink(s, t);
   if (status == LUA_OK) {
     t->state = AL_DONE;
     t->nres = nres;
@@ -167,13 +202,13 @@ static void finish(al_task *t, int status, int nres) {
   if (t->is_main) {
     if (t->state == AL_FAILED) {
       t->observed = 1;
-      al_runtime_report(rt, NULL, lua_tostring(t->co, 2));
-      if (rt->exit_code == 0) rt->exit_code = 1;
-      al_sched_cancel_all(rt);
+      s->host->report(s, NULL, lua_tostring(t->co, 2));
+      s->main_failed = 1;
+      al_sched_cancel_all(s);
     }
   }
-  if (t->state == AL_FAILED && !t->observed && al_runtime_unobserved(rt, t)) t->observed = 1;
-  if (t->state == AL_FAILED && !t->observed) al_q_push(&rt->sched.failed, t);
+  if (t->state == AL_FAILED && !t->observed && unobserved(s, t)) t->observed = 1;
+  if (t->state == AL_FAILED && !t->observed) al_q_push(&s->failed, t);
   else release(t);
 }
 
@@ -181,7 +216,7 @@ static void finish(al_task *t, int status, int nres) {
 
 /* {====================================================== run queue */
 
-static void resume(al_runtime *rt, al_task *t) {
+static void resume(al_sched *s, al_task *t) {
   int nres;
   lua_State *co = t->co;
   if (t->state == AL_NEW && t->cancelled) {
@@ -191,16 +226,16 @@ static void resume(al_runtime *rt, al_task *t) {
     return;
   }
   t->state = AL_RUNNING;
-  rt->sched.current = t;
+  s->current = t;
   int st = lua_resume(co, NULL, t->nargs, &nres);
-  rt->sched.current = NULL;
+  s->current = NULL;
   t->nargs = 0;
   if (st == LUA_YIELD) {
     int parked = nres > 0 && lua_touserdata(co, -1) == PARK;
     lua_pop(co, nres);
     if (!parked) {          /* a bare coroutine.yield() in a task: give others a turn */
       t->state = AL_READY;
-      enqueue(rt, t);
+      enqueue(s, t);
     } else if (t->state == AL_RUNNING) {
       t->state = AL_PARKED;
     }
@@ -209,15 +244,14 @@ static void resume(al_runtime *rt, al_task *t) {
   finish(t, st, st == LUA_OK ? lua_gettop(co) : 0);
 }
 
-void al_sched_drain(al_runtime *rt) {
-  al_sched *s = &rt->sched;
+void al_sched_drain(al_sched *s) {
   for (int i = 0; i < DRAIN_BATCH && s->rq_head; i++) {
     al_task *t = s->rq_head;
     s->rq_head = t->rq_next;
     if (!s->rq_head) s->rq_tail = NULL;
-    resume(rt, t);
+    resume(s, t);
   }
-  if (!s->rq_head && ev_is_active(&s->idle)) ev_idle_stop(rt->loop, &s->idle);
+  if (!s->rq_head && ev_is_active(&s->idle)) ev_idle_stop(s->loop, &s->idle);
 }
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
@@ -234,25 +268,39 @@ static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) {
   (void)loop; (void)w; (void)revents;   /* only there to make the poll not block */
 }
 
-void al_sched_init(al_runtime *rt) {
-  al_sched *s = &rt->sched;
+void al_sched_init(al_sched *s, lua_State *L, struct ev_loop *loop, const al_host_hooks *host) {
   memset(s, 0, sizeof *s);
+  s->L = L;
+  s->loop = loop;
+  s->host = host;
+  s->failure_ref = s->interrupt_ref = LUA_NOREF;
+  *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)s;
   ev_prepare_init(&s->prepare, on_prepare);
   ev_check_init(&s->check, on_check);
   ev_idle_init(&s->idle, on_idle);
-  s->prepare.data = s->check.data = rt;
-  ev_prepare_start(rt->loop, &s->prepare);
-  ev_check_start(rt->loop, &s->check);
-  ev_unref(rt->loop);                   /* the hooks alone do not keep the loop running */
-  ev_unref(rt->loop);
+  s->prepare.data = s->check.data = s;
+  ev_prepare_start(loop, &s->prepare);
+  ev_check_start(loop, &s->check);
+  ev_unref(loop);                       /* the hooks alone do not keep the loop running */
+  ev_unref(loop);
 }
 
 /* }====================================================== */
 
 /* {====================================================== parking */
 
+al_http *al_sched_http(lua_State *L) {
+  al_sched *s = al_sched_of(L);
+  if (!s->http) {
+    char err[256];
+    s->http = al_http_new(s->loop, err, sizeof err);
+    if (!s->http) al_error_raise(L, "network", "%s", err);
+  }
+  return s->http;
+}
+
 al_task *al_task_current(lua_State *L, const char *what) {
-  al_task *t = al_runtime_of(L)->sched.current;
+  al_task *t = al_sched_of(L)->current;
   if (!t || !lua_isyieldable(L))
     al_error_raise(L, "argument", "%s cannot wait here: not inside a task, or across a C-call "
                    "boundary (a metamethod, an iterator of a C function, table.sort)", what);
@@ -304,9 +352,8 @@ void al_task_cancel(al_task *t) {
   }
 }
 
-void al_sched_cancel_all(al_runtime *rt) {
-  rt->exiting = 1;
-  for (al_task *t = rt->sched.all, *next; t; t = next) {
+void al_sched_cancel_all(al_sched *s) {
+  for (al_task *t = s->all, *next; t; t = next) {
     next = t->all_next;
     al_task_cancel(t);
   }
@@ -318,6 +365,6 @@ void al_sched_cancel_all(al_runtime *rt) {
 int al_yield(lua_State *L, al_task *t, lua_KFunction k) {
   t->state = AL_READY;
   t->nargs = 0;
-  enqueue(t->rt, t);
+  enqueue(t->sched, t);
   return al_park(L, t, NULL, 0, k);
 }

@@ -10,7 +10,7 @@
 #include <ev.h>
 #include <lua.h>
 
-typedef struct al_runtime al_runtime;
+typedef struct al_sched al_sched;
 typedef struct al_task al_task;
 typedef void (*al_cancel_fn)(al_task *t);
 
@@ -21,7 +21,7 @@ typedef struct al_queue { al_task *head, *tail; int n; } al_queue;
 
 struct al_task {
   lua_State *co;
-  al_runtime *rt;
+  al_sched *sched;
   int state;
   int nargs;                 /* values on 'co' for the next resume */
   int nres;                  /* results on 'co' once done */
@@ -42,7 +42,29 @@ struct al_task {
   ev_timer timer;            /* sleep and max_wait */
 };
 
-typedef struct al_sched {
+typedef struct al_http al_http;
+/* A graceful shutdown (autolua serve): called on the loop for SIGINT or SIGTERM. */
+typedef void (*al_shutdown_fn)(al_sched *s, int sig, void *ud);
+
+/* What the host lends the layers below it (runtime.c fills it in): they call through it and
+** never name the host, as Redis passes its aeEventLoop down instead of being reached into. */
+typedef struct al_host_hooks {
+  /* A line on stderr after the program's name, with every registered secret masked. */
+  void (*report)(al_sched *s, const char *what, const char *msg);
+  /* os.exit: ends the process after aborting transfers; with 'close', closes the state. */
+  void (*exit)(al_sched *s, int code, int close);
+  /* Routes SIGINT and SIGTERM to 'fn' (NULL: back to cancelling every task). */
+  void (*on_shutdown)(al_sched *s, al_shutdown_fn fn, void *ud);
+} al_host_hooks;
+
+struct al_sched {
+  lua_State *L;              /* the main thread */
+  struct ev_loop *loop;
+  const al_host_hooks *host;
+  al_http *http;             /* the HTTP core on this loop, made on first use (al_sched_http) */
+  int main_failed;           /* the main task failed: the run's status is 1 */
+  int failure_ref;           /* a Lua function told of a task that failed unobserved (the REPL) */
+  int interrupt_ref;         /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
   al_task *rq_head, *rq_tail;
   al_task *all;              /* live tasks, for cancellation at exit */
   al_task *current;
@@ -51,10 +73,20 @@ typedef struct al_sched {
   ev_prepare prepare;
   ev_check check;
   ev_idle idle;              /* keeps the loop from blocking while the run queue is not empty */
-} al_sched;
+};
 
-void al_sched_init(al_runtime *rt);
-void al_sched_drain(al_runtime *rt);
+/* Sets the scheduler up on 'loop' for the state 'L', whose threads all find it from now on. */
+void al_sched_init(al_sched *s, lua_State *L, struct ev_loop *loop, const al_host_hooks *host);
+void al_sched_drain(al_sched *s);
+/* The scheduler that runs 'L' (any thread of the state). */
+al_sched *al_sched_of(lua_State *L);
+/* The HTTP core on the scheduler's loop, made on first use (libcurl is opened then); raises a
+** kind = "network" error when it cannot be made. The host frees it after the state. */
+al_http *al_sched_http(lua_State *L);
+
+/* A task's own coroutine is marked at its birth: the coroutine library treats it as Lua
+** treats the main thread (nothing can resume it, coroutine.yield cannot leave it). */
+int al_task_is_thread(lua_State *co);
 
 /* Creates a task from the function and 'nargs' arguments on top of 'L' (popped) and pushes
 ** its handle. It starts on the next pass of the run queue. */
@@ -74,7 +106,7 @@ void al_wake(al_task *t, int n);
 /* Lets every other runnable task run, then goes on with 'k'. */
 int al_yield(lua_State *L, al_task *t, lua_KFunction k);
 void al_task_cancel(al_task *t);
-void al_sched_cancel_all(al_runtime *rt);
+void al_sched_cancel_all(al_sched *s);
 
 void al_q_push(al_queue *q, al_task *t);
 void al_q_remove(al_task *t);
