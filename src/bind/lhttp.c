@@ -539,12 +539,17 @@ static void push_failure(lua_State *L, al_req *r) {
 
 static void notify(al_req *r, al_req_event ev) {
   (void)ev;
-  al_task *t = r->ud;
   /* only a task parked on this very transfer: inside its sink function it may wait elsewhere */
-  if (t->state == AL_PARKED && t->k == transferk && t->kctx == (lua_KContext)r) al_wake(t, 0);
+  al_task_wake_park(r->ud, r->ud_token, 0);
 }
 
 static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
+
+/* Parks the request's task until the transfer has news (notify). */
+static int park_transfer(lua_State *L, al_req *r) {
+  r->ud_token = al_task_park_token(r->ud);
+  return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+}
 
 /* Raises the error for a 'sink' file that cannot be created: a missing or unusable directory
 ** is the caller's mistake; a name too long (a server's id made it) or no descriptor left is not. */
@@ -565,7 +570,7 @@ static int start(lua_State *L, al_req *r) {
     return sink_error(L, lua_tostring(L, SINKFN), e);
   }
   al_req_start(r);
-  return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+  return park_transfer(L, r);
 }
 
 static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -617,7 +622,7 @@ static int transferk(lua_State *L, int status, lua_KContext ctx) {
     al_buf_reset(&r->body);
     return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
   }
-  if (!r->done) return al_park(L, r->ud, cancel_transfer, ctx, transferk);
+  if (!r->done) return park_transfer(L, r);
   if (r->result != CURLE_OK || r->size_mismatch) {
     push_failure(L, r);
     al_req_free(r);

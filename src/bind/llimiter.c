@@ -2,6 +2,7 @@
 ** autolua.limiter: limiters as userdata, with a FIFO queue of parked tasks woken by one timer.
 */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <lauxlib.h>
@@ -15,10 +16,22 @@
 #define LIMITER_MT "autolua.limiter"
 #define REGISTRY_KEY "autolua.limiters"
 
+/* A task waiting for a limiter: the limiter's own record, in its FIFO, not fields of the task.
+** The token names the park it waits in; a wake for another one is dropped. */
+typedef struct waiter {
+  al_task *t;
+  struct al_limiter *l;
+  unsigned token;
+  double want;               /* units asked for */
+  double parked_at;          /* when it started waiting */
+  ev_timer max_wait;
+  struct waiter *prev, *next;
+} waiter;
+
 struct al_limiter {
   al_limit lim;
   al_sched *sched;
-  al_queue waiting;
+  struct { waiter *head, *tail; int n; } waiting;
   ev_timer timer;
   double acquired, waited;
   char key[64];
@@ -41,6 +54,32 @@ static void arm(al_limiter *l) {
   ev_timer_start(loop, &l->timer);
 }
 
+static void enqueue(al_limiter *l, waiter *w) {
+  w->next = NULL;
+  w->prev = l->waiting.tail;
+  if (l->waiting.tail) l->waiting.tail->next = w; else l->waiting.head = w;
+  l->waiting.tail = w;
+  l->waiting.n++;
+}
+
+/* Takes 'w' out of the queue and frees it, its timer stopped. */
+static void drop(al_limiter *l, waiter *w) {
+  if (w->prev) w->prev->next = w->next; else l->waiting.head = w->next;
+  if (w->next) w->next->prev = w->prev; else l->waiting.tail = w->prev;
+  l->waiting.n--;
+  ev_timer_stop(l->sched->loop, &w->max_wait);
+  free(w);
+}
+
+/* Wakes the waiter's task with 'ok' as the admission flag and drops the record. */
+static void release(al_limiter *l, waiter *w, int ok) {
+  al_task *t = w->t;
+  unsigned token = w->token;
+  drop(l, w);
+  lua_pushboolean(t->co, ok);
+  al_task_wake_park(t, token, 1);
+}
+
 /* How late a timer may run and still count as on time: the poll's millisecond rounding. */
 #define ON_TIME 0.002
 
@@ -48,24 +87,21 @@ static void arm(al_limiter *l) {
 ** timer's rounding never accumulates into drift. A wake-up much later than that (the machine
 ** was busy) is charged when it really went: charging it at the schedule would let the next
 ** requests catch up and crowd into the same window as this one. */
-static void admit(al_limiter *l, al_task *t, double at, double now) {
-  al_q_remove(t);
-  ev_timer_stop(l->sched->loop, &t->timer);
+static void admit(al_limiter *l, waiter *w, double at, double now) {
   int spaced = l->lim.kind == AL_LIMIT_RATE || l->lim.backlogged;
-  al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, t->want);
-  l->acquired += t->want;
-  l->waited += now - t->parked_at;
-  lua_pushboolean(t->co, 1);
-  al_wake(t, 1);
+  al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, w->want);
+  l->acquired += w->want;
+  l->waited += now - w->parked_at;
+  release(l, w, 1);
 }
 
 static void service(al_limiter *l) {
   double now = al_clock_now();
-  al_task *t;
-  while ((t = l->waiting.head) != NULL) {
-    double at = al_limit_next(&l->lim, t->want);
+  waiter *w;
+  while ((w = l->waiting.head) != NULL) {
+    double at = al_limit_next(&l->lim, w->want);
     if (at > now) break;
-    admit(l, t, at, now);
+    admit(l, w, at, now);
   }
   /* a paced window paces only while tasks wait for it */
   if (!l->waiting.head) al_limit_backlog(&l->lim, 0);
@@ -79,20 +115,19 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void on_max_wait(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop; (void)revents;
-  al_task *t = w->data;
-  al_limiter *l = t->parked_on;
-  int was_head = l->waiting.head == t;
-  al_q_remove(t);
-  lua_pushboolean(t->co, 0);
-  al_wake(t, 1);
+  waiter *wr = w->data;
+  al_limiter *l = wr->l;
+  int was_head = l->waiting.head == wr;
+  release(l, wr, 0);
   if (was_head) service(l);
 }
 
 static void cancel_wait(al_task *t) {
-  al_limiter *l = t->parked_on;
-  int was_head = l->waiting.head == t;
-  al_q_remove(t);
-  ev_timer_stop(t->sched->loop, &t->timer);
+  waiter *w = t->wait;
+  al_limiter *l = w->l;
+  int was_head = l->waiting.head == w;
+  t->wait = NULL;
+  drop(l, w);
   if (was_head) service(l);
 }
 
@@ -125,19 +160,23 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
                   l->key[0] ? " " : "", l->key);
     return lua_error(L);
   }
-  al_limit_backlog(&l->lim, 1);
-  t->want = n;
-  t->parked_at = now;
-  t->parked_on = l;
-  al_q_push(&l->waiting, t);
-  if (l->waiting.head == t) arm(l);
-  if (max_wait > 0) {
-    ev_init(&t->timer, on_max_wait);
-    t->timer.data = t;
-    ev_now_update(l->sched->loop);
-    ev_timer_set(&t->timer, max_wait, 0.);
-    ev_timer_start(l->sched->loop, &t->timer);
+  waiter *w = malloc(sizeof *w);
+  if (!w) {                           /* what Lua raises when its own allocation fails */
+    lua_pushliteral(L, "not enough memory");
+    return lua_error(L);
   }
+  *w = (waiter){.t = t, .l = l, .token = al_task_park_token(t), .want = n, .parked_at = now};
+  ev_init(&w->max_wait, on_max_wait);
+  w->max_wait.data = w;
+  al_limit_backlog(&l->lim, 1);
+  enqueue(l, w);
+  if (l->waiting.head == w) arm(l);
+  if (max_wait > 0) {
+    ev_now_update(l->sched->loop);
+    ev_timer_set(&w->max_wait, max_wait, 0.);
+    ev_timer_start(l->sched->loop, &w->max_wait);
+  }
+  t->wait = w;
   return al_park(L, t, cancel_wait, ctx, k);
 }
 
@@ -317,6 +356,7 @@ static int l_tostring(lua_State *L) {
 static int l_gc(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__gc");
   ev_timer_stop(l->sched->loop, &l->timer);
+  while (l->waiting.head) drop(l, l->waiting.head);   /* the state closes with tasks waiting */
   al_limit_free(&l->lim);
   return 0;
 }

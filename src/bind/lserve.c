@@ -246,7 +246,7 @@ static int waitk(lua_State *L, int status, lua_KContext ctx) {
 
 /* A cancelled wait (every task cancelled: ^C in a script) stops the server at once. */
 static void cancel_wait(al_task *t) {
-  lserver *ls = t->parked_on;
+  lserver *ls = t->wait;
   ls->waiter = NULL;
   stop(ls);
 }
@@ -258,7 +258,7 @@ static int l_wait(lua_State *L) {
   if (ls->waiter) return al_argerror(L, "server:wait", "another task waits for this server already");
   al_task *t = al_task_current(L, "server:wait");
   ls->waiter = t;
-  t->parked_on = ls;
+  t->wait = ls;
   return al_park(L, t, cancel_wait, (lua_KContext)ls, waitk);
 }
 

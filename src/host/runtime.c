@@ -196,8 +196,6 @@ al_runtime *al_runtime_new(void) {
   preload(L, "dexi.core", luaopen_dexi_core);
   preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
-  luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
-  lua_pop(L, 1);
   al_loader_install(L);
   al_coro_install(L);
   al_sys_install(L);

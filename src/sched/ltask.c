@@ -8,8 +8,6 @@
 #include "clock.h"
 #include "lerror.h"
 
-#define TASK_MT "autolua.task"
-
 static const char *const state_names[] = {
   "new", "ready", "running", "waiting", "done", "failed", "cancelled"};
 
@@ -148,6 +146,7 @@ static int parkedk(lua_State *L, int status, lua_KContext ctx) {
 static int l_park(lua_State *L) {
   al_task *t = al_task_current(L, "task.park");
   lua_settop(L, 0);
+  t->lua_parked = 1;                   /* cleared by the wake or cancellation that ends it */
   return al_park(L, t, NULL, 0, parkedk);
 }
 
@@ -155,7 +154,7 @@ static int l_park(lua_State *L) {
 static int l_wake(lua_State *L) {
   al_task *t = al_task_check(L, 1, "task.wake");
   int n = lua_gettop(L) - 1;
-  if (t->state != AL_PARKED || t->k != parkedk) {
+  if (t->state != AL_PARKED || !t->lua_parked) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -196,20 +195,22 @@ static int l_on_failure(lua_State *L) {
 
 /* }====================================================== */
 
-int luaopen_autolua_task_core(lua_State *L) {
+void al_task_pushmeta(lua_State *L) {
   static const luaL_Reg meta[] = {
     {"__tostring", l_tostring}, {"__gc", l_gc}, {"__index", NULL}, {NULL, NULL}};
   static const luaL_Reg methods[] = {
     {"wait", l_wait}, {"cancel", l_cancel}, {"status", l_status}, {NULL, NULL}};
+  if (!luaL_newmetatable(L, AL_TASK_MT)) return;
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+}
+
+int luaopen_autolua_task_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"sleep", l_sleep}, {"yield", l_yield}, {"now", l_now},
     {"current", l_current}, {"park", l_park}, {"wake", l_wake},
     {"others", l_others}, {"on_failure", l_on_failure}, {NULL, NULL}};
-  luaL_newmetatable(L, TASK_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   return 1;
 }

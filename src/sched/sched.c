@@ -9,8 +9,6 @@
 #include "lerror.h"
 #include "http.h"
 
-#define TASK_MT "autolua.task"
-
 /* The value a parking C function yields: tells the scheduler (and the coroutine wrappers that
 ** pass it through nested coroutines) that the task waits for the core. */
 static char parkkey;
@@ -84,10 +82,21 @@ void al_wake(al_task *t, int n) {
     lua_pop(t->co, n);
     return;
   }
+  t->token++;                   /* this park ends: a wake meant for it is stale from now on */
+  t->lua_parked = 0;
   t->on_cancel = NULL;
   t->nargs = n;
   t->state = AL_READY;
   enqueue(t->sched, t);
+}
+
+int al_task_wake_park(al_task *t, unsigned token, int n) {
+  if (t->state != AL_PARKED || t->token != token) {
+    lua_pop(t->co, n);
+    return 0;
+  }
+  al_wake(t, n);
+  return 1;
 }
 
 /* {====================================================== spawn and finish */
@@ -112,7 +121,8 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   luaL_checktype(L, -(nargs + 1), LUA_TFUNCTION);
   al_task *t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, TASK_MT);
+  al_task_pushmeta(L);
+  lua_setmetatable(L, -2);
   t->sched = s;
   t->co = lua_newthread(L);
   if (!lua_checkstack(t->co, nargs + 1)) al_error_raise(L, "argument", "task.spawn: too many arguments (%d)", nargs);
@@ -131,7 +141,7 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
 }
 
 al_task *al_task_check(lua_State *L, int idx, const char *fname) {
-  return al_checkudata(L, idx, TASK_MT, fname, "a task");
+  return al_checkudata(L, idx, AL_TASK_MT, fname, "a task");
 }
 
 static void release(al_task *t) {
@@ -326,7 +336,8 @@ int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, 
   ** park's request, freed already) would be undone twice */
   t->k = k;
   t->kctx = ctx;
-  if (t->cancelled) {
+  if (t->cancelled) {           /* no park begins: its client's marks go too */
+    t->lua_parked = 0;
     if (on_cancel) { t->on_cancel = on_cancel; on_cancel(t); t->on_cancel = NULL; }
     return al_raise_cancelled(L);
   }

@@ -14,6 +14,9 @@ typedef struct al_sched al_sched;
 typedef struct al_task al_task;
 typedef void (*al_cancel_fn)(al_task *t);
 
+/* The tasks' metatable, in the registry; the only spelling of its name. */
+#define AL_TASK_MT "autolua.task"
+
 enum { AL_NEW, AL_READY, AL_RUNNING, AL_PARKED, AL_DONE, AL_FAILED, AL_CANCELLED };
 
 /* A FIFO of tasks linked through their 'q_prev'/'q_next' fields: a task waits in one at most. */
@@ -36,10 +39,10 @@ struct al_task {
   lua_KFunction k;           /* what runs when the park ends */
   lua_KContext kctx;
   int kbase;                 /* stack top of the parked C function before the yield */
-  double want;               /* limiter: amount asked for */
-  double parked_at;          /* limiter: when it started waiting */
-  void *parked_on;           /* whatever the cancel hook needs */
-  ev_timer timer;            /* sleep and max_wait */
+  unsigned token;            /* the park token: changes when a park ends (al_task_park_token) */
+  unsigned lua_parked : 1;   /* parked by core.park (Lua code), so core.wake may end it */
+  void *wait;                /* the parking client's own wait record, for its cancel hook */
+  ev_timer timer;            /* task.sleep */
 };
 
 typedef struct al_http al_http;
@@ -103,6 +106,18 @@ int al_park_nvals(lua_State *L, al_task *t);
 
 /* Makes a parked task runnable; the 'n' values on top of t->co become the park's results. */
 void al_wake(al_task *t, int n);
+
+/* A client that parks a task keeps the token read just before al_park in its own wait record,
+** and wakes it with al_task_wake_park: a wake meant for a park that has ended since (woken,
+** cancelled) then finds another token and does nothing. */
+static inline unsigned al_task_park_token(const al_task *t) { return t->token; }
+/* Wakes 't' with the 'n' values on top of t->co if it is still in the park 'token' names;
+** otherwise drops them. Returns whether it woke it. */
+int al_task_wake_park(al_task *t, unsigned token, int n);
+
+/* Pushes the tasks' metatable, made on first use: a task can be spawned before any module is
+** loaded. */
+void al_task_pushmeta(lua_State *L);
 /* Lets every other runnable task run, then goes on with 'k'. */
 int al_yield(lua_State *L, al_task *t, lua_KFunction k);
 void al_task_cancel(al_task *t);
