@@ -44,10 +44,10 @@ static int wrap_error(lua_State *L, lua_State *co) {
 static int run(lua_State *L, lua_State *co, int narg, int wrap) {
   int nres;
   int st = lua_resume(co, L, narg, &nres);
-  if (st == LUA_YIELD && nres > 0 && al_is_park(lua_touserdata(co, -1))) {
+  if (st == LUA_YIELD && nres > 0 && al_task_is_park(lua_touserdata(co, -1))) {
     lua_pop(co, nres);
     lua_settop(L, 1);
-    lua_pushlightuserdata(L, al_park_key());
+    lua_pushlightuserdata(L, al_task_park_key());
     return lua_yieldk(L, 1, (lua_KContext)wrap, resumek);   /* on to the scheduler */
   }
   if (st == LUA_OK || st == LUA_YIELD) {

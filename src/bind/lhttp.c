@@ -548,7 +548,7 @@ static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
 /* Parks the request's task until the transfer has news (notify). */
 static int park_transfer(lua_State *L, al_req *r) {
   r->ud_token = al_task_park_token(r->ud);
-  return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+  return al_task_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
 }
 
 /* Raises the error for a 'sink' file that cannot be created: a missing or unusable directory
@@ -673,7 +673,7 @@ static int limitedk(lua_State *L, int status, lua_KContext ctx) {
 /* }====================================================== */
 
 static void check_limiter(lua_State *L) {
-  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
+  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, AL_LIMITER_MT))
     al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
   lua_replace(L, LIMITER);
 }

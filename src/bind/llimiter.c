@@ -8,12 +8,11 @@
 #include <lauxlib.h>
 #include "modules.h"
 #include "clock.h"
-#include "limiter.h"
+#include "quota.h"
 #include "llimiter.h"
 #include "lerror.h"
 #include "sched.h"
 
-#define LIMITER_MT "autolua.limiter"
 #define REGISTRY_KEY "autolua.limiters"
 
 /* A task waiting for a limiter: the limiter's own record, in its FIFO, not fields of the task.
@@ -29,7 +28,7 @@ typedef struct waiter {
 } waiter;
 
 struct al_limiter {
-  al_limit lim;
+  al_quota lim;
   al_sched *sched;
   struct { waiter *head, *tail; int n; } waiting;
   ev_timer timer;
@@ -38,7 +37,7 @@ struct al_limiter {
 };
 
 al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname) {
-  return al_checkudata(L, idx, LIMITER_MT, fname, "a limiter");
+  return al_checkudata(L, idx, AL_LIMITER_MT, fname, "a limiter");
 }
 
 /* {====================================================== the queue */
@@ -47,7 +46,7 @@ static void arm(al_limiter *l) {
   struct ev_loop *loop = l->sched->loop;
   ev_timer_stop(loop, &l->timer);
   if (!l->waiting.head) return;
-  double at = al_limit_next(&l->lim, l->waiting.head->want);
+  double at = al_quota_next(&l->lim, l->waiting.head->want);
   ev_now_update(loop);
   double delay = at - al_clock_now();
   ev_timer_set(&l->timer, delay > 0 ? delay : 0., 0.);
@@ -88,8 +87,8 @@ static void release(al_limiter *l, waiter *w, int ok) {
 ** was busy) is charged when it really went: charging it at the schedule would let the next
 ** requests catch up and crowd into the same window as this one. */
 static void admit(al_limiter *l, waiter *w, double at, double now) {
-  int spaced = l->lim.kind == AL_LIMIT_RATE || l->lim.backlogged;
-  al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, w->want);
+  int spaced = l->lim.kind == AL_QUOTA_RATE || l->lim.backlogged;
+  al_quota_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, w->want);
   l->acquired += w->want;
   l->waited += now - w->parked_at;
   release(l, w, 1);
@@ -99,12 +98,12 @@ static void service(al_limiter *l) {
   double now = al_clock_now();
   waiter *w;
   while ((w = l->waiting.head) != NULL) {
-    double at = al_limit_next(&l->lim, w->want);
+    double at = al_quota_next(&l->lim, w->want);
     if (at > now) break;
     admit(l, w, at, now);
   }
   /* a paced window paces only while tasks wait for it */
-  if (!l->waiting.head) al_limit_backlog(&l->lim, 0);
+  if (!l->waiting.head) al_quota_backlog(&l->lim, 0);
   arm(l);
 }
 
@@ -145,12 +144,12 @@ void al_limiter_admitted(lua_State *L, al_limiter *l) {
 
 int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
                        lua_KContext ctx, lua_KFunction k) {
-  if (!(n > 0) || n > al_limit_capacity(&l->lim))
+  if (!(n > 0) || n > al_quota_capacity(&l->lim))
     return al_argerror(L, "limiter:acquire", "cannot take %f units at once (capacity %f)", n,
-                       al_limit_capacity(&l->lim));
+                       al_quota_capacity(&l->lim));
   double now = al_clock_now();
-  if (!l->waiting.head && al_limit_next(&l->lim, n) <= now) {
-    al_limit_take(&l->lim, now, n);
+  if (!l->waiting.head && al_quota_next(&l->lim, n) <= now) {
+    al_quota_take(&l->lim, now, n);
     l->acquired += n;
     return 1;
   }
@@ -168,7 +167,7 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
   *w = (waiter){.t = t, .l = l, .token = al_task_park_token(t), .want = n, .parked_at = now};
   ev_init(&w->max_wait, on_max_wait);
   w->max_wait.data = w;
-  al_limit_backlog(&l->lim, 1);
+  al_quota_backlog(&l->lim, 1);
   enqueue(l, w);
   if (l->waiting.head == w) arm(l);
   if (max_wait > 0) {
@@ -177,7 +176,7 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
     ev_timer_start(l->sched->loop, &w->max_wait);
   }
   t->wait = w;
-  return al_park(L, t, cancel_wait, ctx, k);
+  return al_task_park(L, t, cancel_wait, ctx, k);
 }
 
 /* }====================================================== */
@@ -218,7 +217,7 @@ static al_limiter *newlimiter(lua_State *L, const char *key) {
   ev_init(&l->timer, on_timer);
   l->timer.data = l;
   if (key) snprintf(l->key, sizeof l->key, "'%s'", key);
-  luaL_setmetatable(L, LIMITER_MT);
+  luaL_setmetatable(L, AL_LIMITER_MT);
   return l;
 }
 
@@ -238,7 +237,7 @@ static int l_rate(lua_State *L) {
   double per = opt_number(L, 1, "per", 1, "limiter.rate");
   double burst = opt_number(L, 1, "burst", 1, "limiter.rate");
   al_limiter *l = newlimiter(L, key);
-  if (al_limit_init_rate(&l->lim, rate, per, burst) != 0)
+  if (al_quota_init_rate(&l->lim, rate, per, burst) != 0)
     return al_argerror(L, "limiter.rate", "needs rate > 0, per > 0 and burst >= 1");
   remember(L, key);
   return 1;
@@ -257,10 +256,10 @@ static int l_window(lua_State *L) {
   lua_pop(L, 1);
   al_limiter *l = newlimiter(L, key);
   if (!(limit >= 1 && limit <= AL_LIMIT_MAX_WINDOW && limit == floor(limit)) ||
-      al_limit_init_window(&l->lim, (int)limit, window) != 0)
+      al_quota_init_window(&l->lim, (int)limit, window) != 0)
     return al_argerror(L, "limiter.window", "needs an integer limit from 1 to %d and window > 0",
                        AL_LIMIT_MAX_WINDOW);
-  if (pace) al_limit_pace(&l->lim);
+  if (pace) al_quota_pace(&l->lim);
   remember(L, key);
   return 1;
 }
@@ -298,9 +297,9 @@ static int l_try(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:try");
   double n = check_units(L, 2, "limiter:try");
   double now = al_clock_now();
-  int ok = n > 0 && n <= al_limit_capacity(&l->lim) && !l->waiting.head &&
-           al_limit_next(&l->lim, n) <= now;
-  if (ok) { al_limit_take(&l->lim, now, n); l->acquired += n; }
+  int ok = n > 0 && n <= al_quota_capacity(&l->lim) && !l->waiting.head &&
+           al_quota_next(&l->lim, n) <= now;
+  if (ok) { al_quota_take(&l->lim, now, n); l->acquired += n; }
   lua_pushboolean(L, ok);
   return 1;
 }
@@ -308,7 +307,7 @@ static int l_try(lua_State *L) {
 /* lim:pause_until(t): nothing is admitted before task.now() reaches 't'. */
 static int l_pause_until(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:pause_until");
-  al_limit_pause_until(&l->lim, al_checknumber(L, 2, "limiter:pause_until"));
+  al_quota_pause_until(&l->lim, al_checknumber(L, 2, "limiter:pause_until"));
   arm(l);
   return 0;
 }
@@ -344,7 +343,7 @@ static int l_registered(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__tostring");
-  if (l->lim.kind == AL_LIMIT_RATE)
+  if (l->lim.kind == AL_QUOTA_RATE)
     lua_pushfstring(L, "limiter.rate%s%s (%f/s, burst %f)", l->key[0] ? " " : "", l->key,
                     1.0 / l->lim.interval, l->lim.burst);
   else
@@ -357,7 +356,7 @@ static int l_gc(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__gc");
   ev_timer_stop(l->sched->loop, &l->timer);
   while (l->waiting.head) drop(l, l->waiting.head);   /* the state closes with tasks waiting */
-  al_limit_free(&l->lim);
+  al_quota_free(&l->lim);
   return 0;
 }
 
@@ -368,7 +367,7 @@ int luaopen_autolua_limiter(lua_State *L) {
     {"acquire", l_acquire}, {"try", l_try}, {"pause_until", l_pause_until},
     {"stats", l_stats}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"rate", l_rate}, {"window", l_window}, {"registered", l_registered}, {NULL, NULL}};
-  luaL_newmetatable(L, LIMITER_MT);
+  luaL_newmetatable(L, AL_LIMITER_MT);
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");

@@ -4,6 +4,9 @@
 
 #include <lua.h>
 
+/* The limiters' metatable, in the registry; the only spelling of its name. */
+#define AL_LIMITER_MT "autolua.limiter"
+
 typedef struct al_limiter al_limiter;
 
 al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname);

@@ -36,7 +36,7 @@ static void on_rl_line(char *line) {
   in.task = NULL;
   ev_io_stop(t->sched->loop, &in.io);
   if (line) lua_pushstring(t->co, line); else lua_pushnil(t->co);
-  al_wake(t, 1);
+  al_task_wake(t, 1);
   free(line);
 }
 
@@ -67,7 +67,7 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
   if (plain_line(t->co)) {
     in.task = NULL;
     ev_io_stop(t->sched->loop, &in.io);
-    al_wake(t, 1);
+    al_task_wake(t, 1);
   }
 }
 
@@ -102,7 +102,7 @@ static int l_read(lua_State *L) {
     in.rl_active = 1;
   }
   ev_io_start(t->sched->loop, &in.io);
-  return al_park(L, t, cancel_read, 0, linek);
+  return al_task_park(L, t, cancel_read, 0, linek);
 }
 
 /* line.reset(): Ctrl-C at the prompt: drops what was typed, and the read waiting for a line
@@ -122,7 +122,7 @@ static int l_reset(lua_State *L) {
     in.task = NULL;
     ev_io_stop(t->sched->loop, &in.io);
     lua_pushboolean(t->co, 0);
-    al_wake(t, 1);
+    al_task_wake(t, 1);
   }
   return 0;
 }

@@ -152,7 +152,7 @@ static void on_drained(void *ud) {
   ls->drained = 1;
   al_task *t = ls->waiter;
   ls->waiter = NULL;
-  if (t) al_wake(t, 0);
+  if (t) al_task_wake(t, 0);
 }
 
 /* }====================================================== */
@@ -259,7 +259,7 @@ static int l_wait(lua_State *L) {
   al_task *t = al_task_current(L, "server:wait");
   ls->waiter = t;
   t->wait = ls;
-  return al_park(L, t, cancel_wait, (lua_KContext)ls, waitk);
+  return al_task_park(L, t, cancel_wait, (lua_KContext)ls, waitk);
 }
 
 static int l_drain(lua_State *L) {
@@ -354,7 +354,7 @@ static void on_shutdown(al_sched *s, int sig, void *ud) {
   }
   s->host->on_shutdown(s, on_shutdown, NULL);   /* the drain starts: no waiter any more */
   lua_pushstring(t->co, sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  al_wake(t, 1);
+  al_task_wake(t, 1);
 }
 
 static void cancel_signal(al_task *t) { t->sched->host->on_shutdown(t->sched, NULL, NULL); }
@@ -365,7 +365,7 @@ static int l_wait_signal(lua_State *L) {
   al_task *t = al_task_current(L, "serve.wait_signal");
   lua_settop(L, 0);
   t->sched->host->on_shutdown(t->sched, on_shutdown, t);
-  return al_park(L, t, cancel_signal, 0, signalk);
+  return al_task_park(L, t, cancel_signal, 0, signalk);
 }
 
 /* core.release_signals(): SIGINT and SIGTERM go back to the runtime's usual handling. */

@@ -261,7 +261,7 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
 static void settle(al_runtime *rt) {
   al_task *t;
   if (rt->sched.main_failed && rt->exit_code == 0) rt->exit_code = 1;
-  while ((t = al_q_pop(&rt->sched.failed)) != NULL) {
+  while ((t = al_queue_pop(&rt->sched.failed)) != NULL) {
     al_runtime_report(rt, "error in a task nobody waited for: ", lua_tostring(t->co, 2));
     if (rt->exit_code == 0) rt->exit_code = 1;
     luaL_unref(rt->L, LUA_REGISTRYINDEX, t->ref);

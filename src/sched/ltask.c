@@ -36,7 +36,7 @@ static int results(lua_State *L, al_task *t) {
   }
   t->observed = 1;
   if (t->q_in == &t->sched->failed) {
-    al_q_remove(t);
+    al_queue_remove(t);
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);   /* argument 1 keeps it alive for now */
     t->ref = LUA_NOREF;
   }
@@ -51,7 +51,7 @@ static int waitk(lua_State *L, int status, lua_KContext ctx) {
   return results(L, al_task_check(L, 1, "task:wait"));
 }
 
-static void cancel_wait(al_task *me) { al_q_remove(me); }
+static void cancel_wait(al_task *me) { al_queue_remove(me); }
 
 static int l_wait(lua_State *L) {
   al_task *t = al_task_check(L, 1, "task:wait");
@@ -59,8 +59,8 @@ static int l_wait(lua_State *L) {
   if (t->state >= AL_DONE) return results(L, t);
   al_task *me = al_task_current(L, "task:wait");
   if (me == t) return al_argerror(L, "task:wait", "a task cannot wait for itself");
-  al_q_push(&t->waiters, me);
-  return al_park(L, me, cancel_wait, 0, waitk);
+  al_queue_push(&t->waiters, me);
+  return al_task_park(L, me, cancel_wait, 0, waitk);
 }
 
 /* }====================================================== */
@@ -96,7 +96,7 @@ static int donek(lua_State *L, int status, lua_KContext ctx) {
 
 static void on_sleep(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop; (void)revents;
-  al_wake(w->data, 0);
+  al_task_wake(w->data, 0);
 }
 
 static void cancel_sleep(al_task *t) { ev_timer_stop(t->sched->loop, &t->timer); }
@@ -105,20 +105,20 @@ static int l_sleep(lua_State *L) {
   double s = al_checknumber(L, 1, "task.sleep");
   al_task *t = al_task_current(L, "task.sleep");
   lua_settop(L, 0);
-  if (!(s > 0)) return al_yield(L, t, donek);
+  if (!(s > 0)) return al_task_yield(L, t, donek);
   struct ev_loop *loop = t->sched->loop;
   ev_init(&t->timer, on_sleep);
   t->timer.data = t;
   ev_now_update(loop);
   ev_timer_set(&t->timer, s, 0.);
   ev_timer_start(loop, &t->timer);
-  return al_park(L, t, cancel_sleep, 0, donek);
+  return al_task_park(L, t, cancel_sleep, 0, donek);
 }
 
 static int l_yield(lua_State *L) {
   al_task *t = al_task_current(L, "task.yield");
   lua_settop(L, 0);
-  return al_yield(L, t, donek);
+  return al_task_yield(L, t, donek);
 }
 
 static int l_now(lua_State *L) {
@@ -139,7 +139,7 @@ static int l_current(lua_State *L) {
 
 static int parkedk(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  return al_park_nvals(L, al_sched_of(L)->current);
+  return al_task_park_nvals(L, al_sched_of(L)->current);
 }
 
 /* core.park(): parks the running task until core.wake(t, ...) passes it values. */
@@ -147,7 +147,7 @@ static int l_park(lua_State *L) {
   al_task *t = al_task_current(L, "task.park");
   lua_settop(L, 0);
   t->lua_parked = 1;                   /* cleared by the wake or cancellation that ends it */
-  return al_park(L, t, NULL, 0, parkedk);
+  return al_task_park(L, t, NULL, 0, parkedk);
 }
 
 /* core.wake(t, ...) -> bool: wakes a task parked by core.park (and nothing else). */
@@ -160,7 +160,7 @@ static int l_wake(lua_State *L) {
   }
   if (!lua_checkstack(t->co, n)) return al_error_raise(L, "argument", "task.wake: too many values (%d)", n);
   lua_xmove(L, t->co, n);
-  al_wake(t, n);
+  al_task_wake(t, n);
   lua_pushboolean(L, 1);
   return 1;
 }

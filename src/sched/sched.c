@@ -14,8 +14,8 @@
 static char parkkey;
 #define PARK ((void *)&parkkey)
 
-void *al_park_key(void) { return PARK; }
-int al_is_park(void *p) { return p == PARK; }
+void *al_task_park_key(void) { return PARK; }
+int al_task_is_park(void *p) { return p == PARK; }
 
 /* Every thread's extra space holds the scheduler's address (new threads copy it from the main
 ** thread); a task's own thread has the lowest bit set as well, which an aligned address never
@@ -39,7 +39,7 @@ int al_task_is_thread(lua_State *co) {
 
 /* {====================================================== queues */
 
-void al_q_push(al_queue *q, al_task *t) {
+void al_queue_push(al_queue *q, al_task *t) {
   t->q_next = NULL;
   t->q_prev = q->tail;
   if (q->tail) q->tail->q_next = t; else q->head = t;
@@ -48,7 +48,7 @@ void al_q_push(al_queue *q, al_task *t) {
   q->n++;
 }
 
-void al_q_remove(al_task *t) {
+void al_queue_remove(al_task *t) {
   al_queue *q = t->q_in;
   if (!q) return;
   if (t->q_prev) t->q_prev->q_next = t->q_next; else q->head = t->q_next;
@@ -58,9 +58,9 @@ void al_q_remove(al_task *t) {
   q->n--;
 }
 
-al_task *al_q_pop(al_queue *q) {
+al_task *al_queue_pop(al_queue *q) {
   al_task *t = q->head;
-  if (t) al_q_remove(t);
+  if (t) al_queue_remove(t);
   return t;
 }
 
@@ -77,7 +77,7 @@ static void enqueue(al_sched *s, al_task *t) {
   if (!ev_is_active(&s->idle)) ev_idle_start(s->loop, &s->idle);
 }
 
-void al_wake(al_task *t, int n) {
+void al_task_wake(al_task *t, int n) {
   if (t->state != AL_PARKED) {  /* a second wake of the same park: drop its values */
     lua_pop(t->co, n);
     return;
@@ -95,7 +95,7 @@ int al_task_wake_park(al_task *t, unsigned token, int n) {
     lua_pop(t->co, n);
     return 0;
   }
-  al_wake(t, n);
+  al_task_wake(t, n);
   return 1;
 }
 
@@ -172,7 +172,7 @@ static void keep_failure(al_task *t) {
 
 static void wake_waiters(al_task *t) {
   al_task *w;
-  while ((w = al_q_pop(&t->waiters)) != NULL) al_wake(w, 0);
+  while ((w = al_queue_pop(&t->waiters)) != NULL) al_task_wake(w, 0);
 }
 
 /* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
@@ -218,7 +218,7 @@ static void finish(al_task *t, int status, int nres) {
     }
   }
   if (t->state == AL_FAILED && !t->observed && unobserved(s, t)) t->observed = 1;
-  if (t->state == AL_FAILED && !t->observed) al_q_push(&s->failed, t);
+  if (t->state == AL_FAILED && !t->observed) al_queue_push(&s->failed, t);
   else release(t);
 }
 
@@ -317,7 +317,7 @@ al_task *al_task_current(lua_State *L, const char *what) {
   return t;
 }
 
-int al_raise_cancelled(lua_State *L) {
+int al_task_raise_cancelled(lua_State *L) {
   al_error_push(L, "cancelled", "task cancelled");
   return lua_error(L);
 }
@@ -326,12 +326,12 @@ static int parkk(lua_State *L, int status, lua_KContext ctx) {
   al_task *t = (al_task *)ctx;
   if (t->cancelled) {
     lua_settop(L, t->kbase);
-    return al_raise_cancelled(L);
+    return al_task_raise_cancelled(L);
   }
   return t->k(L, status, t->kctx);
 }
 
-int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k) {
+int al_task_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k) {
   /* set before the hook can run: it finds what to undo in 'kctx', and a stale one (the last
   ** park's request, freed already) would be undone twice */
   t->k = k;
@@ -339,7 +339,7 @@ int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, 
   if (t->cancelled) {           /* no park begins: its client's marks go too */
     t->lua_parked = 0;
     if (on_cancel) { t->on_cancel = on_cancel; on_cancel(t); t->on_cancel = NULL; }
-    return al_raise_cancelled(L);
+    return al_task_raise_cancelled(L);
   }
   t->on_cancel = on_cancel;
   t->kbase = lua_gettop(L);
@@ -348,7 +348,7 @@ int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, 
   return lua_yieldk(L, 1, (lua_KContext)t, parkk);
 }
 
-int al_park_nvals(lua_State *L, al_task *t) {
+int al_task_park_nvals(lua_State *L, al_task *t) {
   return lua_gettop(L) - t->kbase;
 }
 
@@ -359,7 +359,7 @@ void al_task_cancel(al_task *t) {
     al_cancel_fn fn = t->on_cancel;
     t->on_cancel = NULL;
     if (fn) fn(t);
-    if (t->state == AL_PARKED) al_wake(t, 0);   /* the hook may have woken it already */
+    if (t->state == AL_PARKED) al_task_wake(t, 0);   /* the hook may have woken it already */
   }
 }
 
@@ -373,9 +373,9 @@ void al_sched_cancel_all(al_sched *s) {
 /* }====================================================== */
 
 /* Puts the running task back at the end of the run queue and parks it: others run first. */
-int al_yield(lua_State *L, al_task *t, lua_KFunction k) {
+int al_task_yield(lua_State *L, al_task *t, lua_KFunction k) {
   t->state = AL_READY;
   t->nargs = 0;
   enqueue(t->sched, t);
-  return al_park(L, t, NULL, 0, k);
+  return al_task_park(L, t, NULL, 0, k);
 }

@@ -1,6 +1,6 @@
 /*
-** Tasks are coroutines. A C function that has to wait parks the running task ('al_park'); the
-** C core wakes it later with values ('al_wake') from a libev or curl callback, which only puts it
+** Tasks are coroutines. A C function that has to wait parks the running task ('al_task_park'); the
+** C core wakes it later with values ('al_task_wake') from a libev or curl callback, which only puts it
 ** on the run queue. The queue is drained from the loop's prepare/check hooks, outside every
 ** libcurl callback, so Lua never runs inside one.
 */
@@ -101,13 +101,13 @@ al_task *al_task_current(lua_State *L, const char *what);
 
 /* Parks the running task: never returns. When woken, 'k' runs with the waker's values on top
 ** of the stack (from index 'base'+1); when cancelled, a cancellation error is raised instead. */
-int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k);
-int al_park_nvals(lua_State *L, al_task *t);
+int al_task_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k);
+int al_task_park_nvals(lua_State *L, al_task *t);
 
 /* Makes a parked task runnable; the 'n' values on top of t->co become the park's results. */
-void al_wake(al_task *t, int n);
+void al_task_wake(al_task *t, int n);
 
-/* A client that parks a task keeps the token read just before al_park in its own wait record,
+/* A client that parks a task keeps the token read just before al_task_park in its own wait record,
 ** and wakes it with al_task_wake_park: a wake meant for a park that has ended since (woken,
 ** cancelled) then finds another token and does nothing. */
 static inline unsigned al_task_park_token(const al_task *t) { return t->token; }
@@ -119,20 +119,20 @@ int al_task_wake_park(al_task *t, unsigned token, int n);
 ** loaded. */
 void al_task_pushmeta(lua_State *L);
 /* Lets every other runnable task run, then goes on with 'k'. */
-int al_yield(lua_State *L, al_task *t, lua_KFunction k);
+int al_task_yield(lua_State *L, al_task *t, lua_KFunction k);
 void al_task_cancel(al_task *t);
 void al_sched_cancel_all(al_sched *s);
 
-void al_q_push(al_queue *q, al_task *t);
-void al_q_remove(al_task *t);
-al_task *al_q_pop(al_queue *q);
+void al_queue_push(al_queue *q, al_task *t);
+void al_queue_remove(al_task *t);
+al_task *al_queue_pop(al_queue *q);
 
 /* The value a park yields, for the coroutine wrappers that pass it on (lcoro.c). */
-void *al_park_key(void);
-int al_is_park(void *p);
+void *al_task_park_key(void);
+int al_task_is_park(void *p);
 
 /* Raises the structured cancellation error. */
-int al_raise_cancelled(lua_State *L);
+int al_task_raise_cancelled(lua_State *L);
 
 /* The task type's Lua face (ltask.c): the 'autolua.task.core' module. */
 int luaopen_autolua_task_core(lua_State *L);
