@@ -153,11 +153,11 @@ static int safe_header(const char *name) {
 #define EXPECT_LINE "Expect:"
 #define JSON_LINE "Content-Type: application/json"
 
-/* The lists for a request without headers of its own: shared, built once. "Expect:" (no
-** 100-continue round trip before a large body) only where there is a body: libcurl reads the
-** whole list several times for every request. */
-static const struct curl_slist *default_headers(int body, int json) {
-  static struct curl_slist *lists[3];
+/* The lists for a request without headers of its own: shared, built once per HTTP core (which
+** frees them). "Expect:" (no 100-continue round trip before a large body) only where there is
+** a body: libcurl reads the whole list several times for every request. */
+static const struct curl_slist *default_headers(al_http *h, int body, int json) {
+  struct curl_slist **lists = h->shared_headers;
   static const char *const lines[] = {UA_LINE, AE_LINE, EXPECT_LINE, JSON_LINE};
   int which = !body ? 0 : !json ? 1 : 2;
   if (!lists[which])
@@ -284,7 +284,7 @@ static void configure(lua_State *L, al_req *r) {
   int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
   build_headers(L, r, body != NULL, is_json);
-  const struct curl_slist *list = r->headers ? r->headers : default_headers(body != NULL, is_json);
+  const struct curl_slist *list = r->headers ? r->headers : default_headers(r->h, body != NULL, is_json);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
     r->o_headers = list;

@@ -25,6 +25,12 @@ typedef struct reader {
   int eof, tty, rl_active;
 } reader;
 
+/* Process-wide, because readline is: it reads one terminal for the whole process, and its
+** callbacks (the line handler, the completion functions) take no user data, so what they need
+** can only be found here, as lua.c keeps 'globalL' for its signal handler. The same holds for
+** the completion state below. Nothing else in autolua is process-wide but the dlopen'd
+** libraries' tables (curlapi.c, ldigest.c), the umask (tmpfile.c) and the runtime the signal
+** handler reaches (runtime.c). */
 static reader in;
 
 /* {====================================================== reading */
@@ -175,6 +181,7 @@ static int l_history_add(lua_State *L) {
 
 /* {====================================================== completion */
 
+/* Process-wide for readline (see 'in' above): its completion functions take no user data. */
 static lua_State *complete_L;
 static int complete_ref = LUA_NOREF;
 static char **found;

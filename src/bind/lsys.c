@@ -111,15 +111,33 @@ static int l_listdir(lua_State *L) {
 typedef struct tmpstream {
   luaL_Stream s;             /* first: the io library takes this for its own handle */
   char *tmp;
+  struct temps *list;        /* the list it is on, while it is */
   struct tmpstream *prev, *next;
 } tmpstream;
 
-static tmpstream *open_temps;
+/* The state's list of them, a userdata in the registry: the state's, not the process's. Its
+** memory outlives every handle's finalizer, as lua_close frees objects only after running
+** them all. */
+typedef struct temps { tmpstream *head; } temps;
+static const char tempskey = 0;   /* its registry key: only the address counts */
+
+static temps *temps_of(lua_State *L, int make) {
+  temps *ts = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tempskey) == LUA_TUSERDATA) ts = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!ts && make) {
+    ts = lua_newuserdatauv(L, sizeof *ts, 0);
+    ts->head = NULL;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tempskey);
+  }
+  return ts;
+}
 
 static void untrack(tmpstream *t) {
-  if (t->prev) t->prev->next = t->next; else if (open_temps == t) open_temps = t->next;
+  if (t->prev) t->prev->next = t->next; else if (t->list && t->list->head == t) t->list->head = t->next;
   if (t->next) t->next->prev = t->prev;
   t->prev = t->next = NULL;
+  t->list = NULL;
 }
 
 static void discard(tmpstream *t) {
@@ -135,9 +153,10 @@ static int tmp_close(lua_State *L) {
   return luaL_fileresult(L, ok, NULL);
 }
 
-void al_sys_drop_temps(void) {
-  while (open_temps) {
-    tmpstream *t = open_temps;
+void al_sys_drop_temps(lua_State *L) {
+  temps *ts = temps_of(L, 0);
+  while (ts && ts->head) {
+    tmpstream *t = ts->head;
     if (t->s.closef) { fclose(t->s.f); t->s.closef = NULL; }
     discard(t);
   }
@@ -147,10 +166,12 @@ void al_sys_drop_temps(void) {
 ** for writing, that only sys.commit(file, path) puts in place. */
 static int l_tmpfile(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  temps *ts = temps_of(L, 1);
   tmpstream *t = lua_newuserdatauv(L, sizeof *t, 0);
   t->s.f = NULL;
   t->s.closef = NULL;          /* "closed" until it holds a file */
   t->tmp = NULL;
+  t->list = NULL;
   t->prev = t->next = NULL;
   luaL_setmetatable(L, LUA_FILEHANDLE);
   char *tmp;
@@ -167,9 +188,10 @@ static int l_tmpfile(lua_State *L) {
   }
   t->s.closef = tmp_close;
   t->tmp = tmp;
-  t->next = open_temps;
-  if (open_temps) open_temps->prev = t;
-  open_temps = t;
+  t->list = ts;
+  t->next = ts->head;
+  if (ts->head) ts->head->prev = t;
+  ts->head = t;
   lua_pushstring(L, tmp);
   return 2;
 }

@@ -309,6 +309,6 @@ void al_runtime_exit(al_runtime *rt, int code, int close) {
     al_http_free(rt->sched.http);
     rt->sched.http = NULL;
   }
-  al_sys_drop_temps();
+  al_sys_drop_temps(rt->L);
   exit(code);
 }
