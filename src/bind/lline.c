@@ -137,7 +137,7 @@ static int l_reset(lua_State *L) {
 ** after it, which stay as they were (a background task's report while the user types). */
 static int l_print_above(lua_State *L) {
   size_t len;
-  const char *text = luaL_checklstring(L, 1, &len);
+  const char *text = al_checklstring(L, 1, &len, "line.print_above");
   fflush(stdout);
   if (in.rl_active) rl_clear_visible_line();
   fwrite(text, 1, len, stderr);

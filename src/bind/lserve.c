@@ -196,8 +196,8 @@ static void read_opts(lua_State *L, al_serve_opts *o) {
 
 /* core.listen(opts, dispatch) -> server */
 static int l_listen(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TTABLE, "serve.listen");
+  al_checktype(L, 2, LUA_TFUNCTION, "serve.listen");
   al_serve_opts o;
   read_opts(L, &o);
   lserver *ls = lua_newuserdatauv(L, sizeof *ls, 1);
@@ -220,7 +220,9 @@ static int l_listen(lua_State *L) {
 
 /* {====================================================== server methods */
 
-static lserver *check_server(lua_State *L) { return luaL_checkudata(L, 1, SERVER_MT); }
+static lserver *check_server(lua_State *L, const char *fname) {
+  return al_checkudata(L, 1, SERVER_MT, fname, "a server");
+}
 
 static void stop(lserver *ls) {
   if (!ls->s) return;
@@ -232,7 +234,7 @@ static void stop(lserver *ls) {
 }
 
 static int l_port(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:port");
   if (!ls->s) return 0;
   lua_pushinteger(L, al_serve_port(ls->s));
   return 1;
@@ -253,7 +255,7 @@ static void cancel_wait(al_task *t) {
 
 /* srv:wait(): until a drain is over; then the server is stopped. */
 static int l_wait(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:wait");
   if (!ls->s || ls->drained) { stop(ls); return 0; }
   if (ls->waiter) return al_argerror(L, "server:wait", "another task waits for this server already");
   al_task *t = al_task_current(L, "server:wait");
@@ -263,19 +265,19 @@ static int l_wait(lua_State *L) {
 }
 
 static int l_drain(lua_State *L) {
-  lserver *ls = check_server(L);
-  double grace = luaL_optnumber(L, 2, 10);
+  lserver *ls = check_server(L, "server:drain");
+  double grace = lua_isnoneornil(L, 2) ? 10 : al_checknumber(L, 2, "server:drain");
   if (ls->s) al_serve_drain(ls->s, grace);
   return 0;
 }
 
 static int l_stop(lua_State *L) {
-  stop(check_server(L));
+  stop(check_server(L, "server:stop"));
   return 0;
 }
 
 static int l_stats(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:stats");
   al_serve_stats st;
   memset(&st, 0, sizeof st);
   if (ls->s) al_serve_stats_get(ls->s, &st);
@@ -299,7 +301,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_server_gc(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:__gc");
   ls->closing = 1;          /* the state is closing: the callbacks must not touch it */
   if (ls->s) { al_serve_free(ls->s); ls->s = NULL; }
   return 0;
@@ -311,10 +313,10 @@ static int l_server_gc(lua_State *L) {
 
 /* h:respond(status, headers, body) -> bool: false when the server answered already. */
 static int l_respond(lua_State *L) {
-  lreq *h = luaL_checkudata(L, 1, REQUEST_MT);
-  int status = (int)luaL_checkinteger(L, 2);
+  lreq *h = al_checkudata(L, 1, REQUEST_MT, "request:respond", "a request");
+  int status = (int)al_checkinteger(L, 2, "request:respond");
   size_t len = 0;
-  const char *body = luaL_optlstring(L, 4, "", &len);
+  const char *body = al_optlstring(L, 4, "", &len, "request:respond");
   if (!h->r) { lua_pushboolean(L, 0); return 1; }
   const char *hd[2 * MAX_HEADERS];
   size_t n = 0;

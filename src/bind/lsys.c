@@ -165,7 +165,7 @@ void al_sys_drop_temps(lua_State *L) {
 /* sys.tmpfile(path) -> file, tmpname | nil, message: a new temporary file beside 'path', open
 ** for writing, that only sys.commit(file, path) puts in place. */
 static int l_tmpfile(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "sys.tmpfile");
   temps *ts = temps_of(L, 1);
   tmpstream *t = lua_newuserdatauv(L, sizeof *t, 0);
   t->s.f = NULL;
@@ -199,8 +199,8 @@ static int l_tmpfile(lua_State *L) {
 /* sys.commit(file, path) -> true | nil, message: flushes and closes a file from sys.tmpfile,
 ** gives it the user's umask and renames it to 'path'; on failure its temporary file is gone. */
 static int l_commit(lua_State *L) {
-  tmpstream *t = luaL_checkudata(L, 1, LUA_FILEHANDLE);
-  const char *path = luaL_checkstring(L, 2);
+  tmpstream *t = al_checkudata(L, 1, LUA_FILEHANDLE, "sys.commit", "a file");
+  const char *path = al_checklstring(L, 2, NULL, "sys.commit");
   if (t->s.closef != tmp_close) {
     lua_pushnil(L);
     lua_pushstring(L, t->s.closef ? "not a file from sys.tmpfile" : "attempt to use a closed file");
@@ -254,14 +254,16 @@ static int l_source_dir(lua_State *L) {
 /* sys.exec(argv): replaces the process with argv[1] (found in PATH) and its arguments; returns
 ** only on failure: nil and a message. */
 static int l_exec(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "sys.exec");
   int n = (int)luaL_len(L, 1);
   if (n < 1) return al_argerror(L, "sys.exec", "expects a non-empty list");
   const char **argv = lua_newuserdatauv(L, sizeof *argv * ((size_t)n + 1), 0);
+  luaL_checkstack(L, n, "too many arguments");
   for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 1, i);
-    argv[i - 1] = luaL_checkstring(L, -1);
-    lua_pop(L, 1);                     /* the table keeps the string alive */
+    int t = lua_rawgeti(L, 1, i);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+      return al_argerror(L, "sys.exec", "argv[%d] must be a string, got %s", i, luaL_typename(L, -1));
+    argv[i - 1] = lua_tostring(L, -1);   /* stays on the stack: a number's string lives there */
   }
   argv[n] = NULL;
   fflush(stdout);

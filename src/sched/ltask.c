@@ -185,7 +185,7 @@ static int l_others(lua_State *L) {
 /* core.on_failure(fn): fn(err, traceback) hears of each task that fails with nobody waiting
 ** for it, when it fails, instead of at the end of the run (which then does not fail for it). */
 static int l_on_failure(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TFUNCTION, "task.on_failure");
   al_sched *s = al_sched_of(L);
   if (s->failure_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->failure_ref);
   lua_pushvalue(L, 1);
