@@ -241,10 +241,7 @@ static int l_set_completer(lua_State *L) {
 /* line.on_interrupt(fn): Ctrl-C calls fn (outside any task) instead of ending the process. */
 static int l_on_interrupt(lua_State *L) {
   al_checktype(L, 1, LUA_TFUNCTION, "line.on_interrupt");
-  al_sched *s = al_sched_of(L);
-  if (s->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->interrupt_ref);
-  lua_pushvalue(L, 1);
-  s->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  al_sched_on_interrupt(L, 1);
   return 0;
 }
 

@@ -299,6 +299,13 @@ void al_sched_init(al_sched *s, lua_State *L, struct ev_loop *loop, const al_hos
 
 /* {====================================================== parking */
 
+void al_sched_on_interrupt(lua_State *L, int idx) {
+  al_sched *s = al_sched_of(L);
+  lua_pushvalue(L, idx);
+  if (s->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->interrupt_ref);
+  s->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 al_http *al_sched_http(lua_State *L) {
   al_sched *s = al_sched_of(L);
   if (!s->http) {

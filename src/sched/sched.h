@@ -83,6 +83,9 @@ void al_sched_init(al_sched *s, lua_State *L, struct ev_loop *loop, const al_hos
 void al_sched_drain(al_sched *s);
 /* The scheduler that runs 'L' (any thread of the state). */
 al_sched *al_sched_of(lua_State *L);
+/* Makes the function at 'idx' the one ^C calls (outside any task) instead of ending the run:
+** the REPL's. The host's signal handling reads it. */
+void al_sched_on_interrupt(lua_State *L, int idx);
 /* The HTTP core on the scheduler's loop, made on first use (libcurl is opened then); raises a
 ** kind = "network" error when it cannot be made. The host frees it after the state. */
 al_http *al_sched_http(lua_State *L);
