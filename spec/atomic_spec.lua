@@ -91,6 +91,21 @@ describe("sys.tmpfile and sys.commit", function()
   before_each(function() dir = S.tmpdir() end)
   after_each(function() os.execute("rm -rf " .. S.quote(dir)) end)
 
+  it("refuse bad arguments with kind = argument, as sys.exec does", function()
+    local f = sys.tmpfile(dir .. "/a.txt")
+    for _, call in ipairs {
+      function() return sys.tmpfile({}) end,
+      function() return sys.commit("not a file", dir .. "/a.txt") end,
+      function() return sys.commit(f, {}) end,
+      function() return sys.exec("ls") end,
+      function() return sys.exec({ "ls", {} }) end,
+    } do
+      local err = S.fails(call)
+      assert.equal("argument", err.kind, tostring(err))
+    end
+    f:close()
+  end)
+
   it("give an io file whose close removes it, and commit only once", function()
     local f, tmp = sys.tmpfile(dir .. "/a.txt")
     assert.equal("600", mode(tmp))

@@ -190,6 +190,11 @@ describe("autolua.task", function()
     assert.same({ false, "cannot resume dead coroutine" }, { coroutine.resume(co) })
   end)
 
+  it("refuses a hook that is not a function with kind = argument", function()
+    local core = require "autolua.task.core"
+    assert.equal("argument", S.fails(core.on_failure, 42).kind)
+  end)
+
   it("gives park and wake to Lua code", function()
     local core = require "autolua.task.core"
     local waiter = task.spawn(function() return core.park() end)

@@ -1,6 +1,6 @@
 -- The lua-compatible command line, as lua.c's pmain runs it, inside the main task (so that
 -- every chunk may wait on HTTP): LUA_INIT_5_4 or LUA_INIT, then -e, -l and -W in their order,
--- the script with its arguments, then -i. src/luacli.c has read the options into a plan.
+-- the script with its arguments, then -i. src/host/luacli.c has read the options into a plan.
 local core = require "autolua.luacli.core"
 local sys = require "autolua.sys"
 

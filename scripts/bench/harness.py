@@ -172,7 +172,7 @@ class Env:
             if self.want(peer) and not have]
 
     def autolua_header_lines(self):
-        """The lines autolua adds to every request (src/lhttp.c: UA_LINE, AE_LINE)."""
+        """The lines autolua adds to every request (src/bind/lhttp.c: UA_LINE, AE_LINE)."""
         out = subprocess.run([self.autolua, "--version"], stdout=subprocess.PIPE, text=True).stdout
         version = out.split()[1] if out.startswith("autolua ") else "0"
         return ["User-Agent: autolua/" + version, "Accept-Encoding: gzip"]

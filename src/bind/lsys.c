@@ -13,7 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "modules.h"
-#include "runtime.h"
+#include "sched.h"
 #include "lerror.h"
 #include "loader.h"
 #include "tmpfile.h"
@@ -32,7 +32,8 @@ static int l_exit(lua_State *L) {
   int code;
   if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
   else code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
-  al_runtime_exit(al_runtime_of(L), code, lua_toboolean(L, 2));
+  al_sched *s = al_sched_of(L);
+  s->host->exit(s, code, lua_toboolean(L, 2));
   return 0;
 }
 
@@ -110,15 +111,33 @@ static int l_listdir(lua_State *L) {
 typedef struct tmpstream {
   luaL_Stream s;             /* first: the io library takes this for its own handle */
   char *tmp;
+  struct temps *list;        /* the list it is on, while it is */
   struct tmpstream *prev, *next;
 } tmpstream;
 
-static tmpstream *open_temps;
+/* The state's list of them, a userdata in the registry: the state's, not the process's. Its
+** memory outlives every handle's finalizer, as lua_close frees objects only after running
+** them all. */
+typedef struct temps { tmpstream *head; } temps;
+static const char tempskey = 0;   /* its registry key: only the address counts */
+
+static temps *temps_of(lua_State *L, int make) {
+  temps *ts = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tempskey) == LUA_TUSERDATA) ts = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!ts && make) {
+    ts = lua_newuserdatauv(L, sizeof *ts, 0);
+    ts->head = NULL;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tempskey);
+  }
+  return ts;
+}
 
 static void untrack(tmpstream *t) {
-  if (t->prev) t->prev->next = t->next; else if (open_temps == t) open_temps = t->next;
+  if (t->prev) t->prev->next = t->next; else if (t->list && t->list->head == t) t->list->head = t->next;
   if (t->next) t->next->prev = t->prev;
   t->prev = t->next = NULL;
+  t->list = NULL;
 }
 
 static void discard(tmpstream *t) {
@@ -134,9 +153,10 @@ static int tmp_close(lua_State *L) {
   return luaL_fileresult(L, ok, NULL);
 }
 
-void al_sys_drop_temps(void) {
-  while (open_temps) {
-    tmpstream *t = open_temps;
+void al_sys_drop_temps(lua_State *L) {
+  temps *ts = temps_of(L, 0);
+  while (ts && ts->head) {
+    tmpstream *t = ts->head;
     if (t->s.closef) { fclose(t->s.f); t->s.closef = NULL; }
     discard(t);
   }
@@ -145,11 +165,13 @@ void al_sys_drop_temps(void) {
 /* sys.tmpfile(path) -> file, tmpname | nil, message: a new temporary file beside 'path', open
 ** for writing, that only sys.commit(file, path) puts in place. */
 static int l_tmpfile(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = al_checklstring(L, 1, NULL, "sys.tmpfile");
+  temps *ts = temps_of(L, 1);
   tmpstream *t = lua_newuserdatauv(L, sizeof *t, 0);
   t->s.f = NULL;
   t->s.closef = NULL;          /* "closed" until it holds a file */
   t->tmp = NULL;
+  t->list = NULL;
   t->prev = t->next = NULL;
   luaL_setmetatable(L, LUA_FILEHANDLE);
   char *tmp;
@@ -166,9 +188,10 @@ static int l_tmpfile(lua_State *L) {
   }
   t->s.closef = tmp_close;
   t->tmp = tmp;
-  t->next = open_temps;
-  if (open_temps) open_temps->prev = t;
-  open_temps = t;
+  t->list = ts;
+  t->next = ts->head;
+  if (ts->head) ts->head->prev = t;
+  ts->head = t;
   lua_pushstring(L, tmp);
   return 2;
 }
@@ -176,8 +199,8 @@ static int l_tmpfile(lua_State *L) {
 /* sys.commit(file, path) -> true | nil, message: flushes and closes a file from sys.tmpfile,
 ** gives it the user's umask and renames it to 'path'; on failure its temporary file is gone. */
 static int l_commit(lua_State *L) {
-  tmpstream *t = luaL_checkudata(L, 1, LUA_FILEHANDLE);
-  const char *path = luaL_checkstring(L, 2);
+  tmpstream *t = al_checkudata(L, 1, LUA_FILEHANDLE, "sys.commit", "a file");
+  const char *path = al_checklstring(L, 2, NULL, "sys.commit");
   if (t->s.closef != tmp_close) {
     lua_pushnil(L);
     lua_pushstring(L, t->s.closef ? "not a file from sys.tmpfile" : "attempt to use a closed file");
@@ -231,14 +254,16 @@ static int l_source_dir(lua_State *L) {
 /* sys.exec(argv): replaces the process with argv[1] (found in PATH) and its arguments; returns
 ** only on failure: nil and a message. */
 static int l_exec(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  al_checktype(L, 1, LUA_TTABLE, "sys.exec");
   int n = (int)luaL_len(L, 1);
   if (n < 1) return al_argerror(L, "sys.exec", "expects a non-empty list");
   const char **argv = lua_newuserdatauv(L, sizeof *argv * ((size_t)n + 1), 0);
+  luaL_checkstack(L, n, "too many arguments");
   for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 1, i);
-    argv[i - 1] = luaL_checkstring(L, -1);
-    lua_pop(L, 1);                     /* the table keeps the string alive */
+    int t = lua_rawgeti(L, 1, i);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+      return al_argerror(L, "sys.exec", "argv[%d] must be a string, got %s", i, luaL_typename(L, -1));
+    argv[i - 1] = lua_tostring(L, -1);   /* stays on the stack: a number's string lives there */
   }
   argv[n] = NULL;
   fflush(stdout);

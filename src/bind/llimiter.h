@@ -4,6 +4,9 @@
 
 #include <lua.h>
 
+/* The limiters' metatable, in the registry; the only spelling of its name. */
+#define AL_LIMITER_MT "autolua.limiter"
+
 typedef struct al_limiter al_limiter;
 
 al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname);
@@ -15,8 +18,6 @@ int al_limiter_acquire(lua_State *L, al_limiter *lim, double n, double max_wait,
 
 /* In that continuation: pops the admission flag, raises when max_wait ran out. */
 void al_limiter_admitted(lua_State *L, al_limiter *l);
-
-double al_now(void);   /* monotonic seconds: the clock of task.now() and of every limiter */
 
 int luaopen_autolua_limiter(lua_State *L);
 

@@ -91,6 +91,13 @@ lua_Number al_checknumber(lua_State *L, int arg, const char *fname) {
   return n;
 }
 
+lua_Integer al_checkinteger(lua_State *L, int arg, const char *fname) {
+  int isnum;
+  lua_Integer n = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) typeerror(L, arg, fname, "an integer");
+  return n;
+}
+
 lua_Integer al_optinteger(lua_State *L, int arg, lua_Integer def, const char *fname) {
   if (lua_isnoneornil(L, arg)) return def;
   int isnum;

@@ -14,7 +14,7 @@
 #include <readline/history.h>
 #include <lauxlib.h>
 #include "modules.h"
-#include "runtime.h"
+#include "sched.h"
 #include "lerror.h"
 #include "buf.h"
 
@@ -25,6 +25,12 @@ typedef struct reader {
   int eof, tty, rl_active;
 } reader;
 
+/* Process-wide, because readline is: it reads one terminal for the whole process, and its
+** callbacks (the line handler, the completion functions) take no user data, so what they need
+** can only be found here, as lua.c keeps 'globalL' for its signal handler. The same holds for
+** the completion state below. Nothing else in autolua is process-wide but the dlopen'd
+** libraries' tables (curlapi.c, ldigest.c), the umask (tmpfile.c) and the runtime the signal
+** handler reaches (runtime.c). */
 static reader in;
 
 /* {====================================================== reading */
@@ -34,9 +40,9 @@ static void on_rl_line(char *line) {
   rl_callback_handler_remove();
   in.rl_active = 0;
   in.task = NULL;
-  ev_io_stop(t->rt->loop, &in.io);
+  ev_io_stop(t->sched->loop, &in.io);
   if (line) lua_pushstring(t->co, line); else lua_pushnil(t->co);
-  al_wake(t, 1);
+  al_task_wake(t, 1);
   free(line);
 }
 
@@ -66,13 +72,13 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
   al_task *t = in.task;
   if (plain_line(t->co)) {
     in.task = NULL;
-    ev_io_stop(t->rt->loop, &in.io);
-    al_wake(t, 1);
+    ev_io_stop(t->sched->loop, &in.io);
+    al_task_wake(t, 1);
   }
 }
 
 static void cancel_read(al_task *t) {
-  ev_io_stop(t->rt->loop, &in.io);
+  ev_io_stop(t->sched->loop, &in.io);
   if (in.rl_active) { rl_callback_handler_remove(); in.rl_active = 0; }
   in.task = NULL;
 }
@@ -101,8 +107,8 @@ static int l_read(lua_State *L) {
     rl_callback_handler_install(prompt, on_rl_line);
     in.rl_active = 1;
   }
-  ev_io_start(t->rt->loop, &in.io);
-  return al_park(L, t, cancel_read, 0, linek);
+  ev_io_start(t->sched->loop, &in.io);
+  return al_task_park(L, t, cancel_read, 0, linek);
 }
 
 /* line.reset(): Ctrl-C at the prompt: drops what was typed, and the read waiting for a line
@@ -120,9 +126,9 @@ static int l_reset(lua_State *L) {
   al_task *t = in.task;
   if (t) {
     in.task = NULL;
-    ev_io_stop(t->rt->loop, &in.io);
+    ev_io_stop(t->sched->loop, &in.io);
     lua_pushboolean(t->co, 0);
-    al_wake(t, 1);
+    al_task_wake(t, 1);
   }
   return 0;
 }
@@ -131,7 +137,7 @@ static int l_reset(lua_State *L) {
 ** after it, which stay as they were (a background task's report while the user types). */
 static int l_print_above(lua_State *L) {
   size_t len;
-  const char *text = luaL_checklstring(L, 1, &len);
+  const char *text = al_checklstring(L, 1, &len, "line.print_above");
   fflush(stdout);
   if (in.rl_active) rl_clear_visible_line();
   fwrite(text, 1, len, stderr);
@@ -175,6 +181,7 @@ static int l_history_add(lua_State *L) {
 
 /* {====================================================== completion */
 
+/* Process-wide for readline (see 'in' above): its completion functions take no user data. */
 static lua_State *complete_L;
 static int complete_ref = LUA_NOREF;
 static char **found;
@@ -218,11 +225,11 @@ static char **attempt(const char *text, int start, int end) {
 /* line.set_completer(fn(text, before) -> {candidates}) */
 static int l_set_completer(lua_State *L) {
   al_checktype(L, 1, LUA_TFUNCTION, "line.set_completer");
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   if (complete_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, complete_ref);
   lua_pushvalue(L, 1);
   complete_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  complete_L = rt->L;                 /* called from the loop, outside every task */
+  complete_L = s->L;                  /* called from the loop, outside every task */
   rl_attempted_completion_function = attempt;
   rl_completion_append_character = '\0';
   rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/%^#~[]";
@@ -234,10 +241,7 @@ static int l_set_completer(lua_State *L) {
 /* line.on_interrupt(fn): Ctrl-C calls fn (outside any task) instead of ending the process. */
 static int l_on_interrupt(lua_State *L) {
   al_checktype(L, 1, LUA_TFUNCTION, "line.on_interrupt");
-  al_runtime *rt = al_runtime_of(L);
-  if (rt->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
-  lua_pushvalue(L, 1);
-  rt->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  al_sched_on_interrupt(L, 1);
   return 0;
 }
 

@@ -10,10 +10,7 @@
 #include <lua.h>
 #include "sched.h"
 
-typedef struct al_http al_http;
 typedef struct al_runtime al_runtime;
-/* A graceful shutdown (autolua serve): called on the loop for SIGINT or SIGTERM. */
-typedef void (*al_shutdown_fn)(al_runtime *rt, int sig, void *ud);
 
 typedef struct al_runtime {
   lua_State *L;
@@ -21,27 +18,18 @@ typedef struct al_runtime {
   struct al_alloc *alloc; /* the state's allocator (alloc.c) */
   int warn_on, warn_cont; /* warn(): on after "@on"; in the middle of a message */
   struct ev_loop *loop;
-  al_sched sched;
-  al_http *http;
+  al_sched sched;          /* with the HTTP core and the REPL's ^C handler: what bindings use */
   int exit_code;          /* set by failures, os.exit and interrupts */
-  int exiting;            /* shutting down: every task is being cancelled */
   int closing;            /* os.exit(code, true) is closing the state */
   ev_async interrupt;     /* SIGINT, SIGTERM, SIGHUP arrive here from the signal handler */
   volatile sig_atomic_t interrupted;   /* the signal that ends the run, or 0 */
-  int interrupt_ref;      /* a Lua function that handles ^C (the REPL), or LUA_NOREF */
-  int failure_ref;        /* a Lua function told of a task that failed unobserved (the REPL) */
   al_shutdown_fn shutdown_fn;  /* set: SIGINT/SIGTERM drain through it instead of cancelling */
   void *shutdown_ud;
   volatile sig_atomic_t signo;
 } al_runtime;
 
-/* The runtime that owns 'L' (any thread of the state). */
+/* The runtime that owns 'L' (any thread of the state): the one around its scheduler. */
 al_runtime *al_runtime_of(lua_State *L);
-
-/* A task's own coroutine is marked at its birth: the coroutine library treats it as Lua
-** treats the main thread (nothing can resume it, coroutine.yield cannot leave it). */
-void al_mark_task_thread(lua_State *co);
-int al_is_task_thread(lua_State *co);
 
 al_runtime *al_runtime_new(void);
 void al_runtime_free(al_runtime *rt);
@@ -55,10 +43,6 @@ int al_runtime_main(al_runtime *rt, int nargs);
 
 /* Reports an error value of a finished task on stderr with its traceback. */
 void al_runtime_report(al_runtime *rt, const char *what, const char *msg);
-
-/* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
-** reports it at once) and returns 1; returns 0 when it must wait for the end of the run. */
-int al_runtime_unobserved(al_runtime *rt, al_task *t);
 
 /* Routes SIGINT and SIGTERM to 'fn' (NULL: back to cancelling every task). A second signal of
 ** either kind then ends the process at once. */

@@ -34,6 +34,7 @@ void al_checktype(lua_State *L, int arg, int t, const char *fname);
 const char *al_checklstring(lua_State *L, int arg, size_t *len, const char *fname);
 const char *al_optlstring(lua_State *L, int arg, const char *def, size_t *len, const char *fname);
 lua_Number al_checknumber(lua_State *L, int arg, const char *fname);
+lua_Integer al_checkinteger(lua_State *L, int arg, const char *fname);
 lua_Integer al_optinteger(lua_State *L, int arg, lua_Integer def, const char *fname);
 /* 'what' names the object for the error: "a limiter". */
 void *al_checkudata(lua_State *L, int arg, const char *tname, const char *fname, const char *what);

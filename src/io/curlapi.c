@@ -4,6 +4,7 @@
 #include "curlapi.h"
 #include "dynload.h"
 
+/* Process-wide, as dlopen is: the library and its symbols belong to the process. */
 al_curl_api al_curl;
 static void *handle;
 

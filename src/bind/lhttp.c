@@ -14,7 +14,6 @@
 #include "http.h"
 #include "lerror.h"
 #include "llimiter.h"
-#include "runtime.h"
 #include "sched.h"
 #include "url.h"
 
@@ -49,16 +48,6 @@ static void read_options(lua_State *L) {
       al_argerror(L, "http.request", "unknown option '%s'", k ? k : luaL_typename(L, -2));
     lua_replace(L, OPTSLOT(o));
   }
-}
-
-static al_http *http_of(lua_State *L) {
-  al_runtime *rt = al_runtime_of(L);
-  if (!rt->http) {
-    char err[256];
-    rt->http = al_http_new(rt->loop, err, sizeof err);
-    if (!rt->http) al_error_raise(L, "network", "%s", err);
-  }
-  return rt->http;
 }
 
 /* {====================================================== arguments */
@@ -164,11 +153,11 @@ static int safe_header(const char *name) {
 #define EXPECT_LINE "Expect:"
 #define JSON_LINE "Content-Type: application/json"
 
-/* The lists for a request without headers of its own: shared, built once. "Expect:" (no
-** 100-continue round trip before a large body) only where there is a body: libcurl reads the
-** whole list several times for every request. */
-static const struct curl_slist *default_headers(int body, int json) {
-  static struct curl_slist *lists[3];
+/* The lists for a request without headers of its own: shared, built once per HTTP core (which
+** frees them). "Expect:" (no 100-continue round trip before a large body) only where there is
+** a body: libcurl reads the whole list several times for every request. */
+static const struct curl_slist *default_headers(al_http *h, int body, int json) {
+  struct curl_slist **lists = h->shared_headers;
   static const char *const lines[] = {UA_LINE, AE_LINE, EXPECT_LINE, JSON_LINE};
   int which = !body ? 0 : !json ? 1 : 2;
   if (!lists[which])
@@ -295,7 +284,7 @@ static void configure(lua_State *L, al_req *r) {
   int is_json = getopt(L, O_JSON) != LUA_TNIL;
   lua_pop(L, 1);
   build_headers(L, r, body != NULL, is_json);
-  const struct curl_slist *list = r->headers ? r->headers : default_headers(body != NULL, is_json);
+  const struct curl_slist *list = r->headers ? r->headers : default_headers(r->h, body != NULL, is_json);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
     r->o_headers = list;
@@ -550,12 +539,17 @@ static void push_failure(lua_State *L, al_req *r) {
 
 static void notify(al_req *r, al_req_event ev) {
   (void)ev;
-  al_task *t = r->ud;
   /* only a task parked on this very transfer: inside its sink function it may wait elsewhere */
-  if (t->state == AL_PARKED && t->k == transferk && t->kctx == (lua_KContext)r) al_wake(t, 0);
+  al_task_wake_park(r->ud, r->ud_token, 0);
 }
 
 static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
+
+/* Parks the request's task until the transfer has news (notify). */
+static int park_transfer(lua_State *L, al_req *r) {
+  r->ud_token = al_task_park_token(r->ud);
+  return al_task_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+}
 
 /* Raises the error for a 'sink' file that cannot be created: a missing or unusable directory
 ** is the caller's mistake; a name too long (a server's id made it) or no descriptor left is not. */
@@ -576,7 +570,7 @@ static int start(lua_State *L, al_req *r) {
     return sink_error(L, lua_tostring(L, SINKFN), e);
   }
   al_req_start(r);
-  return al_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+  return park_transfer(L, r);
 }
 
 static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -628,7 +622,7 @@ static int transferk(lua_State *L, int status, lua_KContext ctx) {
     al_buf_reset(&r->body);
     return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
   }
-  if (!r->done) return al_park(L, r->ud, cancel_transfer, ctx, transferk);
+  if (!r->done) return park_transfer(L, r);
   if (r->result != CURLE_OK || r->size_mismatch) {
     push_failure(L, r);
     al_req_free(r);
@@ -658,7 +652,7 @@ static int sinkdone(lua_State *L, int status, lua_KContext ctx) {
 
 /* Everything checked and the limiter passed: the transfer is set up and started. */
 static int launch(lua_State *L) {
-  al_req *r = al_req_new(http_of(L));
+  al_req *r = al_req_new(al_sched_http(L));
   if (!r) return al_error_raise(L, "network", "cannot create a curl handle");
   r->ud = al_task_current(L, FNAME);
   if (lua_type(L, SINKFN) == LUA_TFUNCTION) r->sink = AL_SINK_STREAM;
@@ -679,7 +673,7 @@ static int limitedk(lua_State *L, int status, lua_KContext ctx) {
 /* }====================================================== */
 
 static void check_limiter(lua_State *L) {
-  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, "autolua.limiter"))
+  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, AL_LIMITER_MT))
     al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
   lua_replace(L, LIMITER);
 }
@@ -741,7 +735,7 @@ static int l_request(lua_State *L) {
   check_rest(L);
   /* libcurl is loaded and started now, not after the limiter: a request charged at one time
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
-  http_of(L);
+  al_sched_http(L);
   if (!lua_isnil(L, LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */
@@ -754,7 +748,7 @@ static int l_configure(lua_State *L) {
   const char *f = "http.configure";
   if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
     return al_argerror(L, f, "expects a table of settings, got %s", luaL_typename(L, 1));
-  al_http *h = http_of(L);
+  al_http *h = al_sched_http(L);
   if (lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1)) {

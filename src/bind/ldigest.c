@@ -8,7 +8,9 @@
 #include "dynload.h"
 #include "lerror.h"
 
-/* libcrypto is opened on first use (dynload.h); these are the few functions needed. */
+/* libcrypto is opened on first use (dynload.h); these are the few functions needed.
+** Process-wide, as dlopen is: the library and its symbols belong to the process, and any state
+** of the process finds the same ones. */
 static struct {
   int (*Digest)(const void *, size_t, unsigned char *, unsigned int *, const EVP_MD *, ENGINE *);
   const EVP_MD *(*md5)(void);

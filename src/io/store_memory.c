@@ -1,12 +1,12 @@
 /*
-** The in-process store: limiters are the limiter.c arithmetic kept in a hash table by key,
+** The in-process store: limiters are the quota.c arithmetic kept in a hash table by key,
 ** jobs a hash table of items. Every call is decided at once and completed from the loop.
 */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "limiter.h"
+#include "quota.h"
 #include "store_impl.h"
 
 /* A chained string-keyed table; entries are never moved, so pointers to them stay valid. */
@@ -94,7 +94,7 @@ static void tfree(table *t, void (*freeval)(void *)) {
 /* ---- limiters ---- */
 
 typedef struct mlimiter {
-  al_limit lim;
+  al_quota lim;
   double last;            /* the latest slot reserved: later reservations never go before it */
   table beats;            /* owner -> double* expiry */
 } mlimiter;
@@ -102,21 +102,21 @@ typedef struct mlimiter {
 static void free_limiter(void *p) {
   mlimiter *m = p;
   if (!m) return;
-  al_limit_free(&m->lim);
+  al_quota_free(&m->lim);
   tfree(&m->beats, free);
   free(m);
 }
 
 /* The limiter's arithmetic follows the last parameters it was asked with. */
-static int same_params(const al_limit *l, const al_store_limit *p) {
+static int same_params(const al_quota *l, const al_store_limit *p) {
   if (p->kind == AL_STORE_RATE)
-    return l->kind == AL_LIMIT_RATE && l->interval == p->interval && l->burst == p->burst;
-  return l->kind == AL_LIMIT_WINDOW && l->limit == p->limit && l->window == p->window;
+    return l->kind == AL_QUOTA_RATE && l->interval == p->interval && l->burst == p->burst;
+  return l->kind == AL_QUOTA_WINDOW && l->limit == p->limit && l->window == p->window;
 }
 
-static int init_limit(al_limit *l, const al_store_limit *p) {
-  if (p->kind == AL_STORE_RATE) return al_limit_init_rate(l, 1.0, p->interval, p->burst);
-  return al_limit_init_window(l, p->limit, p->window);
+static int init_limit(al_quota *l, const al_store_limit *p) {
+  if (p->kind == AL_STORE_RATE) return al_quota_init_rate(l, 1.0, p->interval, p->burst);
+  return al_quota_init_window(l, p->limit, p->window);
 }
 
 typedef struct mem {
@@ -131,16 +131,16 @@ static mlimiter *limiter_for(mem *m, const char *key, const al_store_limit *p) {
   if (!ml) {
     if (!(ml = calloc(1, sizeof *ml))) return NULL;
     ml->last = -INFINITY;
-    ml->lim.kind = AL_LIMIT_RATE;
+    ml->lim.kind = AL_QUOTA_RATE;
     ml->lim.paused_until = -INFINITY;
     ml->lim.tat = -INFINITY;
     e->val = ml;
   }
   if (p && !same_params(&ml->lim, p)) {
     double paused = ml->lim.paused_until;
-    al_limit fresh;
+    al_quota fresh;
     if (init_limit(&fresh, p) != 0) return NULL;
-    al_limit_free(&ml->lim);
+    al_quota_free(&ml->lim);
     ml->lim = fresh;
     ml->lim.paused_until = paused;
   }
@@ -151,12 +151,12 @@ static void do_reserve(mem *m, al_store_req *r) {
   mlimiter *ml = limiter_for(m, r->key, &r->limit);
   if (!ml) { al_store_fail(r, AL_STORE_NOMEM, "out of memory"); return; }
   double now = al_store_realtime();
-  double at = al_limit_next(&ml->lim, r->n);
+  double at = al_quota_next(&ml->lim, r->n);
   if (at < now) at = now;
   if (at < ml->last) at = ml->last;
   r->res.wait = at - now;
   if (r->max_wait >= 0 && r->res.wait > r->max_wait) { al_store_complete(r); return; }
-  al_limit_take(&ml->lim, at, r->n);
+  al_quota_take(&ml->lim, at, r->n);
   ml->last = at;
   r->res.granted = 1;
   al_store_complete(r);
@@ -165,7 +165,7 @@ static void do_reserve(mem *m, al_store_req *r) {
 static void do_pause(mem *m, al_store_req *r) {
   mlimiter *ml = limiter_for(m, r->key, NULL);
   if (!ml) { al_store_fail(r, AL_STORE_NOMEM, "out of memory"); return; }
-  al_limit_pause_until(&ml->lim, al_store_realtime() + r->seconds);
+  al_quota_pause_until(&ml->lim, al_store_realtime() + r->seconds);
   al_store_complete(r);
 }
 

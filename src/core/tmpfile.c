@@ -26,7 +26,8 @@ int al_tmp_open(const char *path, char **tmp) {
   return fd;
 }
 
-/* umask() can only be read by setting it: read once, before any file of ours is made. */
+/* umask() can only be read by setting it: read once, before any file of ours is made. The
+** umask is the process's, so the copy is too. */
 mode_t al_tmp_mode(void) {
   static int known;
   static mode_t mode;

@@ -1,14 +1,14 @@
 /*
-** Limiter arithmetic (see limiter.h).
+** The limiters' arithmetic (see quota.h).
 */
 #include <math.h>
 #include <stdlib.h>
-#include "limiter.h"
+#include "quota.h"
 
-int al_limit_init_rate(al_limit *l, double rate, double per, double burst) {
+int al_quota_init_rate(al_quota *l, double rate, double per, double burst) {
   if (!(rate > 0) || !(per > 0) || !(burst >= 1) || !isfinite(rate / per)) return -1;
-  *l = (al_limit){0};
-  l->kind = AL_LIMIT_RATE;
+  *l = (al_quota){0};
+  l->kind = AL_QUOTA_RATE;
   l->interval = per / rate;
   l->burst = burst;
   l->tat = -INFINITY;
@@ -16,10 +16,10 @@ int al_limit_init_rate(al_limit *l, double rate, double per, double burst) {
   return 0;
 }
 
-int al_limit_init_window(al_limit *l, int limit, double window) {
+int al_quota_init_window(al_quota *l, int limit, double window) {
   if (limit < 1 || limit > AL_LIMIT_MAX_WINDOW || !(window > 0) || !isfinite(window)) return -1;
-  *l = (al_limit){0};
-  l->kind = AL_LIMIT_WINDOW;
+  *l = (al_quota){0};
+  l->kind = AL_QUOTA_WINDOW;
   l->limit = limit;
   l->window = window;
   l->paused_until = -INFINITY;
@@ -27,44 +27,44 @@ int al_limit_init_window(al_limit *l, int limit, double window) {
   return l->ring ? 0 : -1;
 }
 
-void al_limit_pace(al_limit *l) {
-  if (l->kind == AL_LIMIT_WINDOW) l->spacing = l->window / l->limit;
+void al_quota_pace(al_quota *l) {
+  if (l->kind == AL_QUOTA_WINDOW) l->spacing = l->window / l->limit;
 }
 
-void al_limit_backlog(al_limit *l, int on) {
+void al_quota_backlog(al_quota *l, int on) {
   l->backlogged = on && l->spacing > 0;
 }
 
-void al_limit_free(al_limit *l) {
+void al_quota_free(al_quota *l) {
   free(l->ring);
   l->ring = NULL;
 }
 
-double al_limit_capacity(const al_limit *l) {
-  return l->kind == AL_LIMIT_RATE ? l->burst : (double)l->limit;
+double al_quota_capacity(const al_quota *l) {
+  return l->kind == AL_QUOTA_RATE ? l->burst : (double)l->limit;
 }
 
 /* GCRA: taking 'n' at 't' moves the empty-again time to max(tat, t) + n*interval, which may
 ** lie at most 'burst' intervals ahead of 't'. */
-static double rate_next(const al_limit *l, double n) {
+static double rate_next(const al_quota *l, double n) {
   /* a billionth of an interval of slack, so sums of intervals that round up still fit */
   return l->tat + (n - l->burst) * l->interval - l->interval * 1e-9;
 }
 
 /* The window has room for 'n' once the unit 'limit - n' places before the newest has left it. */
-static double window_next(const al_limit *l, double n) {
+static double window_next(const al_quota *l, double n) {
   int need = l->count + (int)n - l->limit;
   double t = need <= 0 ? -INFINITY : l->ring[(l->head + need - 1) % l->limit] + l->window;
   return l->backlogged && l->next_paced > t ? l->next_paced : t;
 }
 
-double al_limit_next(const al_limit *l, double n) {
-  double t = l->kind == AL_LIMIT_RATE ? rate_next(l, n) : window_next(l, n);
+double al_quota_next(const al_quota *l, double n) {
+  double t = l->kind == AL_QUOTA_RATE ? rate_next(l, n) : window_next(l, n);
   return t > l->paused_until ? t : l->paused_until;
 }
 
-void al_limit_take(al_limit *l, double t, double n) {
-  if (l->kind == AL_LIMIT_RATE) {
+void al_quota_take(al_quota *l, double t, double n) {
+  if (l->kind == AL_QUOTA_RATE) {
     l->tat = (l->tat > t ? l->tat : t) + n * l->interval;
     return;
   }
@@ -79,6 +79,6 @@ void al_limit_take(al_limit *l, double t, double n) {
   }
 }
 
-void al_limit_pause_until(al_limit *l, double t) {
+void al_quota_pause_until(al_quota *l, double t) {
   if (t > l->paused_until) l->paused_until = t;
 }

@@ -152,9 +152,9 @@ static int is_cancel(lua_State *L) {
 /* fail(msg): lua.c's report; the run ends with status 1 and the other tasks are cancelled. */
 static int fail(lua_State *L) {
   al_runtime *rt = al_runtime_of(L);
-  al_runtime_report(rt, NULL, luaL_checkstring(L, 1));
+  al_runtime_report(rt, NULL, al_checklstring(L, 1, NULL, "luacli.fail"));
   if (rt->exit_code == 0) rt->exit_code = 1;
-  al_sched_cancel_all(rt);
+  al_sched_cancel_all(&rt->sched);
   return 0;
 }
 

@@ -502,5 +502,6 @@ void al_http_free(al_http *h) {
   ev_timer_stop(h->loop, &h->timer);
   if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
+  for (int i = 0; i < 3; i++) curl_slist_free_all(h->shared_headers[i]);
   free(h);
 }

@@ -9,7 +9,6 @@
 #include "modules.h"
 #include "serve.h"
 #include "sched.h"
-#include "runtime.h"
 #include "lerror.h"
 
 #define SERVER_MT "autolua.server"
@@ -18,7 +17,7 @@
 
 typedef struct lserver {
   al_server *s;
-  al_runtime *rt;
+  al_sched *sched;
   int self_ref;              /* anchors the userdata (and its dispatcher) while it listens */
   al_task *waiter;           /* the task in srv:wait() */
   int drained, closing;
@@ -116,12 +115,12 @@ static int start_handler(lua_State *L) {
 
 static void on_start(void *ud, al_sreq *r) {
   lserver *ls = ud;
-  lua_State *L = ls->rt->L;
+  lua_State *L = ls->sched->L;
   lua_pushcfunction(L, start_handler);
   lua_pushlightuserdata(L, ls);
   lua_pushlightuserdata(L, r);
   if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    al_runtime_report(ls->rt, "serve: cannot start a handler: ", lua_tostring(L, -1));
+    ls->sched->host->report(ls->sched, "serve: cannot start a handler: ", lua_tostring(L, -1));
     lua_pop(L, 1);
     lreq *h = al_sreq_user(r);
     if (!h || !h->task) {
@@ -144,7 +143,7 @@ static void on_release(void *ud, al_sreq *r) {
   al_sreq_set_user(r, NULL);
   if (!h) return;
   h->r = NULL;
-  if (!ls->closing) luaL_unref(ls->rt->L, LUA_REGISTRYINDEX, h->ref);
+  if (!ls->closing) luaL_unref(ls->sched->L, LUA_REGISTRYINDEX, h->ref);
   h->ref = LUA_NOREF;
 }
 
@@ -153,7 +152,7 @@ static void on_drained(void *ud) {
   ls->drained = 1;
   al_task *t = ls->waiter;
   ls->waiter = NULL;
-  if (t) al_wake(t, 0);
+  if (t) al_task_wake(t, 0);
 }
 
 /* }====================================================== */
@@ -197,20 +196,20 @@ static void read_opts(lua_State *L, al_serve_opts *o) {
 
 /* core.listen(opts, dispatch) -> server */
 static int l_listen(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  al_checktype(L, 1, LUA_TTABLE, "serve.listen");
+  al_checktype(L, 2, LUA_TFUNCTION, "serve.listen");
   al_serve_opts o;
   read_opts(L, &o);
   lserver *ls = lua_newuserdatauv(L, sizeof *ls, 1);
   memset(ls, 0, sizeof *ls);
-  ls->rt = al_runtime_of(L);
+  ls->sched = al_sched_of(L);
   ls->self_ref = LUA_NOREF;
   luaL_setmetatable(L, SERVER_MT);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 1);
   static const al_serve_cb cb = {on_start, on_abort, on_release, on_drained};
   char err[256];
-  ls->s = al_serve_start(ls->rt->loop, &o, &cb, ls, err, sizeof err);
+  ls->s = al_serve_start(ls->sched->loop, &o, &cb, ls, err, sizeof err);
   if (!ls->s) return al_error_raise(L, "network", "http.serve: %s", err);
   lua_pushvalue(L, -1);
   ls->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -221,19 +220,21 @@ static int l_listen(lua_State *L) {
 
 /* {====================================================== server methods */
 
-static lserver *check_server(lua_State *L) { return luaL_checkudata(L, 1, SERVER_MT); }
+static lserver *check_server(lua_State *L, const char *fname) {
+  return al_checkudata(L, 1, SERVER_MT, fname, "a server");
+}
 
 static void stop(lserver *ls) {
   if (!ls->s) return;
   al_server *s = ls->s;
   ls->s = NULL;
   al_serve_free(s);
-  luaL_unref(ls->rt->L, LUA_REGISTRYINDEX, ls->self_ref);
+  luaL_unref(ls->sched->L, LUA_REGISTRYINDEX, ls->self_ref);
   ls->self_ref = LUA_NOREF;
 }
 
 static int l_port(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:port");
   if (!ls->s) return 0;
   lua_pushinteger(L, al_serve_port(ls->s));
   return 1;
@@ -247,36 +248,36 @@ static int waitk(lua_State *L, int status, lua_KContext ctx) {
 
 /* A cancelled wait (every task cancelled: ^C in a script) stops the server at once. */
 static void cancel_wait(al_task *t) {
-  lserver *ls = t->parked_on;
+  lserver *ls = t->wait;
   ls->waiter = NULL;
   stop(ls);
 }
 
 /* srv:wait(): until a drain is over; then the server is stopped. */
 static int l_wait(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:wait");
   if (!ls->s || ls->drained) { stop(ls); return 0; }
   if (ls->waiter) return al_argerror(L, "server:wait", "another task waits for this server already");
   al_task *t = al_task_current(L, "server:wait");
   ls->waiter = t;
-  t->parked_on = ls;
-  return al_park(L, t, cancel_wait, (lua_KContext)ls, waitk);
+  t->wait = ls;
+  return al_task_park(L, t, cancel_wait, (lua_KContext)ls, waitk);
 }
 
 static int l_drain(lua_State *L) {
-  lserver *ls = check_server(L);
-  double grace = luaL_optnumber(L, 2, 10);
+  lserver *ls = check_server(L, "server:drain");
+  double grace = lua_isnoneornil(L, 2) ? 10 : al_checknumber(L, 2, "server:drain");
   if (ls->s) al_serve_drain(ls->s, grace);
   return 0;
 }
 
 static int l_stop(lua_State *L) {
-  stop(check_server(L));
+  stop(check_server(L, "server:stop"));
   return 0;
 }
 
 static int l_stats(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:stats");
   al_serve_stats st;
   memset(&st, 0, sizeof st);
   if (ls->s) al_serve_stats_get(ls->s, &st);
@@ -300,7 +301,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_server_gc(lua_State *L) {
-  lserver *ls = check_server(L);
+  lserver *ls = check_server(L, "server:__gc");
   ls->closing = 1;          /* the state is closing: the callbacks must not touch it */
   if (ls->s) { al_serve_free(ls->s); ls->s = NULL; }
   return 0;
@@ -312,10 +313,10 @@ static int l_server_gc(lua_State *L) {
 
 /* h:respond(status, headers, body) -> bool: false when the server answered already. */
 static int l_respond(lua_State *L) {
-  lreq *h = luaL_checkudata(L, 1, REQUEST_MT);
-  int status = (int)luaL_checkinteger(L, 2);
+  lreq *h = al_checkudata(L, 1, REQUEST_MT, "request:respond", "a request");
+  int status = (int)al_checkinteger(L, 2, "request:respond");
   size_t len = 0;
-  const char *body = luaL_optlstring(L, 4, "", &len);
+  const char *body = al_optlstring(L, 4, "", &len, "request:respond");
   if (!h->r) { lua_pushboolean(L, 0); return 1; }
   const char *hd[2 * MAX_HEADERS];
   size_t n = 0;
@@ -345,7 +346,7 @@ static int signalk(lua_State *L, int status, lua_KContext ctx) {
   return 1;
 }
 
-static void on_shutdown(al_runtime *rt, int sig, void *ud) {
+static void on_shutdown(al_sched *s, int sig, void *ud) {
   al_task *t = ud;
   if (!t || t->state != AL_PARKED) {           /* a drain runs already: end at once */
     signal(SIGINT, SIG_DFL);
@@ -353,39 +354,40 @@ static void on_shutdown(al_runtime *rt, int sig, void *ud) {
     raise(sig);
     return;
   }
-  al_runtime_on_shutdown(rt, on_shutdown, NULL);   /* the drain starts: no waiter any more */
+  s->host->on_shutdown(s, on_shutdown, NULL);   /* the drain starts: no waiter any more */
   lua_pushstring(t->co, sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  al_wake(t, 1);
+  al_task_wake(t, 1);
 }
 
-static void cancel_signal(al_task *t) { al_runtime_on_shutdown(t->rt, NULL, NULL); }
+static void cancel_signal(al_task *t) { t->sched->host->on_shutdown(t->sched, NULL, NULL); }
 
 /* core.wait_signal() -> "SIGINT" | "SIGTERM": from now on both signals end up here instead of
 ** cancelling every task; a second one ends the process at once. */
 static int l_wait_signal(lua_State *L) {
   al_task *t = al_task_current(L, "serve.wait_signal");
   lua_settop(L, 0);
-  al_runtime_on_shutdown(t->rt, on_shutdown, t);
-  return al_park(L, t, cancel_signal, 0, signalk);
+  t->sched->host->on_shutdown(t->sched, on_shutdown, t);
+  return al_task_park(L, t, cancel_signal, 0, signalk);
 }
 
 /* core.release_signals(): SIGINT and SIGTERM go back to the runtime's usual handling. */
 static int l_release_signals(lua_State *L) {
-  al_runtime_on_shutdown(al_runtime_of(L), NULL, NULL);
+  al_sched *s = al_sched_of(L);
+  s->host->on_shutdown(s, NULL, NULL);
   return 0;
 }
 
 static int l_live(lua_State *L) {
-  lua_pushinteger(L, al_runtime_of(L)->sched.live);
+  lua_pushinteger(L, al_sched_of(L)->live);
   return 1;
 }
 
 /* Cancels every task but the running one; returns how many were cancelled. */
 static int l_cancel_others(lua_State *L) {
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   int n = 0;
-  for (al_task *t = rt->sched.all; t; t = t->all_next) {
-    if (t == rt->sched.current || t->state >= AL_DONE || t->cancelled) continue;
+  for (al_task *t = s->all; t; t = t->all_next) {
+    if (t == s->current || t->state >= AL_DONE || t->cancelled) continue;
     al_task_cancel(t);
     n++;
   }

@@ -8,7 +8,6 @@
 #include "modules.h"
 #include "sched.h"
 #include "lerror.h"
-#include "runtime.h"
 
 static lua_State *getco(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
@@ -45,10 +44,10 @@ static int wrap_error(lua_State *L, lua_State *co) {
 static int run(lua_State *L, lua_State *co, int narg, int wrap) {
   int nres;
   int st = lua_resume(co, L, narg, &nres);
-  if (st == LUA_YIELD && nres > 0 && al_is_park(lua_touserdata(co, -1))) {
+  if (st == LUA_YIELD && nres > 0 && al_task_is_park(lua_touserdata(co, -1))) {
     lua_pop(co, nres);
     lua_settop(L, 1);
-    lua_pushlightuserdata(L, al_park_key());
+    lua_pushlightuserdata(L, al_task_park_key());
     return lua_yieldk(L, 1, (lua_KContext)wrap, resumek);   /* on to the scheduler */
   }
   if (st == LUA_OK || st == LUA_YIELD) {
@@ -82,7 +81,7 @@ static int resumek(lua_State *L, int status, lua_KContext ctx) {
 static int co_resume(lua_State *L) {
   lua_State *co = getco(L);
   int narg = lua_gettop(L) - 1;
-  if (al_is_task_thread(co) && co != L) {   /* only the scheduler resumes a task */
+  if (al_task_is_thread(co) && co != L) {   /* only the scheduler resumes a task */
     lua_pushboolean(L, 0);
     lua_pushliteral(L, "cannot resume non-suspended coroutine");
     return 2;
@@ -121,7 +120,7 @@ static int co_wrap(lua_State *L) {
 ** coroutine.yield() there raises lua's error (task.yield() gives the other tasks a turn). */
 
 static int co_yield(lua_State *L) {
-  if (al_is_task_thread(L)) {
+  if (al_task_is_thread(L)) {
     lua_pushliteral(L, "attempt to yield from outside a coroutine");
     return lua_error(L);
   }
@@ -130,20 +129,20 @@ static int co_yield(lua_State *L) {
 
 static int co_running(lua_State *L) {
   int ismain = lua_pushthread(L);
-  lua_pushboolean(L, ismain || al_is_task_thread(L));
+  lua_pushboolean(L, ismain || al_task_is_thread(L));
   return 2;
 }
 
 static int co_isyieldable(lua_State *L) {
   lua_State *co = lua_isnone(L, 1) ? L : getco(L);
-  lua_pushboolean(L, lua_isyieldable(co) && !al_is_task_thread(co));
+  lua_pushboolean(L, lua_isyieldable(co) && !al_task_is_thread(co));
   return 1;
 }
 
 /* Another task's thread is "normal" (alive, and not ours to touch), never "suspended". */
 static int co_status(lua_State *L) {
   lua_State *co = getco(L);
-  if (co != L && al_is_task_thread(co)) {
+  if (co != L && al_task_is_thread(co)) {
     lua_pushliteral(L, "normal");
     return 1;
   }
@@ -155,7 +154,7 @@ static int co_status(lua_State *L) {
 
 static int co_close(lua_State *L) {
   lua_State *co = getco(L);
-  if (co != L && al_is_task_thread(co)) return luaL_error(L, "cannot close a normal coroutine");
+  if (co != L && al_task_is_thread(co)) return luaL_error(L, "cannot close a normal coroutine");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);

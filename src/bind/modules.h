@@ -18,6 +18,6 @@ int luaopen_autolua_serve_core(lua_State *L);
 
 void al_coro_install(lua_State *L);   /* coroutine.resume/wrap that pass parks on */
 void al_sys_install(lua_State *L);    /* os.exit that cleans up */
-void al_sys_drop_temps(void);         /* removes sys.tmpfile's files not committed (at exit) */
+void al_sys_drop_temps(lua_State *L); /* removes sys.tmpfile's files not committed (at exit) */
 
 #endif

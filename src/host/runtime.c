@@ -3,7 +3,7 @@
 ** turns what happened into an exit status.
 */
 #include <signal.h>
-#include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,25 +23,30 @@
 ** os.exit ends the process without closing the state. */
 static al_runtime *g_rt;
 
-/* Every thread's extra space holds the runtime's address (new threads copy it from the main
-** thread); a task's own thread has the lowest bit set as well, which an aligned address never
-** has. */
-#define TASK_BIT ((uintptr_t)1)
-
 /* The signals that end a run cleanly (see on_signal). */
 static const int ended_by[] = {SIGINT, SIGTERM, SIGHUP};
 
 al_runtime *al_runtime_of(lua_State *L) {
-  return (al_runtime *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
+  return (al_runtime *)((char *)al_sched_of(L) - offsetof(al_runtime, sched));
 }
 
-void al_mark_task_thread(lua_State *co) {
-  *(uintptr_t *)lua_getextraspace(co) |= TASK_BIT;
+static al_runtime *runtime_of_sched(al_sched *s) {
+  return (al_runtime *)((char *)s - offsetof(al_runtime, sched));
 }
 
-int al_is_task_thread(lua_State *co) {
-  return (*(uintptr_t *)lua_getextraspace(co) & TASK_BIT) != 0;
+static void report(al_sched *s, const char *what, const char *msg) {
+  al_runtime_report(runtime_of_sched(s), what, msg);
 }
+
+static void exit_hook(al_sched *s, int code, int close) {
+  al_runtime_exit(runtime_of_sched(s), code, close);
+}
+
+static void on_shutdown_hook(al_sched *s, al_shutdown_fn fn, void *ud) {
+  al_runtime_on_shutdown(runtime_of_sched(s), fn, ud);
+}
+
+static const al_host_hooks hooks = {report, exit_hook, on_shutdown_hook};
 
 /* {====================================================== interruption */
 
@@ -67,13 +72,13 @@ static void on_signal(int sig) {
     ev_async_send(g_rt->loop, &g_rt->interrupt);
     return;
   }
-  if (sig != SIGINT || g_rt->interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
+  if (sig != SIGINT || g_rt->sched.interrupt_ref == LUA_NOREF) {   /* the REPL handles every ^C itself */
     signal(sig, SIG_DFL);
     if (!g_rt->interrupted) g_rt->interrupted = sig;   /* the first signal gives the status */
   }
   al_task *t = g_rt->sched.current;
   /* not the REPL's own loop: caught between two reads, it would end the REPL */
-  if (t && !(t->is_main && g_rt->interrupt_ref != LUA_NOREF))
+  if (t && !(t->is_main && g_rt->sched.interrupt_ref != LUA_NOREF))
     lua_sethook(t->co, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   ev_async_send(g_rt->loop, &g_rt->interrupt);
 }
@@ -82,15 +87,15 @@ static void on_interrupt(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)revents;
   al_runtime *rt = w->data;
   if (rt->shutdown_fn) {
-    rt->shutdown_fn(rt, rt->signo, rt->shutdown_ud);
+    rt->shutdown_fn(&rt->sched, rt->signo, rt->shutdown_ud);
     return;
   }
-  if (rt->interrupted || rt->interrupt_ref == LUA_NOREF) {
-    al_sched_cancel_all(rt);
+  if (rt->interrupted || rt->sched.interrupt_ref == LUA_NOREF) {
+    al_sched_cancel_all(&rt->sched);
     return;
   }
   lua_State *L = rt->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->interrupt_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->sched.interrupt_ref);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
     al_runtime_report(rt, "interrupt handler: ", al_error_tostring(L, -1));
     lua_pop(L, 2);
@@ -174,15 +179,12 @@ al_runtime *al_runtime_new(void) {
   /* not ev_default_loop: it reaps every child, which breaks os.execute and io.popen */
   rt->loop = ev_loop_new(EVFLAG_AUTO);
   rt->L = new_state(rt);
-  rt->interrupt_ref = LUA_NOREF;
   rt->progname = "autolua";
-  rt->failure_ref = LUA_NOREF;
   if (!rt->loop || !rt->L) { fprintf(stderr, "autolua: cannot start (out of memory)\n"); exit(1); }
   g_rt = rt;
   lua_State *L = rt->L;
-  *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)rt;
+  al_sched_init(&rt->sched, L, rt->loop, &hooks);   /* before any thread: they copy its address */
   luaL_openlibs(L);
-  al_sched_init(rt);
   preload(L, "autolua.error", luaopen_autolua_error);
   preload(L, "autolua.task.core", luaopen_autolua_task_core);
   preload(L, "autolua.http.core", luaopen_autolua_http_core);
@@ -194,8 +196,6 @@ al_runtime *al_runtime_new(void) {
   preload(L, "dexi.core", luaopen_dexi_core);
   preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
-  luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
-  lua_pop(L, 1);
   al_loader_install(L);
   al_coro_install(L);
   al_sys_install(L);
@@ -220,8 +220,8 @@ void al_runtime_free(al_runtime *rt) {
   ev_async_stop(rt->loop, &rt->interrupt);
   lua_close(rt->L);              /* finalizers still need the loop and the HTTP core */
   al_alloc_free(rt->alloc);
-  if (rt->http) {
-    al_http_free(rt->http);
+  if (rt->sched.http) {
+    al_http_free(rt->sched.http);
     curl_global_cleanup();
   }
   ev_ref(rt->loop);
@@ -257,25 +257,11 @@ void al_runtime_report(al_runtime *rt, const char *what, const char *msg) {
   fflush(stderr);
 }
 
-int al_runtime_unobserved(al_runtime *rt, al_task *t) {
-  if (rt->failure_ref == LUA_NOREF) return 0;
-  lua_State *L = rt->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failure_ref);
-  lua_pushvalue(t->co, 1);
-  lua_xmove(t->co, L, 1);
-  lua_pushvalue(t->co, 2);
-  lua_xmove(t->co, L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    al_runtime_report(rt, "failure handler: ", lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  return 1;
-}
-
 /* After the loop: errors nobody waited for, and tasks nothing can wake any more. */
 static void settle(al_runtime *rt) {
   al_task *t;
-  while ((t = al_q_pop(&rt->sched.failed)) != NULL) {
+  if (rt->sched.main_failed && rt->exit_code == 0) rt->exit_code = 1;
+  while ((t = al_queue_pop(&rt->sched.failed)) != NULL) {
     al_runtime_report(rt, "error in a task nobody waited for: ", lua_tostring(t->co, 2));
     if (rt->exit_code == 0) rt->exit_code = 1;
     luaL_unref(rt->L, LUA_REGISTRYINDEX, t->ref);
@@ -319,10 +305,10 @@ void al_runtime_exit(al_runtime *rt, int code, int close) {
     al_runtime_free(rt);
     exit(code);
   }
-  if (rt->http) {   /* removes the temporary files of unfinished downloads */
-    al_http_free(rt->http);
-    rt->http = NULL;
+  if (rt->sched.http) {   /* removes the temporary files of unfinished downloads */
+    al_http_free(rt->sched.http);
+    rt->sched.http = NULL;
   }
-  al_sys_drop_temps();
+  al_sys_drop_temps(rt->L);
   exit(code);
 }

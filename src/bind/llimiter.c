@@ -2,48 +2,81 @@
 ** autolua.limiter: limiters as userdata, with a FIFO queue of parked tasks woken by one timer.
 */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <lauxlib.h>
 #include "modules.h"
-#include "limiter.h"
+#include "clock.h"
+#include "quota.h"
 #include "llimiter.h"
 #include "lerror.h"
-#include "runtime.h"
+#include "sched.h"
 
-#define LIMITER_MT "autolua.limiter"
 #define REGISTRY_KEY "autolua.limiters"
 
+/* A task waiting for a limiter: the limiter's own record, in its FIFO, not fields of the task.
+** The token names the park it waits in; a wake for another one is dropped. */
+typedef struct waiter {
+  al_task *t;
+  struct al_limiter *l;
+  unsigned token;
+  double want;               /* units asked for */
+  double parked_at;          /* when it started waiting */
+  ev_timer max_wait;
+  struct waiter *prev, *next;
+} waiter;
+
 struct al_limiter {
-  al_limit lim;
-  al_runtime *rt;
-  al_queue waiting;
+  al_quota lim;
+  al_sched *sched;
+  struct { waiter *head, *tail; int n; } waiting;
   ev_timer timer;
   double acquired, waited;
   char key[64];
 };
 
-double al_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 al_limiter *al_limiter_check(lua_State *L, int idx, const char *fname) {
-  return al_checkudata(L, idx, LIMITER_MT, fname, "a limiter");
+  return al_checkudata(L, idx, AL_LIMITER_MT, fname, "a limiter");
 }
 
 /* {====================================================== the queue */
 
 static void arm(al_limiter *l) {
-  struct ev_loop *loop = l->rt->loop;
+  struct ev_loop *loop = l->sched->loop;
   ev_timer_stop(loop, &l->timer);
   if (!l->waiting.head) return;
-  double at = al_limit_next(&l->lim, l->waiting.head->want);
+  double at = al_quota_next(&l->lim, l->waiting.head->want);
   ev_now_update(loop);
-  double delay = at - al_now();
+  double delay = at - al_clock_now();
   ev_timer_set(&l->timer, delay > 0 ? delay : 0., 0.);
   ev_timer_start(loop, &l->timer);
+}
+
+static void enqueue(al_limiter *l, waiter *w) {
+  w->next = NULL;
+  w->prev = l->waiting.tail;
+  if (l->waiting.tail) l->waiting.tail->next = w; else l->waiting.head = w;
+  l->waiting.tail = w;
+  l->waiting.n++;
+}
+
+/* Takes 'w' out of the queue and frees it, its timer stopped. */
+static void drop(al_limiter *l, waiter *w) {
+  if (w->prev) w->prev->next = w->next; else l->waiting.head = w->next;
+  if (w->next) w->next->prev = w->prev; else l->waiting.tail = w->prev;
+  l->waiting.n--;
+  ev_timer_stop(l->sched->loop, &w->max_wait);
+  free(w);
+}
+
+/* Wakes the waiter's task with 'ok' as the admission flag and drops the record. */
+static void release(al_limiter *l, waiter *w, int ok) {
+  al_task *t = w->t;
+  unsigned token = w->token;
+  drop(l, w);
+  lua_pushboolean(t->co, ok);
+  al_task_wake_park(t, token, 1);
 }
 
 /* How late a timer may run and still count as on time: the poll's millisecond rounding. */
@@ -53,27 +86,24 @@ static void arm(al_limiter *l) {
 ** timer's rounding never accumulates into drift. A wake-up much later than that (the machine
 ** was busy) is charged when it really went: charging it at the schedule would let the next
 ** requests catch up and crowd into the same window as this one. */
-static void admit(al_limiter *l, al_task *t, double at, double now) {
-  al_q_remove(t);
-  ev_timer_stop(l->rt->loop, &t->timer);
-  int spaced = l->lim.kind == AL_LIMIT_RATE || l->lim.backlogged;
-  al_limit_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, t->want);
-  l->acquired += t->want;
-  l->waited += now - t->parked_at;
-  lua_pushboolean(t->co, 1);
-  al_wake(t, 1);
+static void admit(al_limiter *l, waiter *w, double at, double now) {
+  int spaced = l->lim.kind == AL_QUOTA_RATE || l->lim.backlogged;
+  al_quota_take(&l->lim, spaced && now - at <= ON_TIME ? at : now, w->want);
+  l->acquired += w->want;
+  l->waited += now - w->parked_at;
+  release(l, w, 1);
 }
 
 static void service(al_limiter *l) {
-  double now = al_now();
-  al_task *t;
-  while ((t = l->waiting.head) != NULL) {
-    double at = al_limit_next(&l->lim, t->want);
+  double now = al_clock_now();
+  waiter *w;
+  while ((w = l->waiting.head) != NULL) {
+    double at = al_quota_next(&l->lim, w->want);
     if (at > now) break;
-    admit(l, t, at, now);
+    admit(l, w, at, now);
   }
   /* a paced window paces only while tasks wait for it */
-  if (!l->waiting.head) al_limit_backlog(&l->lim, 0);
+  if (!l->waiting.head) al_quota_backlog(&l->lim, 0);
   arm(l);
 }
 
@@ -84,20 +114,19 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void on_max_wait(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop; (void)revents;
-  al_task *t = w->data;
-  al_limiter *l = t->parked_on;
-  int was_head = l->waiting.head == t;
-  al_q_remove(t);
-  lua_pushboolean(t->co, 0);
-  al_wake(t, 1);
+  waiter *wr = w->data;
+  al_limiter *l = wr->l;
+  int was_head = l->waiting.head == wr;
+  release(l, wr, 0);
   if (was_head) service(l);
 }
 
 static void cancel_wait(al_task *t) {
-  al_limiter *l = t->parked_on;
-  int was_head = l->waiting.head == t;
-  al_q_remove(t);
-  ev_timer_stop(t->rt->loop, &t->timer);
+  waiter *w = t->wait;
+  al_limiter *l = w->l;
+  int was_head = l->waiting.head == w;
+  t->wait = NULL;
+  drop(l, w);
   if (was_head) service(l);
 }
 
@@ -115,12 +144,12 @@ void al_limiter_admitted(lua_State *L, al_limiter *l) {
 
 int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
                        lua_KContext ctx, lua_KFunction k) {
-  if (!(n > 0) || n > al_limit_capacity(&l->lim))
+  if (!(n > 0) || n > al_quota_capacity(&l->lim))
     return al_argerror(L, "limiter:acquire", "cannot take %f units at once (capacity %f)", n,
-                       al_limit_capacity(&l->lim));
-  double now = al_now();
-  if (!l->waiting.head && al_limit_next(&l->lim, n) <= now) {
-    al_limit_take(&l->lim, now, n);
+                       al_quota_capacity(&l->lim));
+  double now = al_clock_now();
+  if (!l->waiting.head && al_quota_next(&l->lim, n) <= now) {
+    al_quota_take(&l->lim, now, n);
     l->acquired += n;
     return 1;
   }
@@ -130,20 +159,24 @@ int al_limiter_acquire(lua_State *L, al_limiter *l, double n, double max_wait,
                   l->key[0] ? " " : "", l->key);
     return lua_error(L);
   }
-  al_limit_backlog(&l->lim, 1);
-  t->want = n;
-  t->parked_at = now;
-  t->parked_on = l;
-  al_q_push(&l->waiting, t);
-  if (l->waiting.head == t) arm(l);
-  if (max_wait > 0) {
-    ev_init(&t->timer, on_max_wait);
-    t->timer.data = t;
-    ev_now_update(l->rt->loop);
-    ev_timer_set(&t->timer, max_wait, 0.);
-    ev_timer_start(l->rt->loop, &t->timer);
+  waiter *w = malloc(sizeof *w);
+  if (!w) {                           /* what Lua raises when its own allocation fails */
+    lua_pushliteral(L, "not enough memory");
+    return lua_error(L);
   }
-  return al_park(L, t, cancel_wait, ctx, k);
+  *w = (waiter){.t = t, .l = l, .token = al_task_park_token(t), .want = n, .parked_at = now};
+  ev_init(&w->max_wait, on_max_wait);
+  w->max_wait.data = w;
+  al_quota_backlog(&l->lim, 1);
+  enqueue(l, w);
+  if (l->waiting.head == w) arm(l);
+  if (max_wait > 0) {
+    ev_now_update(l->sched->loop);
+    ev_timer_set(&w->max_wait, max_wait, 0.);
+    ev_timer_start(l->sched->loop, &w->max_wait);
+  }
+  t->wait = w;
+  return al_task_park(L, t, cancel_wait, ctx, k);
 }
 
 /* }====================================================== */
@@ -180,11 +213,11 @@ static al_limiter *lookup(lua_State *L, const char **key, const char *fname) {
 static al_limiter *newlimiter(lua_State *L, const char *key) {
   al_limiter *l = lua_newuserdatauv(L, sizeof *l, 0);
   memset(l, 0, sizeof *l);
-  l->rt = al_runtime_of(L);
+  l->sched = al_sched_of(L);
   ev_init(&l->timer, on_timer);
   l->timer.data = l;
   if (key) snprintf(l->key, sizeof l->key, "'%s'", key);
-  luaL_setmetatable(L, LIMITER_MT);
+  luaL_setmetatable(L, AL_LIMITER_MT);
   return l;
 }
 
@@ -204,7 +237,7 @@ static int l_rate(lua_State *L) {
   double per = opt_number(L, 1, "per", 1, "limiter.rate");
   double burst = opt_number(L, 1, "burst", 1, "limiter.rate");
   al_limiter *l = newlimiter(L, key);
-  if (al_limit_init_rate(&l->lim, rate, per, burst) != 0)
+  if (al_quota_init_rate(&l->lim, rate, per, burst) != 0)
     return al_argerror(L, "limiter.rate", "needs rate > 0, per > 0 and burst >= 1");
   remember(L, key);
   return 1;
@@ -223,10 +256,10 @@ static int l_window(lua_State *L) {
   lua_pop(L, 1);
   al_limiter *l = newlimiter(L, key);
   if (!(limit >= 1 && limit <= AL_LIMIT_MAX_WINDOW && limit == floor(limit)) ||
-      al_limit_init_window(&l->lim, (int)limit, window) != 0)
+      al_quota_init_window(&l->lim, (int)limit, window) != 0)
     return al_argerror(L, "limiter.window", "needs an integer limit from 1 to %d and window > 0",
                        AL_LIMIT_MAX_WINDOW);
-  if (pace) al_limit_pace(&l->lim);
+  if (pace) al_quota_pace(&l->lim);
   remember(L, key);
   return 1;
 }
@@ -263,10 +296,10 @@ static int l_acquire(lua_State *L) {
 static int l_try(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:try");
   double n = check_units(L, 2, "limiter:try");
-  double now = al_now();
-  int ok = n > 0 && n <= al_limit_capacity(&l->lim) && !l->waiting.head &&
-           al_limit_next(&l->lim, n) <= now;
-  if (ok) { al_limit_take(&l->lim, now, n); l->acquired += n; }
+  double now = al_clock_now();
+  int ok = n > 0 && n <= al_quota_capacity(&l->lim) && !l->waiting.head &&
+           al_quota_next(&l->lim, n) <= now;
+  if (ok) { al_quota_take(&l->lim, now, n); l->acquired += n; }
   lua_pushboolean(L, ok);
   return 1;
 }
@@ -274,7 +307,7 @@ static int l_try(lua_State *L) {
 /* lim:pause_until(t): nothing is admitted before task.now() reaches 't'. */
 static int l_pause_until(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:pause_until");
-  al_limit_pause_until(&l->lim, al_checknumber(L, 2, "limiter:pause_until"));
+  al_quota_pause_until(&l->lim, al_checknumber(L, 2, "limiter:pause_until"));
   arm(l);
   return 0;
 }
@@ -289,7 +322,7 @@ static int l_stats(lua_State *L) {
   lua_pushinteger(L, l->waiting.n);
   lua_setfield(L, -2, "queued");
   double pu = l->lim.paused_until;
-  if (pu > al_now()) { lua_pushnumber(L, pu); lua_setfield(L, -2, "paused_until"); }
+  if (pu > al_clock_now()) { lua_pushnumber(L, pu); lua_setfield(L, -2, "paused_until"); }
   return 1;
 }
 
@@ -310,7 +343,7 @@ static int l_registered(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__tostring");
-  if (l->lim.kind == AL_LIMIT_RATE)
+  if (l->lim.kind == AL_QUOTA_RATE)
     lua_pushfstring(L, "limiter.rate%s%s (%f/s, burst %f)", l->key[0] ? " " : "", l->key,
                     1.0 / l->lim.interval, l->lim.burst);
   else
@@ -321,8 +354,9 @@ static int l_tostring(lua_State *L) {
 
 static int l_gc(lua_State *L) {
   al_limiter *l = al_limiter_check(L, 1, "limiter:__gc");
-  ev_timer_stop(l->rt->loop, &l->timer);
-  al_limit_free(&l->lim);
+  ev_timer_stop(l->sched->loop, &l->timer);
+  while (l->waiting.head) drop(l, l->waiting.head);   /* the state closes with tasks waiting */
+  al_quota_free(&l->lim);
   return 0;
 }
 
@@ -333,7 +367,7 @@ int luaopen_autolua_limiter(lua_State *L) {
     {"acquire", l_acquire}, {"try", l_try}, {"pause_until", l_pause_until},
     {"stats", l_stats}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"rate", l_rate}, {"window", l_window}, {"registered", l_registered}, {NULL, NULL}};
-  luaL_newmetatable(L, LIMITER_MT);
+  luaL_newmetatable(L, AL_LIMITER_MT);
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");

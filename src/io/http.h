@@ -29,6 +29,9 @@ struct al_http {
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
   ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
+  /* Header lists the caller shares between its requests (lhttp.c: the defaults), built once
+  ** and freed with the core. */
+  struct curl_slist *shared_headers[3];
 };
 typedef struct al_http al_http;
 
@@ -57,6 +60,7 @@ struct al_req {
   size_t stream_max;       /* stream sink: pause when this much is waiting */
   void (*notify)(al_req *r, al_req_event ev);
   void *ud;
+  unsigned ud_token;       /* the caller's, with 'ud' (lhttp.c: the park its task waits in) */
   int redirects, cross_origin, body_dropped;   /* lhttp.c's, for the redirects it follows */
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */

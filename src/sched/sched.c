@@ -1,29 +1,45 @@
 /*
 ** Task scheduler: coroutines, a run queue, and the park/wake primitive. See sched.h.
 */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "sched.h"
-#include "runtime.h"
 #include "lerror.h"
-
-#define TASK_MT "autolua.task"
+#include "http.h"
 
 /* The value a parking C function yields: tells the scheduler (and the coroutine wrappers that
 ** pass it through nested coroutines) that the task waits for the core. */
 static char parkkey;
 #define PARK ((void *)&parkkey)
 
-void *al_park_key(void) { return PARK; }
-int al_is_park(void *p) { return p == PARK; }
+void *al_task_park_key(void) { return PARK; }
+int al_task_is_park(void *p) { return p == PARK; }
+
+/* Every thread's extra space holds the scheduler's address (new threads copy it from the main
+** thread); a task's own thread has the lowest bit set as well, which an aligned address never
+** has. */
+#define TASK_BIT ((uintptr_t)1)
+
+al_sched *al_sched_of(lua_State *L) {
+  return (al_sched *)(*(uintptr_t *)lua_getextraspace(L) & ~TASK_BIT);
+}
+
+static void mark_task_thread(lua_State *co) {
+  *(uintptr_t *)lua_getextraspace(co) |= TASK_BIT;
+}
+
+int al_task_is_thread(lua_State *co) {
+  return (*(uintptr_t *)lua_getextraspace(co) & TASK_BIT) != 0;
+}
 
 /* A pass over the run queue resumes at most this many tasks before letting I/O in. */
 #define DRAIN_BATCH 4096
 
 /* {====================================================== queues */
 
-void al_q_push(al_queue *q, al_task *t) {
+void al_queue_push(al_queue *q, al_task *t) {
   t->q_next = NULL;
   t->q_prev = q->tail;
   if (q->tail) q->tail->q_next = t; else q->head = t;
@@ -32,7 +48,7 @@ void al_q_push(al_queue *q, al_task *t) {
   q->n++;
 }
 
-void al_q_remove(al_task *t) {
+void al_queue_remove(al_task *t) {
   al_queue *q = t->q_in;
   if (!q) return;
   if (t->q_prev) t->q_prev->q_next = t->q_next; else q->head = t->q_next;
@@ -42,9 +58,9 @@ void al_q_remove(al_task *t) {
   q->n--;
 }
 
-al_task *al_q_pop(al_queue *q) {
+al_task *al_queue_pop(al_queue *q) {
   al_task *t = q->head;
-  if (t) al_q_remove(t);
+  if (t) al_queue_remove(t);
   return t;
 }
 
@@ -56,20 +72,31 @@ static void rq_push(al_sched *s, al_task *t) {
   s->rq_tail = t;
 }
 
-static void enqueue(al_runtime *rt, al_task *t) {
-  rq_push(&rt->sched, t);
-  if (!ev_is_active(&rt->sched.idle)) ev_idle_start(rt->loop, &rt->sched.idle);
+static void enqueue(al_sched *s, al_task *t) {
+  rq_push(s, t);
+  if (!ev_is_active(&s->idle)) ev_idle_start(s->loop, &s->idle);
 }
 
-void al_wake(al_task *t, int n) {
+void al_task_wake(al_task *t, int n) {
   if (t->state != AL_PARKED) {  /* a second wake of the same park: drop its values */
     lua_pop(t->co, n);
     return;
   }
+  t->token++;                   /* this park ends: a wake meant for it is stale from now on */
+  t->lua_parked = 0;
   t->on_cancel = NULL;
   t->nargs = n;
   t->state = AL_READY;
-  enqueue(t->rt, t);
+  enqueue(t->sched, t);
+}
+
+int al_task_wake_park(al_task *t, unsigned token, int n) {
+  if (t->state != AL_PARKED || t->token != token) {
+    lua_pop(t->co, n);
+    return 0;
+  }
+  al_task_wake(t, n);
+  return 1;
 }
 
 /* {====================================================== spawn and finish */
@@ -90,15 +117,16 @@ static void all_unlink(al_sched *s, al_task *t) {
 }
 
 al_task *al_task_spawn(lua_State *L, int nargs) {
-  al_runtime *rt = al_runtime_of(L);
+  al_sched *s = al_sched_of(L);
   luaL_checktype(L, -(nargs + 1), LUA_TFUNCTION);
   al_task *t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, TASK_MT);
-  t->rt = rt;
+  al_task_pushmeta(L);
+  lua_setmetatable(L, -2);
+  t->sched = s;
   t->co = lua_newthread(L);
   if (!lua_checkstack(t->co, nargs + 1)) al_error_raise(L, "argument", "task.spawn: too many arguments (%d)", nargs);
-  al_mark_task_thread(t->co);
+  mark_task_thread(t->co);
   lua_setiuservalue(L, -2, 1);               /* the handle keeps its coroutine alive */
   lua_insert(L, -(nargs + 2));                /* handle below function and arguments */
   lua_xmove(L, t->co, nargs + 1);
@@ -107,18 +135,18 @@ al_task *al_task_spawn(lua_State *L, int nargs) {
   t->nargs = nargs;
   t->state = AL_NEW;
   ev_init(&t->timer, NULL);
-  all_link(&rt->sched, t);
-  enqueue(rt, t);
+  all_link(s, t);
+  enqueue(s, t);
   return t;
 }
 
 al_task *al_task_check(lua_State *L, int idx, const char *fname) {
-  return al_checkudata(L, idx, TASK_MT, fname, "a task");
+  return al_checkudata(L, idx, AL_TASK_MT, fname, "a task");
 }
 
 static void release(al_task *t) {
   if (t->ref != LUA_NOREF) {
-    luaL_unref(t->rt->L, LUA_REGISTRYINDEX, t->ref);
+    luaL_unref(t->sched->L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
   }
 }
@@ -129,7 +157,7 @@ static int is_cancel_error(lua_State *co) {
 
 /* Keeps the error and a traceback on the dead coroutine: [err, traceback]. */
 static void keep_failure(al_task *t) {
-  lua_State *L = t->rt->L;
+  lua_State *L = t->sched->L;
   const char *msg = al_error_tostring(t->co, -1);
   luaL_traceback(L, t->co, msg, 0);
   lua_pop(t->co, 1);                          /* the string al_error_tostring left */
@@ -144,12 +172,29 @@ static void keep_failure(al_task *t) {
 
 static void wake_waiters(al_task *t) {
   al_task *w;
-  while ((w = al_q_pop(&t->waiters)) != NULL) al_wake(w, 0);
+  while ((w = al_queue_pop(&t->waiters)) != NULL) al_task_wake(w, 0);
+}
+
+/* A task failed and nobody waits for it: hands it to the failure hook if one is set (the REPL
+** reports it at once) and returns 1; returns 0 when it must wait for the end of the run. */
+static int unobserved(al_sched *s, al_task *t) {
+  if (s->failure_ref == LUA_NOREF) return 0;
+  lua_State *L = s->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->failure_ref);
+  lua_pushvalue(t->co, 1);
+  lua_xmove(t->co, L, 1);
+  lua_pushvalue(t->co, 2);
+  lua_xmove(t->co, L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    s->host->report(s, "failure handler: ", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return 1;
 }
 
 static void finish(al_task *t, int status, int nres) {
-  al_runtime *rt = t->rt;
-  all_unlink(&rt->sched, t);
+  al_sched *s = t->sched;
+  all_unlink(s, t);
   if (status == LUA_OK) {
     t->state = AL_DONE;
     t->nres = nres;
@@ -167,13 +212,13 @@ static void finish(al_task *t, int status, int nres) {
   if (t->is_main) {
     if (t->state == AL_FAILED) {
       t->observed = 1;
-      al_runtime_report(rt, NULL, lua_tostring(t->co, 2));
-      if (rt->exit_code == 0) rt->exit_code = 1;
-      al_sched_cancel_all(rt);
+      s->host->report(s, NULL, lua_tostring(t->co, 2));
+      s->main_failed = 1;
+      al_sched_cancel_all(s);
     }
   }
-  if (t->state == AL_FAILED && !t->observed && al_runtime_unobserved(rt, t)) t->observed = 1;
-  if (t->state == AL_FAILED && !t->observed) al_q_push(&rt->sched.failed, t);
+  if (t->state == AL_FAILED && !t->observed && unobserved(s, t)) t->observed = 1;
+  if (t->state == AL_FAILED && !t->observed) al_queue_push(&s->failed, t);
   else release(t);
 }
 
@@ -181,7 +226,7 @@ static void finish(al_task *t, int status, int nres) {
 
 /* {====================================================== run queue */
 
-static void resume(al_runtime *rt, al_task *t) {
+static void resume(al_sched *s, al_task *t) {
   int nres;
   lua_State *co = t->co;
   if (t->state == AL_NEW && t->cancelled) {
@@ -191,16 +236,16 @@ static void resume(al_runtime *rt, al_task *t) {
     return;
   }
   t->state = AL_RUNNING;
-  rt->sched.current = t;
+  s->current = t;
   int st = lua_resume(co, NULL, t->nargs, &nres);
-  rt->sched.current = NULL;
+  s->current = NULL;
   t->nargs = 0;
   if (st == LUA_YIELD) {
     int parked = nres > 0 && lua_touserdata(co, -1) == PARK;
     lua_pop(co, nres);
     if (!parked) {          /* a bare coroutine.yield() in a task: give others a turn */
       t->state = AL_READY;
-      enqueue(rt, t);
+      enqueue(s, t);
     } else if (t->state == AL_RUNNING) {
       t->state = AL_PARKED;
     }
@@ -209,15 +254,14 @@ static void resume(al_runtime *rt, al_task *t) {
   finish(t, st, st == LUA_OK ? lua_gettop(co) : 0);
 }
 
-void al_sched_drain(al_runtime *rt) {
-  al_sched *s = &rt->sched;
+void al_sched_drain(al_sched *s) {
   for (int i = 0; i < DRAIN_BATCH && s->rq_head; i++) {
     al_task *t = s->rq_head;
     s->rq_head = t->rq_next;
     if (!s->rq_head) s->rq_tail = NULL;
-    resume(rt, t);
+    resume(s, t);
   }
-  if (!s->rq_head && ev_is_active(&s->idle)) ev_idle_stop(rt->loop, &s->idle);
+  if (!s->rq_head && ev_is_active(&s->idle)) ev_idle_stop(s->loop, &s->idle);
 }
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
@@ -234,32 +278,53 @@ static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) {
   (void)loop; (void)w; (void)revents;   /* only there to make the poll not block */
 }
 
-void al_sched_init(al_runtime *rt) {
-  al_sched *s = &rt->sched;
+void al_sched_init(al_sched *s, lua_State *L, struct ev_loop *loop, const al_host_hooks *host) {
   memset(s, 0, sizeof *s);
+  s->L = L;
+  s->loop = loop;
+  s->host = host;
+  s->failure_ref = s->interrupt_ref = LUA_NOREF;
+  *(uintptr_t *)lua_getextraspace(L) = (uintptr_t)s;
   ev_prepare_init(&s->prepare, on_prepare);
   ev_check_init(&s->check, on_check);
   ev_idle_init(&s->idle, on_idle);
-  s->prepare.data = s->check.data = rt;
-  ev_prepare_start(rt->loop, &s->prepare);
-  ev_check_start(rt->loop, &s->check);
-  ev_unref(rt->loop);                   /* the hooks alone do not keep the loop running */
-  ev_unref(rt->loop);
+  s->prepare.data = s->check.data = s;
+  ev_prepare_start(loop, &s->prepare);
+  ev_check_start(loop, &s->check);
+  ev_unref(loop);                       /* the hooks alone do not keep the loop running */
+  ev_unref(loop);
 }
 
 /* }====================================================== */
 
 /* {====================================================== parking */
 
+void al_sched_on_interrupt(lua_State *L, int idx) {
+  al_sched *s = al_sched_of(L);
+  lua_pushvalue(L, idx);
+  if (s->interrupt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->interrupt_ref);
+  s->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+al_http *al_sched_http(lua_State *L) {
+  al_sched *s = al_sched_of(L);
+  if (!s->http) {
+    char err[256];
+    s->http = al_http_new(s->loop, err, sizeof err);
+    if (!s->http) al_error_raise(L, "network", "%s", err);
+  }
+  return s->http;
+}
+
 al_task *al_task_current(lua_State *L, const char *what) {
-  al_task *t = al_runtime_of(L)->sched.current;
+  al_task *t = al_sched_of(L)->current;
   if (!t || !lua_isyieldable(L))
     al_error_raise(L, "argument", "%s cannot wait here: not inside a task, or across a C-call "
                    "boundary (a metamethod, an iterator of a C function, table.sort)", what);
   return t;
 }
 
-int al_raise_cancelled(lua_State *L) {
+int al_task_raise_cancelled(lua_State *L) {
   al_error_push(L, "cancelled", "task cancelled");
   return lua_error(L);
 }
@@ -268,19 +333,20 @@ static int parkk(lua_State *L, int status, lua_KContext ctx) {
   al_task *t = (al_task *)ctx;
   if (t->cancelled) {
     lua_settop(L, t->kbase);
-    return al_raise_cancelled(L);
+    return al_task_raise_cancelled(L);
   }
   return t->k(L, status, t->kctx);
 }
 
-int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k) {
+int al_task_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, lua_KFunction k) {
   /* set before the hook can run: it finds what to undo in 'kctx', and a stale one (the last
   ** park's request, freed already) would be undone twice */
   t->k = k;
   t->kctx = ctx;
-  if (t->cancelled) {
+  if (t->cancelled) {           /* no park begins: its client's marks go too */
+    t->lua_parked = 0;
     if (on_cancel) { t->on_cancel = on_cancel; on_cancel(t); t->on_cancel = NULL; }
-    return al_raise_cancelled(L);
+    return al_task_raise_cancelled(L);
   }
   t->on_cancel = on_cancel;
   t->kbase = lua_gettop(L);
@@ -289,7 +355,7 @@ int al_park(lua_State *L, al_task *t, al_cancel_fn on_cancel, lua_KContext ctx, 
   return lua_yieldk(L, 1, (lua_KContext)t, parkk);
 }
 
-int al_park_nvals(lua_State *L, al_task *t) {
+int al_task_park_nvals(lua_State *L, al_task *t) {
   return lua_gettop(L) - t->kbase;
 }
 
@@ -300,13 +366,12 @@ void al_task_cancel(al_task *t) {
     al_cancel_fn fn = t->on_cancel;
     t->on_cancel = NULL;
     if (fn) fn(t);
-    if (t->state == AL_PARKED) al_wake(t, 0);   /* the hook may have woken it already */
+    if (t->state == AL_PARKED) al_task_wake(t, 0);   /* the hook may have woken it already */
   }
 }
 
-void al_sched_cancel_all(al_runtime *rt) {
-  rt->exiting = 1;
-  for (al_task *t = rt->sched.all, *next; t; t = next) {
+void al_sched_cancel_all(al_sched *s) {
+  for (al_task *t = s->all, *next; t; t = next) {
     next = t->all_next;
     al_task_cancel(t);
   }
@@ -315,9 +380,9 @@ void al_sched_cancel_all(al_runtime *rt) {
 /* }====================================================== */
 
 /* Puts the running task back at the end of the run queue and parks it: others run first. */
-int al_yield(lua_State *L, al_task *t, lua_KFunction k) {
+int al_task_yield(lua_State *L, al_task *t, lua_KFunction k) {
   t->state = AL_READY;
   t->nargs = 0;
-  enqueue(t->rt, t);
-  return al_park(L, t, NULL, 0, k);
+  enqueue(t->sched, t);
+  return al_task_park(L, t, NULL, 0, k);
 }
