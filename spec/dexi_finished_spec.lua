@@ -92,6 +92,14 @@ describe("dexi.finished", function()
     assert.equal("FAILED", e.state)
   end)
 
+  it("names a --run that has no execution at all", function()
+    local c = client()
+    local fresh = c.runs.save { name = "empty run", robotId = "10000000-0000-4000-8000-000000000001" }
+    local err = S.fails(finished.execution, c, opts { run = fresh._id, wait = true })
+    assert.same({ "api", "not_found", fresh._id }, { err.kind, err.code, err.run })
+    assert.matches("has no finished execution$", err.message)
+  end)
+
   it("waits for the newest execution of --run with --wait", function()
     local e = finished.execution(client(), opts { run = RUN_STAGS, wait = true })
     assert.equal(EXEC_RUNNING, e._id)
