@@ -989,13 +989,13 @@ describe("dexi", function()
       end)
 
       it("cut an over-long name to 200 bytes, keeping its type, and still one name per id", function()
-        local Client = require "dexi.client"
+        local file_name = require("dexi.files").name
         local long = ("x"):rep(300)
-        local name = Client.file_name("lines/" .. long .. "a", "image/png")
+        local name = file_name("lines/" .. long .. "a", "image/png")
         assert.equal(("x"):rep(196) .. ".png", name)
         local record = require("dexi.manifest").open(dir)
-        local a = record:claim("accounts/1/lines/" .. long .. "a/Image", Client.file_name("accounts/1/lines/" .. long .. "a/Image", "image/png"))
-        local b = record:claim("accounts/1/lines/" .. long .. "b/Image", Client.file_name("accounts/1/lines/" .. long .. "b/Image", "image/png"))
+        local a = record:claim("accounts/1/lines/" .. long .. "a/Image", file_name("accounts/1/lines/" .. long .. "a/Image", "image/png"))
+        local b = record:claim("accounts/1/lines/" .. long .. "b/Image", file_name("accounts/1/lines/" .. long .. "b/Image", "image/png"))
         assert.equal(200, #a)
         assert.equal(a:sub(1, -5) .. "~2.png", b)
       end)
