@@ -18,13 +18,15 @@ describe("autolua.metrics", function()
     assert.equal("42", metrics.label(42))
   end)
 
-  it("writes numbers in the shortest form that reads back the same, +Inf for infinity", function()
+  it("writes numbers in the shortest form that reads back the same, +Inf, -Inf and NaN as the format spells them", function()
     assert.equal("3", metrics.num(3))
     assert.equal("0", metrics.num(0))
     assert.equal("0.1", metrics.num(0.1))
     assert.equal("2.5", metrics.num(2.5))
     assert.equal("1", metrics.num(1.0))
     assert.equal("+Inf", metrics.num(math.huge))
+    assert.equal("-Inf", metrics.num(-math.huge))
+    assert.equal("NaN", metrics.num(0 / 0))
     local third = 1 / 3
     assert.equal(third, tonumber(metrics.num(third)))
     local odd = 0.1 + 0.2   -- needs 17 digits to read back the same
