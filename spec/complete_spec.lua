@@ -30,7 +30,7 @@ describe("autolua.complete", function()
   it("completes module names inside require", function()
     local got = complete.complete("autolua.js", 'local json = require "')
     assert.same({ "autolua.json" }, got)
-    assert.same({ "dexi.files" }, complete.complete("dexi.fil", "require('"))
+    assert.same({ "dexi.files", "dexi.finished" }, complete.complete("dexi.fi", "require('"))
   end)
 
   it("a client lists its methods, and a DX client its method families", function()

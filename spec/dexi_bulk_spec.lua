@@ -1,12 +1,11 @@
 -- dexi.bulk, the work over whole executions the recipes share: the distinct file pointers of
--- a result, every file downloaded (what is already there skipped), and a run's newest execution.
+-- a result, and every file downloaded (what is already there skipped). A run's newest
+-- execution is the client's (client:latest_execution, through dexi.finished in the recipes).
 local bulk = require "dexi.bulk"
 local dexi = require "dexi"
 local S = require "support"
 
 local EXEC_FILES = "ae101b8f-1326-451c-ada7-3eab3c0f8a91"    -- the file-pointer cases: 5 files
-local RUN_FILES = "20000000-0000-4000-8000-000000000003"
-local RUN_STAGS = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"
 
 local function client()
   return dexi.client { account = "acc-test", api_key = "key-test", base_url = S.fake.dexi,
@@ -33,19 +32,10 @@ describe("dexi.bulk", function()
     local c = client()
     local s = bulk.download_all(c, EXEC_FILES, dir .. "/out", 2)
     assert.same({ 5, 5, 0, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
-    assert.equal(6, #S.ls(dir .. "/out"))            -- and the record of which id each came from
+    assert.equal(6, #S.ls(dir .. "/out"))   -- and the record of which file came from which id
+    assert.is_string(S.slurp(dir .. "/out/" .. require("dexi.manifest").FILE))
     s = bulk.download_all(c, EXEC_FILES, dir .. "/out")
     assert.same({ 5, 0, 5, 0, 0 }, { s.files, s.downloaded, s.skipped, s.failed, s.bytes })
     os.execute("rm -rf " .. S.quote(dir))
-  end)
-
-  it("takes a run's newest finished execution (client:latest_execution), and names a run with none", function()
-    local c = client()
-    assert.equal(EXEC_FILES, c:latest_execution(RUN_FILES)._id)
-    local fresh = c.runs.save { name = "empty run", robotId = "10000000-0000-4000-8000-000000000001" }
-    local e = S.fails(c.latest_execution, c, fresh._id)
-    assert.same({ "api", "not_found" }, { e.kind, e.code })
-    assert.matches("has no finished execution", e.message, 1, true)
-    assert.is_string(c:latest_execution(RUN_STAGS)._id)
   end)
 end)

@@ -31,7 +31,7 @@ describe("autolua.recipe", function()
 
   it("parses --opt value, --opt=value, flags, whole numbers and defaults, and keeps what follows --", function()
     local r = load(USER)()
-    r.positional = true              -- a recipe that takes words after its options
+    r.positional = true   -- what follows -- is the recipe's only when it says it takes positional arguments
     local opts, rest = recipe.parse("hello", r, { "--who", "ann", "--times=2", "--loud", "--", "--x" })
     assert.same({ who = "ann", times = 2, loud = true }, opts)
     assert.same({ "--x" }, rest)
@@ -54,7 +54,7 @@ describe("autolua.recipe", function()
     S.spit(dir .. "/hello.lua", USER)
     local env = "AUTOLUA_RECIPES_PATH=" .. S.quote(dir)
     local r = S.run({ "recipe", "hello", "--who", "ann", "--times", "2" }, { env = env })
-    assert.same({ 0, "", "hello ann hello ann\n" }, { r.code, r.out, r.err })   -- the summary line: stderr
+    assert.same({ 0, "", "hello ann hello ann\n" }, { r.code, r.out, r.err })   -- the line for people on stderr
     r = S.run({ "recipe", "hello", "--who", "ann", "--json" }, { env = env })
     assert.same({ who = "ann" }, require("autolua.json").decode(r.out))
     r = S.run({ "recipe", "hello", "--woh", "ann" }, { env = env })
@@ -63,6 +63,8 @@ describe("autolua.recipe", function()
     assert.same({ 2, "autolua recipe: hello: missing required option --who\n" }, { r.code, r.err })
     r = S.run({ "recipe", "hello", "--who", "x", "--times", "0" }, { env = env })
     assert.same({ 2, "autolua recipe: --times must be at least 1\n" }, { r.code, r.err })
+    r = S.run({ "recipe", "hello", "--who", "x", "--", "--x" }, { env = env })
+    assert.same({ 2, "autolua recipe: hello: unexpected argument '--x' (options are --name value)\n" }, { r.code, r.err })
     os.execute("rm -rf " .. S.quote(dir))
   end)
 end)

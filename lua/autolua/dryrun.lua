@@ -64,7 +64,7 @@ function M.summary(opts, requests, after)
     if after then io.stdout:write("then: ", after, "\n") end
   end
   return { dry_run = true, requests = requests, after = after,
-           line = ("dry run: %d request shown, none sent"):format(#requests) }
+           line = ("dry run: %d request%s shown, none sent"):format(#requests, #requests == 1 and "" or "s") }
 end
 
 return M

@@ -19,7 +19,9 @@ function M.label(v)
 end
 
 local function num(v)
+  if v ~= v then return "NaN" end   -- as the text format spells them, not as %g does
   if v == math.huge then return "+Inf" end
+  if v == -math.huge then return "-Inf" end
   if math.type(v) == "integer" then return tostring(v) end
   local s = ("%.15g"):format(v)   -- the shortest form that reads back the same
   if tonumber(s) ~= v then s = ("%.17g"):format(v) end
