@@ -194,6 +194,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "dexi.core", luaopen_dexi_core);
   preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
+  preload(L, "autolua.store.core", luaopen_autolua_store_core);
   luaL_requiref(L, "autolua.task.core", luaopen_autolua_task_core, 0);  /* task metatable */
   lua_pop(L, 1);
   al_loader_install(L);
