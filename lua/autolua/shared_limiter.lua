@@ -98,17 +98,41 @@ end
 
 -- }======================================================
 
+-- While the store is down, a task of its own asks it again every RETRY_EVERY seconds: a store
+-- that holds each call up to its deadline (a held lock, a silent server) never holds up the
+-- acquisitions, which go on at this process's share meanwhile.
+function Shared:probe()
+  if self.probing then return end
+  self.probing = true
+  core.spawn(function()
+    local ok, procs, err = pcall(function()
+      local s, err = self.store
+      if not s then
+        s, err = store.open(self.url)
+        if not s then return nil, err end
+        self.store = s
+      end
+      return s:heartbeat(self.key, BEAT_TTL)
+    end)
+    self.probing = false
+    if ok and procs then
+      self.processes, self.next_beat = procs, core.now() + BEAT_EVERY
+      self:up()
+    else
+      self:down(ok and err or nil)
+    end
+  end)
+end
+
 -- The store's answer for n units: the wait (seconds), false and the wait when max_wait refused
 -- it, or "local" while the store is down.
 function Shared:reserve(n, max_wait, t0)
   local now = core.now()
-  if self.is_down and now < self.retry_at then return "local" end
-  local s, err = self.store
-  if not s then
-    s, err = store.open(self.url)
-    if not s then self:down(err); return "local" end
-    self.store = s
+  if self.is_down then
+    if now >= self.retry_at then self:probe() end
+    return "local"
   end
+  local s, err = self.store
   if now >= self.next_beat then
     local procs
     procs, err = s:heartbeat(self.key, BEAT_TTL)
@@ -189,7 +213,7 @@ function Shared:pause_until(t)
   local secs = t - core.now()
   if secs <= 0 then return end
   local s = self.store
-  if s and not (self.is_down and core.now() < self.retry_at) then
+  if s and not self.is_down then
     local ok, err = s:pause(self.key, secs)
     if not ok then self:down(err) end
   end
@@ -243,7 +267,7 @@ function M.new(kind, opts)
     retry_at = 0,
   }, Shared)
   local s, err = store.open(url)
-  if s then self.store = s else self:down(err) end
+  if s then self.store = s else self:down(err); self.retry_at = 0 end
   registry[id] = self
   return self
 end
