@@ -68,8 +68,10 @@ local function decode(text)
   return (json.decode(text))
 end
 
--- The state of one run: its store, its options and what is left to say at the end.
-local function run_item(st, item, i)
+-- One item: claimed, run and recorded. An item another process holds is put off ('wait'
+-- false: to the end of the run, so the workers take the next items meanwhile; 'wait' true:
+-- until that process finishes it or its lease runs out and this one claims it).
+local function run_item(st, item, i, wait)
   local fname, opts, s, name = st.fname, st.opts, st.store, st.opts.job
   local k = keyof(fname, opts, item, i)
   local claim_opts = { lease = st.lease, once = opts.once, retry_unknown = opts.retry_unknown }
@@ -79,7 +81,7 @@ local function run_item(st, item, i)
     if c.state == "done" then st.skipped = st.skipped + 1; return decode(c.result) end
     if c.state == "unknown" then st.unknown[#st.unknown + 1] = k; return nil end
     if c.state == "granted" then break end
-    -- held by another process: it finishes the item, or its lease runs out and one claims it
+    if not wait then st.deferred[#st.deferred + 1] = { item, i }; return nil end
     core.sleep(math.min(math.max(c.lease_left or 1, 0.05), 1))
   end
   local renew = renewer(s, name, k, st.lease)
@@ -123,11 +125,18 @@ function M.run(fname, items, fn, opts, results, pool)
   check(fname, opts)
   local st = {
     fname = fname, opts = opts, fn = fn, results = results, lease = opts.lease or 60,
-    store = store.must(opts.store, fname), unknown = {}, pending = {}, skipped = 0, ran = 0,
+    store = store.must(opts.store, fname), unknown = {}, pending = {}, deferred = {}, skipped = 0, ran = 0,
   }
   local popts = {}
   for k, v in pairs(opts) do popts[k] = v end
-  local ok, err = pcall(pool, fname, items, function(item, i) return run_item(st, item, i) end, popts, results)
+  local ok, err = pcall(pool, fname, items, function(item, i) return run_item(st, item, i, false) end, popts, results)
+  if ok and #st.deferred > 0 then
+    -- the items other processes held: wait for them (or for their leases to run out)
+    ok, err = pcall(pool, fname, st.deferred, function(d)
+      local r = run_item(st, d[1], d[2], true)
+      if results then results[d[2]] = r end
+    end, popts, nil)
+  end
   if #st.pending > 0 then flush(st) end
   if not ok then error(err, 0) end
   if #st.unknown > 0 then
