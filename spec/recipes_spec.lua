@@ -188,6 +188,30 @@ describe("recipes", function()
       assert.same({ 5, 0, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
     end)
 
+    it("--job: a re-run skips the files done before, even into a new directory, and fetches what went missing", function()
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local function run(out)
+        return S.run({ "recipe", "dexi-download", "--execution", EXEC_FILES, "--out", out, "--job", "dl", "--json" },
+                     { env = st .. ENV })
+      end
+      local r = run(dir .. "/a")
+      assert.equal(0, r.code, r.err)
+      assert.same({ 5, 0 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      r = run(dir .. "/b")                                    -- a new directory: nothing fetched again
+      assert.equal(0, r.code, r.err)
+      assert.same({ 0, 5 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      local names = {}
+      for _, n in ipairs(S.ls(dir .. "/a")) do if not n:match("^%.") then names[#names + 1] = n end end
+      table.sort(names)
+      os.remove(dir .. "/a/" .. names[1])                     -- one file lost
+      S.spit(dir .. "/a/" .. names[2], "cut")                 -- one cut short
+      r = run(dir .. "/c")
+      assert.equal(0, r.code, r.err)
+      assert.same({ 2, 3 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      r = S.run({ "job", "show", "dl", "--json" }, { env = st })
+      assert.matches('"done":5', r.out, 1, true)
+    end)
+
     it("gives ids that make one name files of their own, keeps the user's file, and counts true", function()
       local out = dir .. "/files"
       os.execute("mkdir -p " .. S.quote(out))
