@@ -427,6 +427,29 @@ print(json.dumps({"code": p.returncode, "out": out.decode(), "err": err.decode()
       assert.equal("SUCCEEDED", json.decode(r.out).status)
     end)
 
+    it("--entities FILE: one run per entity as a once job, followed with --wait, a table of statuses", function()
+      S.spit(dir .. "/ents", "payments-api\n  auth-service \n\nsearch-api\n")
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local args = { "recipe", "dx-trigger", "--workflow", "deploy-service", "--entities", dir .. "/ents", "--job", "dep",
+                     "--data", '{"version":"2.0.0"}', "--wait", "--interval", "0.05" }
+      local r = S.run(args, { env = st .. ENV })
+      assert.equal(0, r.code, r.err)
+      assert.matches("payments%-api%s+%S+%s+SUCCEEDED", r.err)
+      assert.matches("auth%-service%s+%S+%s+SUCCEEDED", r.err)
+      local triggers = 0
+      for _, q in ipairs(S.requests("dx")) do if q.path:find("workflowRuns.trigger", 1, true) then triggers = triggers + 1 end end
+      assert.equal(3, triggers)
+      args[#args + 1] = "--json"
+      r = S.run(args, { env = st .. ENV })                   -- again: the same runs, none triggered twice
+      assert.equal(0, r.code, r.err)
+      local s = json.decode(r.out)
+      assert.equal(3, #s.runs)
+      for _, run in ipairs(s.runs) do assert.equal("SUCCEEDED", run.status) end
+      triggers = 0
+      for _, q in ipairs(S.requests("dx")) do if q.path:find("workflowRuns.trigger", 1, true) then triggers = triggers + 1 end end
+      assert.equal(3, triggers)
+    end)
+
     it("exits 1 when the waited run fails", function()
       local r = recipe { "dx-trigger", "--workflow", "scripted-job", "--data", '{"outcome":"FAILED"}',
                          "--wait", "--interval", "0.05" }
