@@ -167,6 +167,32 @@ describe("recipes", function()
       assert.matches("stack traceback", r.err)
     end)
 
+    it("--job: a re-run skips the export while the file is there as written", function()
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local out = dir .. "/rows.jsonl"
+      local function run()
+        return S.run({ "recipe", "dexi-export", "--dataset", DATASET, "--out", out, "--job", "ex", "--json" }, { env = st .. ENV })
+      end
+      local function gets()
+        local n = 0
+        for _, q in ipairs(S.requests("dexi")) do if q.path:find(DATASET, 1, true) then n = n + 1 end end
+        return n
+      end
+      local r = run()
+      assert.equal(0, r.code, r.err)
+      assert.equal(450, json.decode(r.out).rows)
+      local before = gets()
+      r = run()
+      assert.equal(0, r.code, r.err)
+      assert.equal(450, json.decode(r.out).rows)
+      assert.equal(before, gets())                       -- nothing fetched again
+      os.remove(out)
+      r = run()
+      assert.equal(0, r.code, r.err)
+      assert.is_true(gets() > before)                    -- the file was gone: exported again
+      assert.equal(450, select(2, S.slurp(out):gsub("\n", "")))
+    end)
+
     it("accepts --opt=value and --", function()
       local r = recipe { "dexi-export", "--dataset=" .. DATASET, "--out=" .. dir .. "/rows.jsonl", "--" }
       assert.equal(0, r.code)
