@@ -355,6 +355,7 @@ static void reset_all(sq *q) {
 ** completed. */
 static int attempt(al_store *s, sq *q, al_store_req *r) {
   int reading = r->op == AL_OP_COUNTS || r->op == AL_OP_LIST;
+  char early[300] = "";
   int rc = run(q, reading ? S_BEGIN_READ : S_BEGIN, NULL);
   if (rc == SQLITE_DONE) {
     double now = al_store_realtime();   /* read once the lock is ours */
@@ -365,13 +366,15 @@ static int attempt(al_store *s, sq *q, al_store_req *r) {
     }
     if (rc == SQLITE_OK && !reading) rc = gc(q, s, now);
     if (rc == SQLITE_OK) rc = body(q, r, now);
+    /* the message now: resetting the statements clears it ("no such table" is read below) */
+    if (rc != SQLITE_OK) snprintf(early, sizeof early, "%s", sqlite3_errmsg(q->db));
     reset_all(q);
     if (rc == SQLITE_OK && run(q, S_COMMIT, NULL) != SQLITE_DONE) rc = sqlite3_errcode(q->db);
   } else {
     rc = sqlite3_errcode(q->db);
   }
   char msg[300];
-  snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(q->db));
+  snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : early[0] ? early : sqlite3_errmsg(q->db));
   reset_all(q);
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db)) {
     run(q, S_ROLLBACK, NULL);

@@ -10,6 +10,7 @@ local log = require "autolua.log"
 
 local M = {}
 
+local UNSURE = { timeout = true, network = true, cancelled = true, error = true }
 local FLUSH_FOR = 30     -- seconds the end of a job keeps retrying done records the store refused
 
 local function argerror(fname, msg)
@@ -89,7 +90,11 @@ local function run_item(st, item, i, wait)
   renew:cancel()
   if not ok then
     local e = type(res) == "table" and res or { kind = "error", message = tostring(res) }
-    pcall(s.failed, s, name, k, tostring(e.kind or "error"), e.code and tostring(e.code) or nil, tostring(e.message or res))
+    -- a 'once' call that may have gone out (no answer, cancelled) is not a failure to retry: it
+    -- stays started, so its outcome is unknown and it is never sent again by itself
+    if not (opts.once and UNSURE[e.kind]) then
+      pcall(s.failed, s, name, k, tostring(e.kind or "error"), e.code and tostring(e.code) or nil, tostring(e.message or res))
+    end
     error(res, 0)
   end
   local text = st.results and json.encode(res == nil and json.null or res) or nil
