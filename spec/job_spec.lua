@@ -237,6 +237,7 @@ describe("jobs when the store fails", function()
 
   it("redis stopped mid-job and restarted empty: the job resumes", function()
     local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
     local jobdir = job_file()
     local cmd = ("%s %s/job.lua %s rj many %s %s 40 1 >%s/out 2>%s/err"):format(S.quote(S.bin), jobdir, S.quote(redis.url),
                                                                            jobdir, S.quote(S.fake.misc), jobdir, jobdir)
@@ -249,7 +250,6 @@ describe("jobs when the store fails", function()
       assert.matches("finished", r, 1, true)
     end
     check_files(jobdir, 40)
-    store_support.redis_stop(redis)
     os.execute("rm -rf " .. S.quote(jobdir))
   end)
 end)

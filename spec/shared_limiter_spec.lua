@@ -211,6 +211,7 @@ describe("shared limiters when the store fails", function()
 
   it("redis stopped mid-run and restarted empty: a share meanwhile, then shared again", function()
     local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
     local dir = S.tmpdir()
     S.spit(dir .. "/p.lua", [[
       local limiter = require "autolua.limiter"
@@ -224,7 +225,6 @@ describe("shared limiters when the store fails", function()
     os.execute("(" .. cmd .. ") & sleep 2; " .. store_support.redis_stop_cmd(redis) .. "; sleep 3; "
                .. store_support.redis_start_cmd(redis) .. "; wait")
     local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
-    store_support.redis_stop(redis)
     os.execute("rm -rf " .. S.quote(dir))
     assert.matches("shared=true", out, 1, true)
     assert.matches("autolua warn: limiter 'restart'", err, 1, true)
