@@ -167,6 +167,32 @@ describe("recipes", function()
       assert.matches("stack traceback", r.err)
     end)
 
+    it("--job: a re-run skips the export while the file is there as written", function()
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local out = dir .. "/rows.jsonl"
+      local function run()
+        return S.run({ "recipe", "dexi-export", "--dataset", DATASET, "--out", out, "--job", "ex", "--json" }, { env = st .. ENV })
+      end
+      local function gets()
+        local n = 0
+        for _, q in ipairs(S.requests("dexi")) do if q.path:find(DATASET, 1, true) then n = n + 1 end end
+        return n
+      end
+      local r = run()
+      assert.equal(0, r.code, r.err)
+      assert.equal(450, json.decode(r.out).rows)
+      local before = gets()
+      r = run()
+      assert.equal(0, r.code, r.err)
+      assert.equal(450, json.decode(r.out).rows)
+      assert.equal(before, gets())                       -- nothing fetched again
+      os.remove(out)
+      r = run()
+      assert.equal(0, r.code, r.err)
+      assert.is_true(gets() > before)                    -- the file was gone: exported again
+      assert.equal(450, select(2, S.slurp(out):gsub("\n", "")))
+    end)
+
     it("accepts --opt=value and --", function()
       local r = recipe { "dexi-export", "--dataset=" .. DATASET, "--out=" .. dir .. "/rows.jsonl", "--" }
       assert.equal(0, r.code)
@@ -186,6 +212,30 @@ describe("recipes", function()
       assert.equal(0, r.code)
       local s = json.decode(r.out)
       assert.same({ 5, 0, 5, 0 }, { s.files, s.downloaded, s.skipped, s.failed })
+    end)
+
+    it("--job: a re-run skips the files done before, even into a new directory, and fetches what went missing", function()
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local function run(out)
+        return S.run({ "recipe", "dexi-download", "--execution", EXEC_FILES, "--out", out, "--job", "dl", "--json" },
+                     { env = st .. ENV })
+      end
+      local r = run(dir .. "/a")
+      assert.equal(0, r.code, r.err)
+      assert.same({ 5, 0 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      r = run(dir .. "/b")                                    -- a new directory: nothing fetched again
+      assert.equal(0, r.code, r.err)
+      assert.same({ 0, 5 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      local names = {}
+      for _, n in ipairs(S.ls(dir .. "/a")) do if not n:match("^%.") then names[#names + 1] = n end end
+      table.sort(names)
+      os.remove(dir .. "/a/" .. names[1])                     -- one file lost
+      S.spit(dir .. "/a/" .. names[2], "cut")                 -- one cut short
+      r = run(dir .. "/c")
+      assert.equal(0, r.code, r.err)
+      assert.same({ 2, 3 }, { json.decode(r.out).downloaded, json.decode(r.out).skipped })
+      r = S.run({ "job", "show", "dl", "--json" }, { env = st })
+      assert.matches('"done":5', r.out, 1, true)
     end)
 
     it("gives ids that make one name files of their own, keeps the user's file, and counts true", function()
@@ -401,6 +451,29 @@ print(json.dumps({"code": p.returncode, "out": out.decode(), "err": err.decode()
                          "--data", '{"version":"2.0.0"}', "--wait", "--interval", "0.05", "--json" }
       assert.equal(0, r.code, r.err)
       assert.equal("SUCCEEDED", json.decode(r.out).status)
+    end)
+
+    it("--entities FILE: one run per entity as a once job, followed with --wait, a table of statuses", function()
+      S.spit(dir .. "/ents", "payments-api\n  auth-service \n\nsearch-api\n")
+      local st = "AUTOLUA_STORE=sqlite:" .. dir .. "/state.db "
+      local args = { "recipe", "dx-trigger", "--workflow", "deploy-service", "--entities", dir .. "/ents", "--job", "dep",
+                     "--data", '{"version":"2.0.0"}', "--wait", "--interval", "0.05" }
+      local r = S.run(args, { env = st .. ENV })
+      assert.equal(0, r.code, r.err)
+      assert.matches("payments%-api%s+%S+%s+SUCCEEDED", r.err)
+      assert.matches("auth%-service%s+%S+%s+SUCCEEDED", r.err)
+      local triggers = 0
+      for _, q in ipairs(S.requests("dx")) do if q.path:find("workflowRuns.trigger", 1, true) then triggers = triggers + 1 end end
+      assert.equal(3, triggers)
+      args[#args + 1] = "--json"
+      r = S.run(args, { env = st .. ENV })                   -- again: the same runs, none triggered twice
+      assert.equal(0, r.code, r.err)
+      local s = json.decode(r.out)
+      assert.equal(3, #s.runs)
+      for _, run in ipairs(s.runs) do assert.equal("SUCCEEDED", run.status) end
+      triggers = 0
+      for _, q in ipairs(S.requests("dx")) do if q.path:find("workflowRuns.trigger", 1, true) then triggers = triggers + 1 end end
+      assert.equal(3, triggers)
     end)
 
     it("exits 1 when the waited run fails", function()

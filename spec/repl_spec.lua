@@ -10,7 +10,7 @@ local TAB, CTRL_C, CTRL_D = "\t", "\3", "\4"
 local function session(steps, env)
   local dir = S.tmpdir()
   S.spit(dir .. "/steps.json", json.encode(steps))
-  local cmd = ("cd %s && env HOME=%s %s python3 %s/spec/pty_drive.py steps.json -- %s repl"):format(
+  local cmd = ("cd %s && env -u XDG_STATE_HOME HOME=%s %s python3 %s/spec/pty_drive.py steps.json -- %s repl"):format(
     S.quote(dir), S.quote(dir), env or "", S.quote(S.source), S.quote(S.bin))
   local p = io.popen(cmd)
   local report = json.decode(p:read("a"))

@@ -19,7 +19,7 @@ local function split(s) return ("%q .. %q"):format(s:sub(1, 6), s:sub(7)) end
 local function session(steps)
   local dir = S.tmpdir()
   S.spit(dir .. "/steps.json", json.encode(steps))
-  local cmd = ("cd %s && umask 022 && env -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN HOME=%s python3 %s/spec/pty_drive.py steps.json -- %s repl"):format(
+  local cmd = ("cd %s && umask 022 && env -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN -u XDG_STATE_HOME HOME=%s python3 %s/spec/pty_drive.py steps.json -- %s repl"):format(
     S.quote(dir), S.quote(dir), S.quote(S.source), S.quote(S.bin))
   local p = io.popen(cmd)
   local report = json.decode(p:read("a"))
@@ -137,7 +137,7 @@ describe("the REPL history", function()
     os.execute(("mkdir -p %s/.local/state/autolua && touch %s/.local/state/autolua/history && chmod 644 %s/.local/state/autolua/history"):format(dir, dir, dir))
     local steps = S.tmpdir()
     S.spit(steps .. "/steps.json", json.encode { { expect = "> $" }, { send = "1\r" }, { expect = "\n1\n> $" }, { send = CTRL_D } })
-    local p = io.popen(("cd %s && HOME=%s python3 %s/spec/pty_drive.py %s/steps.json -- %s repl"):format(
+    local p = io.popen(("cd %s && env -u XDG_STATE_HOME HOME=%s python3 %s/spec/pty_drive.py %s/steps.json -- %s repl"):format(
       S.quote(dir), S.quote(dir), S.quote(S.source), S.quote(steps), S.quote(S.bin)))
     local report = json.decode(p:read("a"))
     p:close()

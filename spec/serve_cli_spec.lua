@@ -20,9 +20,9 @@ local function serve_run(args, opts)
   return S.run(a, opts)
 end
 
--- The defaults the server really has (al_serve_defaults in src/serve.c).
+-- The defaults the server really has (al_serve_defaults in src/io/serve.c).
 local function c_defaults()
-  local src = S.slurp(S.source .. "/src/serve.c")
+  local src = S.slurp(S.source .. "/src/io/serve.c")
   local body = src:match("void al_serve_defaults%(al_serve_opts %*o%) {(.-)\n}")
   local d = {}
   for k, v in body:gmatch("o%->([%w_]+) = ([^;]+);") do

@@ -139,7 +139,9 @@ function M.send(req, p)
   local attempt = 0
   local timeout, deadline, max_wait = req.timeout, p.deadline, p.max_wait
   if p.within then p = setmetatable({ deadline = deadline }, { __index = p }) end   -- p.deadline changes
-  req.limiter, req.max_wait = p.limiter, max_wait
+  -- a shared limiter (autolua.shared_limiter) is acquired here, in Lua; the C one by the request
+  local shared = type(p.limiter) == "table" and p.limiter or nil
+  req.limiter, req.max_wait = not shared and p.limiter or nil, max_wait
   -- a call that is not safe to repeat takes a fresh connection, where libcurl never resends
   if not p.safe then req.reuse = false end
   local last
@@ -153,7 +155,9 @@ function M.send(req, p)
         req.max_wait = max_wait and math.min(max_wait, left) or left
       end
     end
-    local ok, res = pcall(http.request, req)
+    local ok, res = true, nil
+    if shared then ok, res = pcall(shared.acquire, shared, 1, req.max_wait and { max_wait = req.max_wait } or nil) end
+    if ok then ok, res = pcall(http.request, req) end
     if attempt == 1 and p.within then
       -- the clock starts when the first attempt left: its wire time counts, not its limiter
       -- wait (a failed attempt's wire time is its timeout, or next to nothing)

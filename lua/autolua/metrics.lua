@@ -1,6 +1,7 @@
 -- autolua.metrics: counters other modules keep for /metrics (autolua serve), and the
 -- Prometheus text exposition format (version 0.0.4) they are written in.
 local limiter = require "autolua.limiter"
+local shared_limiter = require "autolua.shared_limiter"
 
 local M = {}
 
@@ -46,7 +47,9 @@ end
 -- Every keyed limiter (the dexi and dx clients' account limiters among them), sorted by key.
 function M.limiters()
   local list = {}
-  for key, lim in pairs(limiter.registered()) do
+  local all = limiter.registered()
+  for key, lim in pairs(shared_limiter.registered()) do all[key] = lim end
+  for key, lim in pairs(all) do
     local st = lim:stats()
     list[#list + 1] = { key = key, acquired = st.acquired, waited = st.waited_seconds,
                         queued = st.queued, seen_429 = M.seen_429(lim) }

@@ -14,6 +14,7 @@ local COMMANDS = {
   { "completion", "shell", "print a shell completion script" },
   { "help", "none", "the API reference offline" },
   { "serve", "file", "serve HTTP with a script's handler" },
+  { "job", "none", "the durable jobs in the store" },
   { "-l", "none", "require a module (lua's -l)" }, { "-i", "none", "the prompt after the script" },
   { "-v", "none", "versions" }, { "-E", "none", "ignore LUA_* variables" }, { "-W", "none", "warnings on" },
   { "-e", "none", "run a chunk and print its values" }, { "--profile", "profile", "use a profile" },

@@ -2,6 +2,7 @@
 -- adds the combinators built on its park/wake pair.
 local core = require "autolua.task.core"
 local errors = require "autolua.error"
+local job = require "autolua.job"
 
 local M = {
   spawn = core.spawn, sleep = core.sleep, yield = core.yield,
@@ -109,13 +110,16 @@ local function pool(fname, items, fn, opts, results)
   return results
 end
 
--- task.map(items, fn, {concurrency = 16}) -> results in input order.
+-- task.map(items, fn, {concurrency = 16}) -> results in input order. With job = NAME (and key,
+-- once, lease, retry_unknown, store) the work is durable: autolua.job.
 function M.map(items, fn, opts)
+  if type(opts) == "table" and opts.job ~= nil then return job.run("task.map", items, fn, opts, {}, pool) end
   return pool("task.map", items, fn, opts, {}) or {}
 end
 
 -- task.each(items, fn, opts): the same without keeping results.
 function M.each(items, fn, opts)
+  if type(opts) == "table" and opts.job ~= nil then job.run("task.each", items, fn, opts, nil, pool); return end
   pool("task.each", items, fn, opts, nil)
 end
 

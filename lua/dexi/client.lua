@@ -127,7 +127,8 @@ function Client.new(opts)
   secret.add_url(base)
   for class, rate in pairs(self.limits) do
     if rate then
-      self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate) }
+      self.limiters[class] = limiter.rate { rate = rate, per = MARGIN, key = ("dexi:%s:%s:%s"):format(account, class, rate),
+                                             shared = true, store = opts.store }
     end
   end
   endpoints.attach(self, Client)

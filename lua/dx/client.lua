@@ -214,7 +214,8 @@ function Client.new(opts)
   -- window does not begin with its first window's burst again: a server busy with such a burst
   -- stamps some of it late enough to count it in two windows.
   local key = ("dx:%s:%d:%g"):format(digest.sha256(token):sub(1, 12), limit, window)
-  rawset(c, "limiter", limiter.window { limit = limit, window = window + slack(window), pace = true, key = key })
+  rawset(c, "limiter", limiter.window { limit = limit, window = window + slack(window), pace = true, key = key,
+                                         shared = true, store = opts.store })
   return c
 end
 

@@ -17,6 +17,7 @@ return {
     { name = "run", type = "string", metavar = "ID", help = "take the newest finished execution of this run" },
     { name = "out", type = "string", metavar = "DIR", required = true, help = "directory for the files (created if missing)" },
     { name = "concurrency", type = "integer", default = 8, min = 1, help = "downloads at once" },
+    { name = "job", type = "string", metavar = "NAME", help = "a durable job in the store: a re-run skips the files done before (still there, whole), even into a new --out" },
     finished.options.wait, finished.options.timeout, finished.options.interval, finished.options.any_state,
   },
   examples = {
@@ -31,7 +32,7 @@ return {
     local e = finished.execution(client, o)
     local refused = finished.refuse(e, o)
     if refused then return refused, 1 end
-    local s = bulk.download_all(client, e._id, o.out, o.concurrency)
+    local s = bulk.download_all(client, e._id, o.out, o.concurrency, o.job)
     s.execution, s.state, s.out = e._id, e.state, o.out
     s.line = ("execution %s (%s): %d files: %d downloaded (%d bytes), %d already there, %d failed -> %s"):format(
       e._id, e.state, s.files, s.downloaded, s.bytes, s.skipped, s.failed, o.out)

@@ -6,6 +6,9 @@ local atomic = require "autolua.atomic"
 local progress = require "autolua.progress"
 local finished = require "dexi.finished"
 local recipe = require "autolua.recipe"
+local task = require "autolua.task"
+local sys = require "autolua.sys"
+local store = require "autolua.store"
 
 -- Rows as records (keyed by column), with the columns in order, from either source.
 local function source(client, o)
@@ -73,6 +76,7 @@ return {
     { name = "dataset", type = "string", metavar = "ID", help = "export this data set's rows" },
     { name = "out", type = "string", metavar = "FILE", required = true, help = "the file to write" },
     { name = "format", type = "string", choices = { "jsonl", "csv" }, help = "output format (default: from --out's extension)" },
+    { name = "job", type = "string", metavar = "NAME", help = "a durable job in the store: a re-run skips the export while --out is still there as written" },
     finished.options.wait, finished.options.timeout, finished.options.interval, finished.options.any_state,
   },
   examples = {
@@ -95,13 +99,33 @@ return {
       if refused then return refused, 1 end
       state = e.state
     end
-    local bar = progress.new { label = "exporting rows", unit = "rows" }
+    local function export()
+      local bar = progress.new { label = "exporting rows", unit = "rows" }
+      local rows
+      atomic.write(o.out, function(f)
+        local it = source(client, o)
+        rows = o.format == "csv" and write_csv(f, it, bar) or write_jsonl(f, it, bar)
+      end)
+      bar:finish()
+      local st = sys.stat(o.out)
+      return { rows = rows, size = st and st.size }
+    end
     local n
-    atomic.write(o.out, function(f)
-      local rows = source(client, o)
-      n = o.format == "csv" and write_csv(f, rows, bar) or write_jsonl(f, rows, bar)
-    end)
-    bar:finish()
+    if o.job then
+      -- a durable job of one item: a re-run finds it done, and exports again only when the file
+      -- it wrote is gone or changed size
+      local key = ("%s:%s:%s"):format(o.execution and "execution" or "dataset", o.execution or o.dataset, o.out)
+      local opts = { job = o.job, key = function(k) return k end }
+      local r = task.map({ key }, export, opts)[1]
+      local st = sys.stat(o.out)
+      if not (st and r and st.size == r.size) then
+        store.must(nil, "dexi-export"):forget(o.job, key)
+        r = task.map({ key }, export, opts)[1]
+      end
+      n = r.rows
+    else
+      n = export().rows
+    end
     return { rows = n, out = o.out, format = o.format, execution = o.execution, state = state, dataset = o.dataset,
              line = ("%s%d rows -> %s (%s)"):format(
                o.execution and ("execution %s (%s): "):format(o.execution, state) or "", n, o.out, o.format) }

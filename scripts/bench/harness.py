@@ -48,6 +48,7 @@ import dexi_data  # noqa: E402  (the fake's file contents, to check downloads ag
 import misc       # noqa: E402  (the fake's /bytes contents)
 sys.path.insert(0, HERE)
 import tls_jobs   # noqa: E402  (flood-tls, flood-h2, cold-tls)
+import shared_jobs  # noqa: E402  (shared: N processes on one account through the store; by name only)
 
 RUN_ID = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"    # a seed run of the fake Dexi
 ACCOUNT, API_KEY = "acc-test", "key-test"
@@ -959,6 +960,7 @@ def summary(jobs, results):
             out.append("  " + goal(None if r is None or p is None or pn is None else r >= 1.5 and p <= pn,
                                    "goal >= 1.5x Node's req/s (%.2fx) at <= its p99" % (r or 0)))
     out += tls_jobs.summary(sys.modules[__name__], keys, m, find, ratio, goal)
+    out += shared_jobs.summary(sys.modules[__name__], keys, m, find)
     if "startup" in keys:
         a, l = m("startup", find("startup", "autolua"), "ms"), None
         ln = find("startup", "lua5.4")
@@ -1041,8 +1043,8 @@ def describe(env, argv):
 def main(argv):
     wanted = argv or ALL_JOBS
     for j in wanted:
-        if j not in ALL_JOBS + ["dx"]:
-            print("unknown job %s (jobs: %s dx)" % (j, " ".join(ALL_JOBS)), file=sys.stderr)
+        if j not in ALL_JOBS + ["dx", "shared"]:
+            print("unknown job %s (jobs: %s dx shared)" % (j, " ".join(ALL_JOBS)), file=sys.stderr)
             return 2
     env = Env()
     failures = 0
@@ -1073,6 +1075,8 @@ def main(argv):
                     jobs.append(Serve(env))
                 else:
                     log("bench: no wrk or no nginx, the serve job is skipped")
+            elif j == "shared":
+                jobs += shared_jobs.make_jobs(sys.modules[__name__], env)
             elif j in tls_jobs.TLS_JOBS and j == next(x for x in wanted if x in tls_jobs.TLS_JOBS):
                 jobs += tls_jobs.make_jobs(sys.modules[__name__], env, wanted)
         if env.missing:

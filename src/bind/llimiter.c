@@ -229,9 +229,31 @@ static void remember(lua_State *L, const char *key) {
   lua_pop(L, 1);
 }
 
+/* {shared = true}: the limiter lives in the store; autolua.shared_limiter (Lua) builds it. */
+static int wants_shared(lua_State *L, const char *fname) {
+  int ty = lua_getfield(L, 1, "shared");
+  if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
+    al_argerror(L, fname, "'shared' must be a boolean, got %s", luaL_typename(L, -1));
+  int on = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return on;
+}
+
+static int shared(lua_State *L, const char *kind) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "autolua.shared_limiter");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "new");
+  lua_pushstring(L, kind);
+  lua_pushvalue(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
 static int l_rate(lua_State *L) {
   const char *key;
   al_checktype(L, 1, LUA_TTABLE, "limiter.rate");
+  if (wants_shared(L, "limiter.rate")) return shared(L, "rate");
   if (lookup(L, &key, "limiter.rate")) return 1;
   double rate = opt_number(L, 1, "rate", NAN, "limiter.rate");
   double per = opt_number(L, 1, "per", 1, "limiter.rate");
@@ -246,6 +268,7 @@ static int l_rate(lua_State *L) {
 static int l_window(lua_State *L) {
   const char *key;
   al_checktype(L, 1, LUA_TTABLE, "limiter.window");
+  if (wants_shared(L, "limiter.window")) return shared(L, "window");
   if (lookup(L, &key, "limiter.window")) return 1;
   double limit = opt_number(L, 1, "limit", NAN, "limiter.window");
   double window = opt_number(L, 1, "window", NAN, "limiter.window");

@@ -15,6 +15,7 @@ int luaopen_autolua_secret(lua_State *L);
 int luaopen_dexi_core(lua_State *L);
 int luaopen_autolua_luacli_core(lua_State *L);
 int luaopen_autolua_serve_core(lua_State *L);
+int luaopen_autolua_store_core(lua_State *L);
 
 void al_coro_install(lua_State *L);   /* coroutine.resume/wrap that pass parks on */
 void al_sys_install(lua_State *L);    /* os.exit that cleans up */

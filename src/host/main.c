@@ -29,6 +29,8 @@ static const char usage_text[] =
   "       autolua recipe NAME [--opt value]... run a recipe; 'autolua recipe NAME --help' for its options\n"
   "       autolua help [TOPIC]                 the API reference: dexi, dx, task, http, limiter, errors, recipes\n"
   "       autolua sim [--port N] [--state FILE] the fake Dexi and DX APIs, offline; prints the exports\n"
+  "       autolua job list|show NAME|forget NAME [--key K] [--json]\n"
+  "                                            the durable jobs in the store (AUTOLUA_STORE)\n"
   "       autolua completion bash|zsh          a shell completion script (installed with autolua)\n"
   "       autolua --profile NAME COMMAND...    the clients take NAME's settings (see autolua(1))\n"
   "       autolua serve FILE.lua [--listen HOST:PORT] [--token T] [--grace S]\n"
@@ -44,7 +46,8 @@ static const char usage_text[] =
   "Environment: DEXI_ACCOUNT, DEXI_API_KEY, DEXI_BASE_URL; DX_TOKEN (or DX_API_TOKEN), DX_BASE_URL,\n"
   "  DX_DATACLOUD_URL;\n"
   "  AUTOLUA_LOG (error|warn|info|debug), AUTOLUA_LOG_FORMAT (text|json), AUTOLUA_RECIPES_PATH,\n"
-  "  AUTOLUA_SERVE_TOKEN (the token 'autolua serve' requires),\n"
+  "  AUTOLUA_SERVE_TOKEN (the token 'autolua serve' requires), AUTOLUA_STORE (memory, sqlite:PATH,\n"
+  "  redis://...: shared limiters and jobs; default sqlite:$XDG_STATE_HOME/autolua/state.db),\n"
   "  AUTOLUA_PATH (load autolua's Lua modules from this source tree), AUTOLUA_PROFILE (a profile\n"
   "  of $XDG_CONFIG_HOME/autolua/config.lua). See autolua(1), autolua-api(3).\n";
 
@@ -145,6 +148,7 @@ static int dispatch(al_runtime *rt, int argc, char **argv) {
   }
   if (strcmp(a, "help") == 0) return run_module(rt, "autolua.help", "main", argv + 2, argc - 2);
   if (strcmp(a, "sim") == 0) return run_module(rt, "autolua.sim", "main", argv + 2, argc - 2);
+  if (strcmp(a, "job") == 0) return run_module(rt, "autolua.job_cli", "main", argv + 2, argc - 2);
   if (strcmp(a, "completion") == 0) return run_module(rt, "autolua.shellcomp", "main", argv + 2, argc - 2);
   if (strcmp(a, "serve") == 0) {
     al_runtime_setargs(rt, argv, argc, 1);

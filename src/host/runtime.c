@@ -196,6 +196,7 @@ al_runtime *al_runtime_new(void) {
   preload(L, "dexi.core", luaopen_dexi_core);
   preload(L, "autolua.luacli.core", luaopen_autolua_luacli_core);
   preload(L, "autolua.serve.core", luaopen_autolua_serve_core);
+  preload(L, "autolua.store.core", luaopen_autolua_store_core);
   al_loader_install(L);
   al_coro_install(L);
   al_sys_install(L);

@@ -355,6 +355,7 @@ static void reset_all(sq *q) {
 ** completed. */
 static int attempt(al_store *s, sq *q, al_store_req *r) {
   int reading = r->op == AL_OP_COUNTS || r->op == AL_OP_LIST;
+  char early[300] = "";
   int rc = run(q, reading ? S_BEGIN_READ : S_BEGIN, NULL);
   if (rc == SQLITE_DONE) {
     double now = al_store_realtime();   /* read once the lock is ours */
@@ -365,13 +366,15 @@ static int attempt(al_store *s, sq *q, al_store_req *r) {
     }
     if (rc == SQLITE_OK && !reading) rc = gc(q, s, now);
     if (rc == SQLITE_OK) rc = body(q, r, now);
+    /* the message now: resetting the statements clears it ("no such table" is read below) */
+    if (rc != SQLITE_OK) snprintf(early, sizeof early, "%s", sqlite3_errmsg(q->db));
     reset_all(q);
     if (rc == SQLITE_OK && run(q, S_COMMIT, NULL) != SQLITE_DONE) rc = sqlite3_errcode(q->db);
   } else {
     rc = sqlite3_errcode(q->db);
   }
   char msg[300];
-  snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(q->db));
+  snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : early[0] ? early : sqlite3_errmsg(q->db));
   reset_all(q);
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db)) {
     run(q, S_ROLLBACK, NULL);
@@ -499,6 +502,32 @@ static int open_file(const char *path, al_store_status *status, char *err, size_
   return 0;
 }
 
+static int is_busy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
+
+/* WAL (readers never wait for the writer) and NORMAL (no fsync on each commit, still safe),
+** then a read of the schema, which finds a file that is not a database or a damaged header.
+** Only the first process to make the file switches it to WAL; while it does, the others find
+** it busy, even to prepare a statement, so the whole set-up is retried until 'until'. */
+static int set_up_once(sqlite3 *db) {
+  sqlite3_stmt *jm = NULL;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &jm, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(jm);
+  if (rc == SQLITE_ROW) {
+    const char *mode = (const char *)sqlite3_column_text(jm, 0);
+    rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_READONLY;
+  }
+  sqlite3_finalize(jm);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+  return rc;
+}
+
+static int set_up(sqlite3 *db, double until) {
+  int rc;
+  while (is_busy(rc = set_up_once(db)) && al_store_realtime() < until) usleep(2000);
+  return rc;
+}
+
 int al_store_sqlite_open(al_store *s, const char *path, al_store_status *status, char *err,
                          size_t errlen) {
   if (!path[0]) return fail_open(AL_STORE_ARGUMENT, status, err, errlen, "sqlite:", "no path");
@@ -507,25 +536,7 @@ int al_store_sqlite_open(al_store *s, const char *path, al_store_status *status,
   if (!q || !(q->path = strdup(path))) { free(q); return fail_open(AL_STORE_NOMEM, status, err, errlen, path, "out of memory"); }
   int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(q->db, 0);
-  /* WAL: readers never wait for the writer; NORMAL: no fsync on each commit, still safe */
-  sqlite3_stmt *jm = NULL;
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL);
-  if (rc == SQLITE_OK) {
-    /* only the first process to make the file switches it; a writer elsewhere may hold it */
-    double until = al_store_realtime() + s->call_timeout;
-    while ((rc = sqlite3_step(jm)) == SQLITE_BUSY && al_store_realtime() < until) {
-      sqlite3_reset(jm);
-      usleep(2000);
-    }
-    if (rc == SQLITE_ROW) {
-      const char *mode = (const char *)sqlite3_column_text(jm, 0);
-      rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_READONLY;
-    }
-  }
-  sqlite3_finalize(jm);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-  /* reading the schema finds a file that is not a database, or a damaged header */
-  if (rc == SQLITE_OK) rc = sqlite3_exec(q->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = set_up(q->db, al_store_realtime() + s->call_timeout);
   if (rc != SQLITE_OK) {
     al_store_status st = status_of(rc);
     char why[300];

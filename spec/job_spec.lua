@@ -1,0 +1,255 @@
+-- autolua.job: task.map / task.each with job = NAME, with real processes killed with kill -9, two
+-- processes splitting one job, the fakes' request logs, and stores that fail; over SQLite and a
+-- real redis-server. Also `autolua job list / show / forget`.
+local S = require "support"
+local task = require "autolua.task"
+local store_support = require "store_support"
+
+-- A job over items "k01".."kNN": each item sends one request naming it to the misc fake, then
+-- writes its file (atomically) into DIR. Prints "unknown=k1,k2" for an unknown_outcome.
+local JOB = [[
+local task = require "autolua.task"
+local http = require "autolua.http"
+local url, name, once, dir, base, n, lease, who = ...
+local items = {}
+for i = 1, tonumber(n) do items[i] = ("k%02d"):format(i) end
+local ok, err = pcall(task.each, items, function(k)
+  http.request { method = once == "once" and "POST" or "GET", url = base:gsub("/$", "") .. "/echo?item=" .. k }
+  task.sleep(0.02 + math.random() * 0.05)
+  local f = assert(io.open(dir .. "/" .. k .. ".part", "w"))
+  f:write(("%s\n"):format(k):rep(1000))
+  f:close()
+  assert(os.rename(dir .. "/" .. k .. ".part", dir .. "/" .. k))
+  local log = assert(io.open(dir .. "/ran.log", "a"))
+  log:write(k, " ", who or "p", "\n")
+  log:close()
+end, { job = name, once = once == "once", lease = tonumber(lease), store = url, concurrency = 3 })
+if ok then print("finished") os.exit(0) end
+if type(err) == "table" and err.code == "unknown_outcome" then
+  print("unknown=" .. table.concat(err.keys, ","))
+  os.exit(3)
+end
+io.stderr:write(tostring(err), "\n")
+os.exit(1)
+]]
+
+local function job_file()
+  local dir = S.tmpdir()
+  S.spit(dir .. "/job.lua", JOB)
+  return dir
+end
+
+-- Runs the job in the background, kills it with SIGKILL after 'after' seconds (nil: never).
+local function run_job(jobdir, args, after)
+  local q = {}
+  for i, a in ipairs(args) do q[i] = S.quote(a) end
+  local cmd = ("%s %s/job.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), jobdir, table.concat(q, " "), jobdir, jobdir)
+  if after then
+    os.execute(("%s & pid=$!; sleep %.2f; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null"):format(cmd, after))
+  else
+    os.execute(cmd)
+  end
+  return S.slurp(jobdir .. "/out"), S.slurp(jobdir .. "/err")
+end
+
+local function item_requests(method)
+  local counts = {}
+  for _, r in ipairs(S.requests("misc")) do
+    local k = r.path:match("^/echo") and r.method == method and (r.query and r.query.item)
+    if type(k) == "table" then k = k[1] end
+    if k then counts[k] = (counts[k] or 0) + 1 end
+  end
+  return counts
+end
+
+local function check_files(dir, n)
+  for i = 1, n do
+    local k = ("k%02d"):format(i)
+    local f = io.open(dir .. "/" .. k)
+    assert.is_truthy(f, "lost " .. k)
+    local body = f:read("a")
+    f:close()
+    assert.equal(("%s\n"):format(k):rep(1000), body, "corrupt " .. k)
+  end
+end
+
+for _, backend in ipairs { "sqlite", "redis" } do
+  describe("jobs over " .. backend, function()
+    local url, redis
+    setup(function()
+      if backend == "redis" then
+        redis = store_support.redis_start()
+        url = redis.url
+      else
+        url = "sqlite:" .. S.tmpdir() .. "/state.db"
+      end
+    end)
+    teardown(function() if redis then store_support.redis_stop(redis) end end)
+    before_each(function() S.reset("misc") end)
+
+    it("records done items with their results and skips them on a re-run", function()
+      local calls = 0
+      local opts = { job = "rerun-" .. backend, store = url }
+      local r = task.map({ "a", "b", "c" }, function(x) calls = calls + 1; return { x = x } end, opts)
+      assert.same({ { x = "a" }, { x = "b" }, { x = "c" } }, r)
+      r = task.map({ "a", "b", "c", "d" }, function(x) calls = calls + 1; return { x = x .. "!" } end, opts)
+      assert.same({ { x = "a" }, { x = "b" }, { x = "c" }, { x = "d!" } }, r)   -- the recorded results
+      assert.equal(4, calls)
+    end)
+
+    it("records an item's error, cancels the rest, and retries failed items later", function()
+      local opts = { job = "fail-" .. backend, store = url, concurrency = 1 }
+      local e = S.fails(task.each, { "a", "b", "c" }, function(x)
+        if x == "b" then error({ kind = "api", code = "boom", message = "no" }, 0) end
+      end, opts)
+      assert.equal("boom", e.code)
+      local ran = {}
+      task.each({ "a", "b", "c" }, function(x) ran[#ran + 1] = x end, opts)
+      assert.same({ "b", "c" }, ran)
+    end)
+
+    it("needs a key for items that are not strings or numbers", function()
+      local e = S.fails(task.each, { {} }, function() end, { job = "nokey", store = url })
+      assert.equal("argument", e.kind)
+      assert.matches("key", e.message)
+    end)
+
+    it("killed with kill -9 at random points: every item done, none lost or corrupt", function()
+      local jobdir, name = job_file(), "kill-" .. backend
+      local out
+      for _ = 1, 4 do
+        out = run_job(jobdir, { url, name, "many", jobdir, S.fake.misc, 24, 0.5 }, 0.3 + math.random() * 0.6)
+      end
+      out = run_job(jobdir, { url, name, "many", jobdir, S.fake.misc, 24, 0.5 })
+      assert.matches("finished", out, 1, true)
+      check_files(jobdir, 24)
+      local counts = item_requests("GET")
+      for i = 1, 24 do assert.is_true((counts[("k%02d"):format(i)] or 0) >= 1) end   -- at least once
+      os.execute("rm -rf " .. S.quote(jobdir))
+    end)
+
+    it("a once item in flight when killed is reported unknown_outcome and never sent twice", function()
+      local jobdir, name = job_file(), nil
+      local out
+      for attempt = 1, 5 do   -- kill it while items are in flight (a new job if it finished first)
+        name = ("once-%s-%d"):format(backend, attempt)
+        S.reset("misc")
+        out = run_job(jobdir, { url, name, "once", jobdir, S.fake.misc, 20, 0.5 }, 0.15 + math.random() * 0.2)
+        if not out:find("finished", 1, true) then break end
+      end
+      os.execute("sleep 0.6")   -- the dead process's leases run out
+      out = run_job(jobdir, { url, name, "once", jobdir, S.fake.misc, 20, 0.5 })
+      local unknown = out:match("unknown=(%S+)")
+      assert.is_truthy(unknown, out)
+      local counts = item_requests("POST")
+      for k, c in pairs(counts) do assert.equal(1, c, k .. " was sent twice") end
+      local again = run_job(jobdir, { url, name, "once", jobdir, S.fake.misc, 20, 0.5 })
+      assert.equal("unknown=" .. unknown, again:match("unknown=%S+"))          -- still not run again
+      for k, c in pairs(item_requests("POST")) do assert.equal(1, c, k .. " was sent twice") end
+      -- every item that is not unknown is done, exactly once
+      local unk = {}
+      for k in unknown:gmatch("[^,]+") do unk[k] = true end
+      for i = 1, 20 do
+        local k = ("k%02d"):format(i)
+        if not unk[k] then assert.equal(1, counts[k], k) end
+      end
+      -- the user checked them: forgetting the keys lets them run
+      for k in pairs(unk) do
+        local r = S.run({ "job", "forget", name, "--key", k, "--store", url })
+        assert.equal(0, r.code, r.err)
+      end
+      out = run_job(jobdir, { url, name, "once", jobdir, S.fake.misc, 20, 0.5 })
+      assert.matches("finished", out, 1, true)
+      os.execute("rm -rf " .. S.quote(jobdir))
+    end)
+
+    it("two processes running one job split its items, each run once", function()
+      local jobdir, name = job_file(), "split-" .. backend
+      local a = S.tmpdir()
+      os.execute(("cp %s/job.lua %s/"):format(jobdir, a))
+      local args = table.concat({ S.quote(url), name, "many", jobdir, S.quote(S.fake.misc), 30, 5 }, " ")
+      os.execute(("%s %s/job.lua %s A >%s/out 2>&1 & %s %s/job.lua %s B >%s/out 2>&1; wait"):format(
+        S.quote(S.bin), jobdir, args, jobdir, S.quote(S.bin), a, args, a))
+      assert.matches("finished", S.slurp(jobdir .. "/out"))
+      assert.matches("finished", S.slurp(a .. "/out"))
+      local seen, pids = {}, {}
+      for line in io.lines(jobdir .. "/ran.log") do
+        local k, pid = line:match("^(%S+) (%S+)")
+        seen[k] = (seen[k] or 0) + 1
+        pids[pid] = true
+      end
+      for i = 1, 30 do assert.equal(1, seen[("k%02d"):format(i)]) end
+      local n = 0
+      for _ in pairs(pids) do n = n + 1 end
+      assert.equal(2, n, "one process did all the work")
+      os.execute("rm -rf " .. S.quote(jobdir) .. " " .. S.quote(a))
+    end)
+
+    it("autolua job list / show / forget, with --json", function()
+      local name = "cli-" .. backend
+      task.each({ "x", "y" }, function() end, { job = name, store = url })
+      local r = S.run({ "job", "show", name, "--json", "--store", url })
+      assert.equal(0, r.code, r.err)
+      assert.matches('"done":2', r.out, 1, true)
+      r = S.run({ "job", "list", "--store", url })
+      assert.matches(name, r.out, 1, true)
+      r = S.run({ "job", "forget", name, "--json", "--store", url })
+      assert.matches('"forgotten":2', r.out, 1, true)
+      r = S.run({ "job", "show", name, "--json", "--store", url })
+      assert.matches('"done":0', r.out, 1, true)
+      r = S.run({ "job", "frobnicate" })
+      assert.equal(2, r.code)
+    end)
+  end)
+end
+
+describe("jobs when the store fails", function()
+  it("a store that cannot be opened: kind = store, nothing run", function()
+    local ran = false
+    local e = S.fails(task.each, { "a" }, function() ran = true end, { job = "x", store = "sqlite:/dev/null/state.db" })
+    assert.equal("store", e.kind)
+    assert.matches("/dev/null/state.db", e.message, 1, true)
+    assert.is_false(ran)
+  end)
+
+  it("a corrupt file: kind = store, code = corrupt", function()
+    local dir = S.tmpdir()
+    S.spit(dir .. "/state.db", ("garbage\n"):rep(500))
+    local e = S.fails(task.each, { "a" }, function() end, { job = "x", store = "sqlite:" .. dir .. "/state.db" })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.same({ "store", "corrupt" }, { e.kind, e.code })
+  end)
+
+  it("a lock held by another process for 5 s: a clear busy error or the job goes on, no hang", function()
+    local dir = S.tmpdir()
+    local url = "sqlite:" .. dir .. "/state.db"
+    task.each({ "warm" }, function() end, { job = "lock", store = url })
+    local held = store_support.hold_sqlite_lock(dir .. "/state.db", 5)
+    local t0 = task.now()
+    local ok, e = pcall(task.each, { "a", "b" }, function() end, { job = "lock", store = url })
+    local dt = task.now() - t0
+    store_support.wait(held)
+    if not ok then assert.same({ "store", "busy" }, { e.kind, e.code }) end
+    assert.is_true(dt < 5, "waited " .. dt)
+    task.each({ "a", "b" }, function() end, { job = "lock", store = url })   -- and works once it is free
+    os.execute("rm -rf " .. S.quote(dir))
+  end)
+
+  it("redis stopped mid-job and restarted empty: the job resumes", function()
+    local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
+    local jobdir = job_file()
+    local cmd = ("%s %s/job.lua %s rj many %s %s 40 1 >%s/out 2>%s/err"):format(S.quote(S.bin), jobdir, S.quote(redis.url),
+                                                                           jobdir, S.quote(S.fake.misc), jobdir, jobdir)
+    os.execute("(" .. cmd .. ") & sleep 1; " .. store_support.redis_stop_cmd(redis) .. "; sleep 2; "
+               .. store_support.redis_start_cmd(redis) .. "; wait")
+    local out, err = S.slurp(jobdir .. "/out"), S.slurp(jobdir .. "/err")
+    if not out:find("finished", 1, true) then
+      assert.matches("store", err, 1, true)       -- a clear error, and a re-run finishes
+      local r = run_job(jobdir, { redis.url, "rj", "many", jobdir, S.fake.misc, 40, 1 })
+      assert.matches("finished", r, 1, true)
+    end
+    check_files(jobdir, 40)
+    os.execute("rm -rf " .. S.quote(jobdir))
+  end)
+end)

@@ -1,0 +1,234 @@
+-- autolua.shared_limiter: one account's budget shared by several autolua processes through the
+-- store (SQLite and a real redis-server), checked against the fakes' request logs; and what a
+-- store that fails does to a limiter (a warning and this process's share, never a hang).
+local S = require "support"
+local task = require "autolua.task"
+local limiter = require "autolua.limiter"
+local store_support = require "store_support"
+
+local RUN_STAGS = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"
+local FLOOD_SECONDS = 7
+
+-- A process that floods GETs through one Dexi account for 'secs' seconds.
+local DEXI_FLOOD = [[
+local dexi = require "dexi"
+local task = require "autolua.task"
+local base, secs, id = ...
+local c = dexi.client { account = "acc-test", api_key = "key-test", base_url = base, retries = 0 }
+local stop = task.now() + tonumber(secs)
+local n = 0
+task.each({ 1, 2, 3, 4, 5, 6, 7, 8 }, function()
+  while task.now() < stop do
+    pcall(c.send, c, "GET", "runs/" .. id)
+    n = n + 1
+  end
+end, { concurrency = 8 })
+local st = c.limiters.get:stats()
+print(("sent=%d shared=%s processes=%d"):format(n, tostring(st.shared), st.processes))
+]]
+
+-- Starts 'n' processes of 'code' at once and waits for them all; returns their outputs.
+local function together(n, code, args, env)
+  local dir = S.tmpdir()
+  S.spit(dir .. "/p.lua", code)
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = S.quote(a) end
+  local cmds = {}
+  for i = 1, n do
+    cmds[i] = ("%s %s %s/p.lua %s >%s/out%d 2>%s/err%d &"):format(env or "", S.quote(S.bin), dir, table.concat(quoted, " "),
+                                                             dir, i, dir, i)
+  end
+  os.execute(table.concat(cmds, " ") .. " wait")
+  local outs = {}
+  for i = 1, n do outs[i] = { out = S.slurp(dir .. "/out" .. i), err = S.slurp(dir .. "/err" .. i) } end
+  os.execute("rm -rf " .. S.quote(dir))
+  return outs
+end
+
+-- The GETs of the flood in the fake's log: how many, how many 429s, and the rate while they ran.
+local function flood_figures(rs, path)
+  local ok, limited, first, last = 0, 0, math.huge, -math.huge
+  for _, r in ipairs(rs) do
+    if r.path == path then
+      if r.status == 429 then limited = limited + 1 else ok = ok + 1 end
+      first, last = math.min(first, r.t), math.max(last, r.t)
+    end
+  end
+  return ok, limited, ok > 1 and (ok - 1) / (last - first) or 0
+end
+
+local function shares_one_account(n, url)
+  S.reset("dexi")
+  local outs = together(n, DEXI_FLOOD, { S.fake.dexi, FLOOD_SECONDS, RUN_STAGS }, "AUTOLUA_STORE=" .. S.quote(url))
+  for i, o in ipairs(outs) do
+    assert.matches("shared=true processes=" .. n, o.out, 1, true)
+    assert.equal("", o.err, "process " .. i .. " said something on stderr")
+  end
+  local ok, limited, rate = flood_figures(S.requests("dexi"), "/runs/" .. RUN_STAGS)
+  -- A request that leaves more than the margin (9 ms) after its slot, on a loaded machine, and
+  -- the one 75 slots later on time, meet in one sliding second of the server's: the in-process
+  -- limiter charges such a late request when it went, a shared one cannot without a second
+  -- store call. So a rare 429 (the client waits for its Retry-After and retries) is allowed.
+  assert.is_true(limited <= math.ceil(ok * 0.005), ("%d processes collected %d 429s in %d requests"):format(n, limited, ok))
+  assert.is_true(rate >= 0.99 * 75 / 1.009 and rate <= 75,
+    ("%d processes made %.2f GET/s together (%d requests)"):format(n, rate, ok))
+end
+
+for _, backend in ipairs { "sqlite", "redis" } do
+  describe("shared limiters over " .. backend, function()
+    local url, redis
+    setup(function()
+      if backend == "redis" then
+        redis = store_support.redis_start()
+        url = redis.url
+      else
+        url = "sqlite:" .. S.tmpdir() .. "/state.db"
+      end
+    end)
+    teardown(function()
+      if redis then store_support.redis_stop(redis) end
+      S.reset("dexi")
+    end)
+
+    it("two processes share one Dexi account at 75/s: >= 99 % of the rate, no 429", function()
+      shares_one_account(2, url)
+    end)
+
+    it("four processes share one Dexi account at 75/s: >= 99 % of the rate, no 429", function()
+      shares_one_account(4, url)
+    end)
+
+    it("two processes share one DX token's window, scaled down, with no 429", function()
+      S.reset("dx")
+      S.config("dx", { limit = 20, window = 1 })
+      local code = [[
+        local dx = require "dx"
+        local task = require "autolua.task"
+        local base = ...
+        local c = dx.client { base_url = base, token = "dx-test-token", limit = 20, window = 1, retries = 0 }
+        local stop = task.now() + 5
+        task.each({ 1, 2, 3, 4 }, function()
+          while task.now() < stop do pcall(function() return c.teams.list() end) end
+        end, { concurrency = 4 })
+        print("shared=" .. tostring(c.limiter:stats().shared) .. " processes=" .. c.limiter:stats().processes)
+      ]]
+      local outs = together(2, code, { S.fake.dx }, "AUTOLUA_STORE=" .. S.quote(url))
+      for _, o in ipairs(outs) do assert.matches("shared=true processes=2", o.out, 1, true) end
+      local ok, limited, first, last = 0, 0, math.huge, -math.huge
+      for _, r in ipairs(S.requests("dx")) do
+        if r.path:find("teams.list", 1, true) then
+          if r.status == 429 then limited = limited + 1 else ok = ok + 1 end
+          first, last = math.min(first, r.t), math.max(last, r.t)
+        end
+      end
+      assert.equal(0, limited)
+      -- 20 per sliding second (with the client's slack), over about 5 s together
+      local span = last - first
+      assert.is_true(ok <= 20 * (span + 1) and ok >= 0.9 * 20 * span / 1.1, ("%d calls in %.2f s"):format(ok, span))
+      S.reset("dx")
+    end)
+
+    it("a 429's Retry-After pauses every process that shares the limiter", function()
+      local code = [[
+        local limiter = require "autolua.limiter"
+        local task = require "autolua.task"
+        local role = ...
+        local l = limiter.rate { key = "pause-spec-" .. ]] .. "'" .. backend .. "'" .. [[, rate = 100, shared = true }
+        if role == "pauser" then l:acquire(); l:pause_until(task.now() + 1.5); print("paused") return end
+        local t0 = task.now()
+        l:acquire()
+        print(("waited=%.2f paused=%s"):format(task.now() - t0, tostring(l:stats().paused_until)))
+      ]]
+      local outs = together(1, code, { "pauser" }, "AUTOLUA_STORE=" .. S.quote(url))
+      assert.matches("paused", outs[1].out, 1, true)
+      outs = together(1, code, { "waiter" }, "AUTOLUA_STORE=" .. S.quote(url))
+      local waited = tonumber(outs[1].out:match("waited=([%d.]+)"))
+      assert.is_true(waited and waited > 0.3, outs[1].out .. outs[1].err)
+    end)
+  end)
+end
+
+describe("shared limiters when the store fails", function()
+  it("memory keeps the in-process limiter, exactly today's", function()
+    local l = limiter.rate { key = "mem-spec", rate = 10, shared = true, store = "memory" }
+    assert.equal("userdata", type(l))
+    assert.equal(l, limiter.registered()["mem-spec"])
+  end)
+
+  it("a store that cannot be opened: one warning, this process's share, no hang", function()
+    local r = S.run_script([[
+      local limiter = require "autolua.limiter"
+      local task = require "autolua.task"
+      local l = limiter.rate { key = "dead", rate = 20, shared = true, store = "sqlite:/dev/null/state.db" }
+      local t0 = task.now()
+      for _ = 1, 11 do l:acquire() end
+      print(("took=%.2f shared=%s"):format(task.now() - t0, tostring(l:stats().shared)))
+    ]])
+    assert.equal(0, r.code, r.err)
+    assert.matches("shared=false", r.out, 1, true)
+    local took = tonumber(r.out:match("took=([%d.]+)"))
+    assert.is_true(took >= 0.45 and took < 3, r.out)
+    local _, warnings = r.err:gsub("autolua warn", "")
+    assert.equal(1, warnings, r.err)
+    assert.matches("/dev/null/state.db", r.err, 1, true)
+  end)
+
+  it("a corrupt file: a warning and the fallback", function()
+    local dir = S.tmpdir()
+    S.spit(dir .. "/state.db", ("this is not a database\n"):rep(200))
+    local r = S.run_script([[
+      local limiter = require "autolua.limiter"
+      local l = limiter.rate { key = "corrupt", rate = 50, shared = true, store = ...}
+      for _ = 1, 5 do l:acquire() end
+      print("shared=" .. tostring(l:stats().shared))
+    ]], { "sqlite:" .. dir .. "/state.db" })
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, r.code, r.err)
+    assert.matches("shared=false", r.out, 1, true)
+    assert.matches("corrupt", r.err, 1, true)
+  end)
+
+  it("a lock held by another process for 5 s: the limiter goes on at its share and rejoins", function()
+    local dir = S.tmpdir()
+    local url = "sqlite:" .. dir .. "/state.db"
+    local held = store_support.hold_sqlite_lock(dir .. "/state.db", 5)
+    local r = S.run_script([[
+      local limiter = require "autolua.limiter"
+      local task = require "autolua.task"
+      local l = limiter.rate { key = "locked", rate = 20, shared = true, store = ... }
+      local t0 = task.now()
+      while task.now() - t0 < 7 do l:acquire() end
+      print("shared=" .. tostring(l:stats().shared) .. (" n=%d"):format(l:stats().acquired))
+    ]], { url })
+    store_support.wait(held)
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.equal(0, r.code, r.err)
+    assert.matches("shared=true", r.out, 1, true)          -- rejoined once the lock went
+    assert.matches("busy", r.err, 1, true)
+    local n = tonumber(r.out:match("n=(%d+)"))
+    assert.is_true(n > 100 and n <= 20 * 7 + 2, r.out)     -- it went on, never above the rate
+  end)
+
+  it("redis stopped mid-run and restarted empty: a share meanwhile, then shared again", function()
+    local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
+    local dir = S.tmpdir()
+    S.spit(dir .. "/p.lua", [[
+      local limiter = require "autolua.limiter"
+      local task = require "autolua.task"
+      local l = limiter.rate { key = "restart", rate = 20, shared = true, store = ... }
+      local t0 = task.now()
+      while task.now() - t0 < 8 do l:acquire() end
+      print("shared=" .. tostring(l:stats().shared) .. (" n=%d"):format(l:stats().acquired))
+    ]])
+    local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir)
+    os.execute("(" .. cmd .. ") & sleep 2; " .. store_support.redis_stop_cmd(redis) .. "; sleep 3; "
+               .. store_support.redis_start_cmd(redis) .. "; wait")
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.matches("shared=true", out, 1, true)
+    assert.matches("autolua warn: limiter 'restart'", err, 1, true)
+    local n = tonumber(out:match("n=(%d+)"))
+    assert.is_true(n > 80 and n <= 20 * 8 + 3, out .. err)   -- a fresh share and an empty store each let one go at once
+  end)
+end)

@@ -1,0 +1,78 @@
+-- Real stores for the specs: a redis-server on a free loopback port (no persistence), and a
+-- process that holds a SQLite file's write lock for a while.
+local S = require "support"
+
+local M = {}
+
+local function free_port()
+  local p = io.popen([[python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"]])
+  local port = p:read("l")
+  p:close()
+  return assert(tonumber(port), "no free port")
+end
+
+local function wait_for(cond, secs)
+  local t0 = os.time()
+  while not cond() do
+    if os.time() - t0 > secs then return false end
+    os.execute("sleep 0.05")
+  end
+  return true
+end
+
+local function answers(r)
+  local p = io.popen(("redis-cli -p %d ping 2>/dev/null"):format(r.port))
+  local line = p:read("l")
+  p:close()
+  return line == "PONG"
+end
+
+function M.redis_start_cmd(r)
+  return ("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --dir %s"):format(
+    r.port, r.dir, r.dir, r.dir)
+end
+
+function M.redis_stop_cmd(r)
+  return ("redis-cli -p %d shutdown nosave >/dev/null 2>&1"):format(r.port)
+end
+
+-- Starts a redis-server; returns {port =, url =, dir =}.
+function M.redis_start()
+  local r = { port = free_port(), dir = S.tmpdir() }
+  r.url = ("redis://127.0.0.1:%d"):format(r.port)
+  os.execute(M.redis_start_cmd(r))
+  assert(wait_for(function() return answers(r) end, 10), "redis-server did not start")
+  return r
+end
+
+function M.redis_stop(r)
+  os.execute(M.redis_stop_cmd(r))
+  wait_for(function() return not answers(r) end, 10)
+  os.execute("rm -rf " .. S.quote(r.dir))
+end
+
+-- A python3 process holds the write lock of the SQLite file 'path' for 'secs' seconds; returns
+-- once it holds it.
+function M.hold_sqlite_lock(path, secs)
+  local ready = path .. ".held"
+  local done = path .. ".released"
+  local code = ("import sqlite3, time, sys\n"
+    .. "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    .. "c.execute('PRAGMA journal_mode=WAL')\n"
+    .. "c.execute('BEGIN EXCLUSIVE')\n"
+    .. "open(sys.argv[2], 'w').close()\n"
+    .. "time.sleep(float(sys.argv[3]))\n"
+    .. "c.execute('COMMIT')\n"
+    .. "open(sys.argv[4], 'w').close()\n")
+  S.spit(path .. ".py", code)
+  os.execute(("python3 %s %s %s %s %s >/dev/null 2>&1 &"):format(S.quote(path .. ".py"), S.quote(path), S.quote(ready),
+                                                                  secs, S.quote(done)))
+  assert(wait_for(function() local f = io.open(ready) if f then f:close() return true end end, 10), "no lock")
+  return { done = done, secs = secs }
+end
+
+function M.wait(held)
+  wait_for(function() local f = io.open(held.done) if f then f:close() return true end end, held.secs + 10)
+end
+
+return M
