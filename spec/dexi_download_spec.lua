@@ -2,20 +2,11 @@
 -- Its runs against the fake are in recipes_spec.lua.
 local S = require "support"
 
-local function usage(args)
-  local a = { "recipe", "dexi-download" }
-  for _, x in ipairs(args) do a[#a + 1] = x end
-  return S.run(a, { env = "env -u DEXI_ACCOUNT -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
-end
+local function usage(args) return S.recipe_usage("dexi-download", args) end
 
 describe("recipes.dexi-download", function()
   it("declares its options: --help lists them and the examples", function()
-    local r = usage { "--help" }
-    assert.equal(0, r.code)
-    for _, o in ipairs { "execution", "run", "out", "concurrency", "json", "help" } do
-      assert.matches("\n  %-%-" .. o .. "[ \n]", r.out)
-    end
-    assert.matches("\nexamples:\n  autolua recipe dexi-download ", r.out, 1, true)
+    S.assert_recipe_help("dexi-download", { "execution", "run", "out", "concurrency", "json", "help" })
   end)
 
   it("refuses a call it cannot run with exit 2, naming the cause, before anything is sent", function()

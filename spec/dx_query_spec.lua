@@ -2,20 +2,11 @@
 -- Its runs against the fake are in recipes_spec.lua.
 local S = require "support"
 
-local function usage(args)
-  local a = { "recipe", "dx-query" }
-  for _, x in ipairs(args) do a[#a + 1] = x end
-  return S.run(a, { env = "env -u DEXI_ACCOUNT -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
-end
+local function usage(args) return S.recipe_usage("dx-query", args) end
 
 describe("recipes.dx-query", function()
   it("declares its options: --help lists them and the examples", function()
-    local r = usage { "--help" }
-    assert.equal(0, r.code)
-    for _, o in ipairs { "sql", "file", "out", "format", "timeout", "json", "help" } do
-      assert.matches("\n  %-%-" .. o .. "[ \n]", r.out)
-    end
-    assert.matches("\nexamples:\n  autolua recipe dx-query ", r.out, 1, true)
+    S.assert_recipe_help("dx-query", { "sql", "file", "out", "format", "timeout", "json", "help" })
   end)
 
   it("refuses a call it cannot run with exit 2, naming the cause, before anything is sent", function()

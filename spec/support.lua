@@ -63,6 +63,24 @@ function M.run(args, opts)
   return r
 end
 
+-- Runs `autolua recipe NAME ARGS...` with no credentials in the environment, as a recipe's usage
+-- errors must come before it looks for any.
+function M.recipe_usage(name, args)
+  local a = { "recipe", name }
+  for _, x in ipairs(args) do a[#a + 1] = x end
+  return M.run(a, { env = "env -u DEXI_ACCOUNT -u DEXI_API_KEY -u DX_TOKEN -u DX_API_TOKEN" })
+end
+
+-- Asserts that `autolua recipe NAME --help` lists each of 'options' and the recipe's examples.
+function M.assert_recipe_help(name, options)
+  local r = M.recipe_usage(name, { "--help" })
+  assert(r.code == 0, r.err)
+  for _, o in ipairs(options) do
+    assert(r.out:find("\n  %-%-" .. o .. "[ \n]"), "--help does not list --" .. o .. ":\n" .. r.out)
+  end
+  assert(r.out:find("\nexamples:\n  autolua recipe " .. name .. " ", 1, true), "no examples:\n" .. r.out)
+end
+
 -- Runs a Lua snippet as a script file through autolua.
 function M.run_script(code, args, opts)
   local dir = M.tmpdir()
