@@ -128,6 +128,57 @@ for _, backend in ipairs { "sqlite", "redis" } do
       S.reset("dx")
     end)
 
+    if backend == "redis" then
+      -- One round trip per acquisition: every command this process sends, as the server's
+      -- MONITOR shows them (the commands a script runs inside the server show as "lua" and are
+      -- not round trips), over K acquisitions by four tasks; the heartbeat adds one script a
+      -- second (BEAT_EVERY), which bounds the rest.
+      it("one store call (one EVALSHA) per acquisition, plus one heartbeat a second", function()
+        local dir = S.tmpdir()
+        finally(function() os.execute("rm -rf " .. S.quote(dir)) end)
+        os.execute(("redis-cli -p %d monitor >%s/mon 2>/dev/null & echo $! >%s/pid"):format(redis.port, dir, dir))
+        local function monitoring()   -- the shell returns before redis-cli has even opened the file
+          local f = io.open(dir .. "/mon")
+          local ok = f and f:read("a"):find("OK", 1, true)
+          if f then f:close() end
+          return ok
+        end
+        for _ = 1, 100 do if monitoring() then break end os.execute("sleep 0.05") end
+        assert.is_truthy(monitoring(), "MONITOR did not start")
+        local K = 300
+        local r = S.run_script([[
+          local limiter = require "autolua.limiter"
+          local task = require "autolua.task"
+          local l = limiter.rate { key = "round-trips", rate = 200, shared = true, store = ... }
+          local t0 = task.now()
+          task.each({ 1, 2, 3, 4 }, function() for _ = 1, 75 do l:acquire() end end, { concurrency = 4 })
+          print(("took=%.3f acquired=%d shared=%s"):format(task.now() - t0, l:stats().acquired, tostring(l:stats().shared)))
+        ]], { url })
+        os.execute("sleep 0.2; kill $(cat " .. S.quote(dir .. "/pid") .. ")")
+        assert.equal(0, r.code, r.err)
+        assert.matches("acquired=" .. K .. " shared=true", r.out, 1, true)
+        local took = tonumber(r.out:match("took=([%d.]+)"))
+        local sent, inside = {}, 0
+        for line in io.lines(dir .. "/mon") do
+          local from, cmd = line:match('^%S+ %[%d+ (%S+)%] "([^"]+)"')
+          if from == "lua" then inside = inside + 1
+          elseif from then sent[cmd:lower()] = (sent[cmd:lower()] or 0) + 1 end
+        end
+        local beats = math.ceil(took) + 1                 -- one at the start, then one a second
+        local scripts = (sent.evalsha or 0) + (sent.eval or 0)
+        assert.is_true(scripts >= K and scripts <= K + beats,
+          ("%d scripts for %d acquisitions in %.2f s"):format(scripts, K, took))
+        assert.is_true(inside > scripts, "the scripts did their work inside the server")
+        -- nothing else: the connection's setup (one SCRIPT LOAD per script) and no more
+        local other = {}
+        for cmd, c in pairs(sent) do
+          if cmd ~= "evalsha" and cmd ~= "eval" and cmd ~= "script" then other[#other + 1] = cmd .. "=" .. c end
+        end
+        assert.same({}, other)
+        assert.is_true((sent.script or 0) <= 12, "SCRIPT LOAD " .. tostring(sent.script))
+      end)
+    end
+
     it("a 429's Retry-After pauses every process that shares the limiter", function()
       local code = [[
         local limiter = require "autolua.limiter"
