@@ -235,6 +235,38 @@ describe("jobs when the store fails", function()
     os.execute("rm -rf " .. S.quote(dir))
   end)
 
+  it("a done record that cannot reach redis is kept, written when it returns, and never lost", function()
+    local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)
+    local dir = S.tmpdir()
+    -- item "a" finishes while redis-server is down (stopped 0.6 s in, back, empty, 3 s in)
+    S.spit(dir .. "/p.lua", [[
+      local task = require "autolua.task"
+      local url, dir = ...
+      local r = task.map({ "a" }, function(k)
+        local log = assert(io.open(dir .. "/ran.log", "a"))
+        log:write(k, "\n")
+        log:close()
+        task.sleep(tonumber(os.getenv("ITEM_SECONDS") or "0"))
+        return { item = k }
+      end, { job = "kept", store = url, lease = 10 })
+      print("finished " .. r[1].item)
+    ]])
+    local cmd = ("%s %s/p.lua %s %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir, dir)
+    os.execute("(ITEM_SECONDS=1.5 " .. cmd .. ") & sleep 0.6; " .. store_support.redis_stop_cmd(redis) .. "; sleep 2.4; "
+               .. store_support.redis_start_cmd(redis) .. "; wait")
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    assert.matches("finished a", out, 1, true)
+    assert.matches("done items are kept here and written when it answers", err, 1, true)
+    -- the record is in the restarted (empty) server: a re-run skips the item and gives its result
+    local r = S.run({ "job", "show", "kept", "--json", "--store", redis.url })
+    assert.matches('"done":1', r.out, 1, true)
+    os.execute(cmd)
+    assert.matches("finished a", S.slurp(dir .. "/out"), 1, true)
+    assert.equal("a\n", S.slurp(dir .. "/ran.log"))
+    os.execute("rm -rf " .. S.quote(dir))
+  end)
+
   it("redis stopped mid-job and restarted empty: the job resumes", function()
     local redis = store_support.redis_start()
     finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
