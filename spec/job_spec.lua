@@ -185,6 +185,43 @@ for _, backend in ipairs { "sqlite", "redis" } do
       os.execute("rm -rf " .. S.quote(jobdir) .. " " .. S.quote(a))
     end)
 
+    it("kill -9 one of two workers mid-job: the other takes its items after the lease, none lost", function()
+      local jobdir, name = job_file(), "takeover-" .. backend
+      local a = S.tmpdir()
+      os.execute(("cp %s/job.lua %s/"):format(jobdir, a))
+      -- both write into jobdir; A (concurrency 3) is killed 0.35 s in, B goes on alone
+      local args = table.concat({ S.quote(url), name, "many", jobdir, S.quote(S.fake.misc), 90, 1 }, " ")
+      local t0 = task.now()
+      os.execute(("%s %s/job.lua %s A >%s/out 2>&1 & pa=$!; %s %s/job.lua %s B >%s/out 2>&1 & pb=$!; "
+                  .. "sleep 0.35; kill -9 $pa; wait $pa $pb 2>/dev/null"):format(
+        S.quote(S.bin), a, args, a, S.quote(S.bin), jobdir, args, jobdir))
+      local took = task.now() - t0
+      assert.is_nil(S.slurp(a .. "/out"):find("finished", 1, true), "A finished before it was killed")
+      assert.matches("finished", S.slurp(jobdir .. "/out"))
+      check_files(jobdir, 90)
+      local ran, by = {}, { A = {}, B = {} }
+      for line in io.lines(jobdir .. "/ran.log") do
+        local k, who = line:match("^(%S+) (%S+)")
+        ran[k] = (ran[k] or 0) + 1
+        by[who][k] = true
+      end
+      -- at least once; twice only for what A had claimed when it died (its concurrency: 3)
+      local twice, sent_twice = 0, 0
+      local gets = item_requests("GET")
+      for i = 1, 90 do
+        local k = ("k%02d"):format(i)
+        assert.is_true(ran[k] >= 1 and ran[k] <= 2, k)
+        assert.is_true(gets[k] >= 1 and gets[k] <= 2, k)
+        if ran[k] == 2 then twice = twice + 1 end
+        if gets[k] == 2 then sent_twice = sent_twice + 1 end
+      end
+      assert.is_true(twice <= 3 and sent_twice <= 3, ("%d run twice, %d sent twice"):format(twice, sent_twice))
+      assert.is_truthy(next(by.A), "A ran nothing before it was killed")
+      -- B took over what A held only once A's lease (1 s) ran out
+      assert.is_true(took >= 1.2, ("B finished %.2f s after the start"):format(took))
+      os.execute("rm -rf " .. S.quote(jobdir) .. " " .. S.quote(a))
+    end)
+
     it("autolua job list / show / forget, with --json", function()
       local name = "cli-" .. backend
       task.each({ "x", "y" }, function() end, { job = name, store = url })
