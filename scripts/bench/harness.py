@@ -49,6 +49,7 @@ import misc       # noqa: E402  (the fake's /bytes contents)
 sys.path.insert(0, HERE)
 import tls_jobs   # noqa: E402  (flood-tls, flood-h2, cold-tls)
 import shared_jobs  # noqa: E402  (shared: N processes on one account through the store; by name only)
+import redis_claims  # noqa: E402  (claims: job items handed out through Redis, two ways; by name only)
 
 RUN_ID = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"    # a seed run of the fake Dexi
 ACCOUNT, API_KEY = "acc-test", "key-test"
@@ -961,6 +962,7 @@ def summary(jobs, results):
                                    "goal >= 1.5x Node's req/s (%.2fx) at <= its p99" % (r or 0)))
     out += tls_jobs.summary(sys.modules[__name__], keys, m, find, ratio, goal)
     out += shared_jobs.summary(sys.modules[__name__], keys, m, find)
+    out += redis_claims.summary(sys.modules[__name__], keys, m, find)
     if "startup" in keys:
         a, l = m("startup", find("startup", "autolua"), "ms"), None
         ln = find("startup", "lua5.4")
@@ -1043,8 +1045,8 @@ def describe(env, argv):
 def main(argv):
     wanted = argv or ALL_JOBS
     for j in wanted:
-        if j not in ALL_JOBS + ["dx", "shared"]:
-            print("unknown job %s (jobs: %s dx shared)" % (j, " ".join(ALL_JOBS)), file=sys.stderr)
+        if j not in ALL_JOBS + ["dx", "shared", "claims"]:
+            print("unknown job %s (jobs: %s dx shared claims)" % (j, " ".join(ALL_JOBS)), file=sys.stderr)
             return 2
     env = Env()
     failures = 0
@@ -1077,6 +1079,8 @@ def main(argv):
                     log("bench: no wrk or no nginx, the serve job is skipped")
             elif j == "shared":
                 jobs += shared_jobs.make_jobs(sys.modules[__name__], env)
+            elif j == "claims":
+                jobs += redis_claims.make_jobs(sys.modules[__name__], env)
             elif j in tls_jobs.TLS_JOBS and j == next(x for x in wanted if x in tls_jobs.TLS_JOBS):
                 jobs += tls_jobs.make_jobs(sys.modules[__name__], env, wanted)
         if env.missing:
