@@ -21,24 +21,37 @@ local function wait_for(cond, secs)
 end
 
 local function answers(r)
-  local p = io.popen(("redis-cli -p %d ping 2>/dev/null"):format(r.port))
+  local p = io.popen(M.redis_cli(r) .. " ping 2>/dev/null")
   local line = p:read("l")
   p:close()
   return line == "PONG"
 end
 
 function M.redis_start_cmd(r)
-  return ("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --dir %s"):format(
-    r.port, r.dir, r.dir, r.dir)
+  return ("redis-server %s--port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --dir %s %s"):format(
+    r.conf and S.quote(r.conf) .. " " or "", r.port, r.dir, r.dir, r.dir, r.args or "")
+end
+
+-- 'password': the server's requirepass (redis-cli then passes it too).
+function M.redis_cli(r)
+  return ("redis-cli -p %d%s"):format(r.port, r.password and " --no-auth-warning -a " .. S.quote(r.password) or "")
 end
 
 function M.redis_stop_cmd(r)
-  return ("redis-cli -p %d shutdown nosave >/dev/null 2>&1"):format(r.port)
+  return M.redis_cli(r) .. " shutdown nosave >/dev/null 2>&1"
 end
 
--- Starts a redis-server; returns {port =, url =, dir =}.
-function M.redis_start()
-  local r = { port = free_port(), dir = S.tmpdir() }
+-- Starts a redis-server; returns {port =, url =, dir =}. opts: args = more command-line
+-- options, conf = lines of a config file (what only a file can say: rename-command),
+-- password = a requirepass.
+function M.redis_start(opts)
+  opts = opts or {}
+  local r = { port = free_port(), dir = S.tmpdir(), args = opts.args, password = opts.password }
+  if opts.conf then
+    r.conf = r.dir .. "/redis.conf"
+    S.spit(r.conf, opts.conf)
+  end
+  if r.password then r.args = (r.args or "") .. " --requirepass " .. S.quote(r.password) end
   r.url = ("redis://127.0.0.1:%d"):format(r.port)
   os.execute(M.redis_start_cmd(r))
   assert(wait_for(function() return answers(r) end, 10), "redis-server did not start")

@@ -12,6 +12,10 @@ local M = {}
 
 local UNSURE = { timeout = true, network = true, cancelled = true, error = true }
 local FLUSH_FOR = 30     -- seconds the end of a job keeps retrying done records the store refused
+local CLAIM_WAIT_FOR = 30  -- seconds a claim keeps retrying a store that is down, slow or locked
+-- what passes (a server restarting, a lock held a while); a refused password or script, a
+-- corrupt file do not, and are raised at once
+local TRANSIENT = { unreachable = true, timeout = true, busy = true }
 
 local function argerror(fname, msg)
   errors.raise { kind = "argument", message = fname .. ": " .. msg }
@@ -64,6 +68,25 @@ local function renewer(s, name, k, lease)
   end)
 end
 
+-- s:claim, retried with backoff (0.1 s doubling to 2 s) while the store is down, slow or locked,
+-- up to CLAIM_WAIT_FOR seconds; the tasks that wait meanwhile start nothing new.
+local function claim(st, name, k, claim_opts)
+  local delay, give_up = 0.1, nil
+  while true do
+    local c, err = st.store:claim(name, k, claim_opts)
+    if c or not TRANSIENT[err.code] then return c, err end
+    give_up = give_up or core.now() + CLAIM_WAIT_FOR
+    if core.now() >= give_up then return nil, err end
+    if not st.claim_warned then
+      log.write("warn", ("job '%s': the store failed (%s); new items wait for it (up to %d s)"):format(
+        name, err.code, CLAIM_WAIT_FOR))
+      st.claim_warned = true
+    end
+    core.sleep(delay)
+    delay = math.min(delay * 2, 2)
+  end
+end
+
 local function decode(text)
   if text == nil then return nil end
   return (json.decode(text))
@@ -77,7 +100,7 @@ local function run_item(st, item, i, wait)
   local k = keyof(fname, opts, item, i)
   local claim_opts = { lease = st.lease, once = opts.once, retry_unknown = opts.retry_unknown }
   while true do
-    local c, err = s:claim(name, k, claim_opts)
+    local c, err = claim(st, name, k, claim_opts)
     if not c then store_error(err, name, "cannot claim item " .. k) end
     if c.state == "done" then st.skipped = st.skipped + 1; return decode(c.result) end
     if c.state == "unknown" then st.unknown[#st.unknown + 1] = k; return nil end
