@@ -260,6 +260,65 @@ describe("shared limiters when the store fails", function()
     assert.is_true(n > 100 and n <= 20 * 7 + 2, r.out)     -- it went on, never above the rate
   end)
 
+  -- the Redis faults that match the SQLite ones above: nothing listening (cannot be opened),
+  -- a refused password (a store that answers but cannot be used), a slow server (a held lock)
+  it("redis with nothing listening: one warning, this process's share, no hang", function()
+    local gone = store_support.redis_start()
+    store_support.redis_stop(gone)
+    local r = S.run_script([[
+      local limiter = require "autolua.limiter"
+      local task = require "autolua.task"
+      local l = limiter.rate { key = "dead", rate = 20, shared = true, store = ... }
+      local t0 = task.now()
+      for _ = 1, 11 do l:acquire() end
+      print(("took=%.2f shared=%s"):format(task.now() - t0, tostring(l:stats().shared)))
+    ]], { gone.url })
+    assert.equal(0, r.code, r.err)
+    assert.matches("shared=false", r.out, 1, true)
+    local took = tonumber(r.out:match("took=([%d.]+)"))
+    assert.is_true(took >= 0.45 and took < 3, r.out)
+    local _, warnings = r.err:gsub("autolua warn", "")
+    assert.equal(1, warnings, r.err)
+    assert.matches("unreachable", r.err, 1, true)
+  end)
+
+  it("redis refusing the password: a warning naming it, the fallback, and no password printed", function()
+    local redis = store_support.redis_start({ password = "s3cret-pw" })
+    finally(function() store_support.redis_stop(redis) end)
+    local r = S.run_script([[
+      local limiter = require "autolua.limiter"
+      local l = limiter.rate { key = "auth", rate = 50, shared = true, store = ...}
+      for _ = 1, 5 do l:acquire() end
+      print("shared=" .. tostring(l:stats().shared))
+    ]], { ("redis://:wr0ng-pw@127.0.0.1:%d"):format(redis.port) })
+    assert.equal(0, r.code, r.err)
+    assert.matches("shared=false", r.out, 1, true)
+    assert.matches("auth", r.err, 1, true)
+    assert.is_nil((r.out .. r.err):find("wr0ng", 1, true))
+  end)
+
+  it("a slow redis (DEBUG SLEEP 3 from another client): the limiter goes on at its share and rejoins", function()
+    local redis = store_support.redis_start({ args = "--enable-debug-command yes" })
+    finally(function() store_support.redis_stop(redis) end)
+    local dir = S.tmpdir()
+    S.spit(dir .. "/p.lua", [[
+      local limiter = require "autolua.limiter"
+      local task = require "autolua.task"
+      local l = limiter.rate { key = "slow", rate = 20, shared = true, store = ... }
+      local t0 = task.now()
+      while task.now() - t0 < 7 do l:acquire() end
+      print("shared=" .. tostring(l:stats().shared) .. (" n=%d"):format(l:stats().acquired))
+    ]])
+    local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir)
+    os.execute("(" .. cmd .. ") & sleep 1; " .. store_support.redis_cli(redis) .. " debug sleep 3 >/dev/null; wait")
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.matches("shared=true", out, 1, true)          -- rejoined once the server answered
+    assert.matches("timeout", err, 1, true)
+    local n = tonumber(out:match("n=(%d+)"))
+    assert.is_true(n > 90 and n <= 20 * 7 + 3, out .. err)   -- it went on, never above the rate
+  end)
+
   it("redis stopped mid-run and restarted empty: a share meanwhile, then shared again", function()
     local redis = store_support.redis_start()
     finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails

@@ -2,6 +2,7 @@
 -- AUTOLUA_STORE, then the SQLite default) and opening it once per URL per process.
 local core = require "autolua.store.core"
 local errors = require "autolua.error"
+local secret = require "autolua.secret"
 
 local M = {}
 
@@ -13,6 +14,8 @@ function M.url(option, fname)
   end
   local url = option or os.getenv("AUTOLUA_STORE") or ""
   if url == "" then return core.default_url() or "" end
+  -- a redis://:PASSWORD@... URL is shown in warnings and descriptions: its password never is
+  secret.add_url(url)
   return url
 end
 
