@@ -295,7 +295,7 @@ describe("jobs when the store fails", function()
                .. store_support.redis_start_cmd(redis) .. "; wait")
     local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
     assert.matches("finished a", out, 1, true)
-    assert.matches("done items are kept here and written when it answers", err, 1, true)
+    assert.matches("finished items are kept here and written when it answers", err, 1, true)
     -- the record is in the restarted (empty) server: a re-run skips the item and gives its result
     local r = S.run({ "job", "show", "kept", "--json", "--store", redis.url })
     assert.matches('"done":1', r.out, 1, true)
@@ -303,6 +303,30 @@ describe("jobs when the store fails", function()
     assert.matches("finished a", S.slurp(dir .. "/out"), 1, true)
     assert.equal("a\n", S.slurp(dir .. "/ran.log"))
     os.execute("rm -rf " .. S.quote(dir))
+  end)
+
+  it("a failed record that cannot reach redis is kept too, and written when it returns", function()
+    local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)
+    local dir = S.tmpdir()
+    S.spit(dir .. "/p.lua", [[
+      local task = require "autolua.task"
+      local ok, err = pcall(task.each, { "f" }, function()
+        task.sleep(1.5)
+        error({ kind = "api", code = "boom", message = "the API said no" }, 0)
+      end, { job = "kept-failed", store = ..., lease = 10, once = true })
+      print(ok and "finished" or ("failed " .. tostring(err.code)))
+    ]])
+    local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir)
+    os.execute("(" .. cmd .. ") & sleep 0.6; " .. store_support.redis_stop_cmd(redis) .. "; sleep 2.4; "
+               .. store_support.redis_start_cmd(redis) .. "; wait")
+    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+    os.execute("rm -rf " .. S.quote(dir))
+    assert.matches("failed boom", out, 1, true)          -- the item's own error, not the store's
+    assert.matches("kept here", err, 1, true)
+    -- recorded failed (a 'once' item a re-run retries), not lost and later taken for unknown
+    local r = S.run({ "job", "show", "kept-failed", "--json", "--store", redis.url })
+    assert.matches('"failed":1', r.out, 1, true)
   end)
 
   it("redis stopped for 5 s mid-job and restarted empty: one warning, the job waits and resumes", function()

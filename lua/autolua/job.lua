@@ -92,6 +92,16 @@ local function decode(text)
   return (json.decode(text))
 end
 
+-- A done or failed record the store refused, kept here and written at the end of the run.
+local function keep(st, rec, err)
+  if not st.warned then
+    log.write("warn", ("job '%s': the store failed (%s); finished items are kept here and written when it answers"):format(
+      st.opts.job, err and (err.code or err.message) or "error"))
+    st.warned = true
+  end
+  st.pending[#st.pending + 1] = rec
+end
+
 -- One item: claimed, run and recorded. An item another process holds is put off ('wait'
 -- false: to the end of the run, so the workers take the next items meanwhile; 'wait' true:
 -- until that process finishes it or its lease runs out and this one claims it).
@@ -116,33 +126,39 @@ local function run_item(st, item, i, wait)
     -- a 'once' call that may have gone out (no answer, cancelled) is not a failure to retry: it
     -- stays started, so its outcome is unknown and it is never sent again by itself
     if not (opts.once and UNSURE[e.kind]) then
-      pcall(s.failed, s, name, k, tostring(e.kind or "error"), e.code and tostring(e.code) or nil, tostring(e.message or res))
+      local rec = { k, kind = tostring(e.kind or "error"), code = e.code and tostring(e.code) or nil,
+                    message = tostring(e.message or res) }
+      local called, written, err = pcall(s.failed, s, name, k, rec.kind, rec.code, rec.message)
+      if not (called and written) then keep(st, rec, called and err or nil) end
     end
     error(res, 0)
   end
   local text = st.results and json.encode(res == nil and json.null or res) or nil
   local done, err = s:done(name, k, text)
-  if not done then
-    if not st.warned then
-      log.write("warn", ("job '%s': the store failed (%s); done items are kept here and written when it answers"):format(
-        name, err.code or err.message))
-      st.warned = true
-    end
-    st.pending[#st.pending + 1] = { k, text }
-  end
+  if not done then keep(st, { k, text }, err) end
   st.ran = st.ran + 1
   return res
 end
 
--- Done records the store refused, written now; raises kind = "store" if it still refuses.
+-- Writes one kept record: done (its result) or failed (its error).
+local function write(st, rec)
+  if rec.kind then return st.store:failed(st.opts.job, rec[1], rec.kind, rec.code, rec.message) end
+  return st.store:done(st.opts.job, rec[1], rec[2])
+end
+
+-- Records the store refused, written now; raises kind = "store", naming their items, if it
+-- still refuses after FLUSH_FOR seconds.
 local function flush(st)
   local until_ = core.now() + FLUSH_FOR
   while #st.pending > 0 do
-    local p = st.pending[1]
-    local ok, err = st.store:done(st.opts.job, p[1], p[2])
+    local ok, err = write(st, st.pending[1])
     if ok then table.remove(st.pending, 1)
     elseif core.now() >= until_ then
-      store_error(err, st.opts.job, ("%d done item(s) could not be recorded"):format(#st.pending))
+      local keys = {}
+      for i = 1, math.min(#st.pending, 20) do keys[i] = st.pending[i][1] end
+      err.keys = keys
+      store_error(err, st.opts.job, ("%d item record(s) could not be written, so these items will run again: %s%s"):format(
+        #st.pending, table.concat(keys, ", "), #st.pending > #keys and ", ..." or ""))
     else core.sleep(0.5) end
   end
 end
