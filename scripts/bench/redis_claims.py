@@ -23,6 +23,7 @@ directly: python3 redis_claims.py streams PORT N M [LEASE] [DEATH_K].
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -193,7 +194,7 @@ class Claims:
         self.calls0 = self.evalsha()
 
     def after_autolua(self, out, run):
-        ran = sum(int(x) for x in __import__("re").findall(r"ran (\d+) of", out))
+        ran = sum(int(x) for x in re.findall(r"ran (\d+) of", out))
         if ran < self.m:
             raise self.h.Failed("the workers ran %d of %d items:\n%s" % (ran, self.m, out[-1000:]))
         calls = self.evalsha() - self.calls0
