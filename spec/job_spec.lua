@@ -305,6 +305,40 @@ describe("jobs when the store fails", function()
     os.execute("rm -rf " .. S.quote(dir))
   end)
 
+  it("a kept record is written as soon as redis answers, not only at the end: a later kill -9 loses nothing", function()
+    local redis = store_support.redis_start()
+    finally(function() store_support.redis_stop(redis) end)
+    local dir = S.tmpdir()
+    -- "a" finishes while redis-server is down; "b" is claimed once it is back, then its process
+    -- dies with SIGKILL, before the end of the run
+    S.spit(dir .. "/p.lua", [[
+      local task = require "autolua.task"
+      local url, dir, die = ...
+      task.each({ "a", "b" }, function(k)
+        local log = assert(io.open(dir .. "/ran.log", "a"))
+        log:write(k, "\n")
+        log:close()
+        if k == "a" then task.sleep(tonumber(os.getenv("ITEM_SECONDS") or "0")) end
+        if k == "b" and die == "die" then
+          local f = assert(io.open("/proc/self/stat"))
+          local pid = f:read("a"):match("^(%d+)")
+          f:close()
+          os.execute("kill -9 " .. pid)
+        end
+      end, { job = "caught-up", store = url, lease = 2, concurrency = 1 })
+      print("finished")
+    ]])
+    local cmd = ("%s %s/p.lua %s %s %%s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir, dir)
+    os.execute("(ITEM_SECONDS=1.5 " .. cmd:format("die") .. ") & sleep 0.6; " .. store_support.redis_stop_cmd(redis)
+               .. "; sleep 2.4; " .. store_support.redis_start_cmd(redis) .. "; wait")
+    assert.is_nil(S.slurp(dir .. "/out"):find("finished", 1, true), "it was not killed")
+    assert.equal("a\nb\n", S.slurp(dir .. "/ran.log"))
+    os.execute(cmd:format("live"))
+    assert.matches("finished", S.slurp(dir .. "/out"), 1, true)
+    assert.equal("a\nb\nb\n", S.slurp(dir .. "/ran.log"))     -- "a" was recorded done: not run again
+    os.execute("rm -rf " .. S.quote(dir))
+  end)
+
   it("a failed record that cannot reach redis is kept too, and written when it returns", function()
     local redis = store_support.redis_start()
     finally(function() store_support.redis_stop(redis) end)

@@ -92,7 +92,7 @@ local function decode(text)
   return (json.decode(text))
 end
 
--- A done or failed record the store refused, kept here and written at the end of the run.
+-- A done or failed record the store refused, kept here until it answers (catch_up, flush).
 local function keep(st, rec, err)
   if not st.warned then
     log.write("warn", ("job '%s': the store failed (%s); finished items are kept here and written when it answers"):format(
@@ -100,6 +100,24 @@ local function keep(st, rec, err)
     st.warned = true
   end
   st.pending[#st.pending + 1] = rec
+end
+
+-- Writes one kept record: done (its result) or failed (its error).
+local function write(st, rec)
+  if rec.kind then return st.store:failed(st.opts.job, rec[1], rec.kind, rec.code, rec.message) end
+  return st.store:done(st.opts.job, rec[1], rec[2])
+end
+
+-- The kept records, written as soon as the store answers again rather than only at the end,
+-- so that a process that dies later in the run has lost none of them (one task at a time).
+local function catch_up(st)
+  if st.flushing or #st.pending == 0 then return end
+  st.flushing = true
+  local ok, written = pcall(function()
+    while #st.pending > 0 and write(st, st.pending[1]) do table.remove(st.pending, 1) end
+  end)
+  st.flushing = false
+  if not ok then error(written, 0) end
 end
 
 -- One item: claimed, run and recorded. An item another process holds is put off ('wait'
@@ -112,6 +130,7 @@ local function run_item(st, item, i, wait)
   while true do
     local c, err = claim(st, name, k, claim_opts)
     if not c then store_error(err, name, "cannot claim item " .. k) end
+    catch_up(st)
     if c.state == "done" then st.skipped = st.skipped + 1; return decode(c.result) end
     if c.state == "unknown" then st.unknown[#st.unknown + 1] = k; return nil end
     if c.state == "granted" then break end
@@ -138,12 +157,6 @@ local function run_item(st, item, i, wait)
   if not done then keep(st, { k, text }, err) end
   st.ran = st.ran + 1
   return res
-end
-
--- Writes one kept record: done (its result) or failed (its error).
-local function write(st, rec)
-  if rec.kind then return st.store:failed(st.opts.job, rec[1], rec.kind, rec.code, rec.message) end
-  return st.store:done(st.opts.job, rec[1], rec[2])
 end
 
 -- Records the store refused, written now; raises kind = "store", naming their items, if it
