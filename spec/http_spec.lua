@@ -94,6 +94,27 @@ describe("autolua.http", function()
     assert.is_true(n <= 48, n .. " connections for two bursts of 48 concurrent requests")
   end)
 
+  it("takes a proxy from the environment as libcurl reads it (http_proxy, all_proxy, no_proxy)", function()
+    -- a .invalid host never resolves: an answer means the request went through the proxy, here
+    -- the fake server, which serves an absolute-form target as its path
+    local code = [[
+      local ok, res = pcall(require("autolua.http").request, { url = "http://proxied.invalid/echo" })
+      print(ok and res.status .. " " .. res:json().headers.host or res.code)
+    ]]
+    local clean = "env -u http_proxy -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY -u no_proxy -u NO_PROXY "
+    local proxy = S.url("misc", "/")
+    local function via(vars)
+      local r = S.run_script(code, {}, { env = clean .. vars })
+      assert.equal(0, r.code, r.err)
+      return r.out
+    end
+    assert.equal("dns\n", via(""))
+    assert.equal("200 proxied.invalid\n", via("http_proxy=" .. proxy))
+    assert.equal("200 proxied.invalid\n", via("ALL_PROXY=" .. proxy))
+    assert.equal("dns\n", via("http_proxy=" .. proxy .. " no_proxy=.invalid"))
+    assert.equal("dns\n", via("HTTP_PROXY=" .. proxy))   -- libcurl never reads it (CGI's Proxy: header)
+  end)
+
   it("accepts gzip and decodes it", function()
     local res = http.request { url = url("/gzip") }
     assert.equal("gzip", res.headers["content-encoding"])
