@@ -199,6 +199,17 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* The code of a status line ("HTTP/1.1 200 OK", "HTTP/2 200"), 0 when it has none: strtol's
+** answer for the digits after the first space, read here without its locale and sign work. */
+static long status_of(const char *p, size_t len) {
+  const char *sp = memchr(p, ' ', len), *end = p + len;
+  if (!sp) return 0;
+  while (++sp < end && (*sp == ' ' || *sp == '\t')) {}
+  long code = 0;
+  for (int n = 0; sp < end && *sp >= '0' && *sp <= '9' && n < 9; sp++, n++) code = code * 10 + (*sp - '0');
+  return code;
+}
+
 /* Keeps the header lines of the last response only: a new status line starts over, so the
 ** headers of a 100 Continue or of an intermediate response never mix in. */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
@@ -207,8 +218,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   r->activity += (curl_off_t)len;
   if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
     al_buf_reset(&r->head);
-    const char *sp = memchr(p, ' ', len);
-    r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    r->status = status_of(p, len);
     return len;
   }
   if (al_buf_add(&r->head, p, len) != 0) return 0;
