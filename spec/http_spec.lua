@@ -447,6 +447,35 @@ describe("autolua.http", function()
     assert.equal(1, fresh)   -- one connection, multiplexed
   end)
 
+  it("puts 64 concurrent HTTP/2 requests on one connection, counted on the server's side too", function()
+    local state = os.getenv("AUTOLUA_H2_STATE")
+    if not state then pending("nghttpd is not installed") return end
+    local h2 = require("autolua.json").decode(S.slurp(state))
+    local port = tonumber(h2.url:match(":(%d+)$"))
+    -- TCP connections to the server's port, from /proc/net/tcp: remote port, state 01 (open)
+    local function open_to_server()
+      local n = 0
+      for line in io.lines("/proc/net/tcp") do
+        local rport, st = line:match("^%s*%d+: %x+:%x+ %x+:(%x+) (%x+)")
+        if rport and tonumber(rport, 16) == port and st == "01" then n = n + 1 end
+      end
+      return n
+    end
+    local before = open_to_server()
+    local list = {}
+    for i = 1, 64 do list[i] = i end
+    local fresh = 0
+    task.each(list, function()
+      local res = http.request { url = h2.url .. "/small.json", ca_file = h2.ca }
+      assert.equal(200, res.status)
+      assert.equal("2", res.version)
+      if not res.reused then fresh = fresh + 1 end
+    end, { concurrency = 64 })
+    assert.is_true(fresh <= 1, fresh .. " connections opened for 64 concurrent requests")
+    local opened = open_to_server() - before
+    assert.is_true(opened <= 1, opened .. " more connections open to the server")
+  end)
+
   it("trusts a ca_file only for the requests that name it", function()
     local state = os.getenv("AUTOLUA_H2_STATE")
     if not state then pending("nghttpd is not installed") return end
