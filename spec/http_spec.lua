@@ -94,6 +94,27 @@ describe("autolua.http", function()
     assert.is_true(n <= 48, n .. " connections for two bursts of 48 concurrent requests")
   end)
 
+  it("takes a proxy from the environment as libcurl reads it (http_proxy, all_proxy, no_proxy)", function()
+    -- a .invalid host never resolves: an answer means the request went through the proxy, here
+    -- the fake server, which serves an absolute-form target as its path
+    local code = [[
+      local ok, res = pcall(require("autolua.http").request, { url = "http://proxied.invalid/echo" })
+      print(ok and res.status .. " " .. res:json().headers.host or res.code)
+    ]]
+    local clean = "env -u http_proxy -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY -u no_proxy -u NO_PROXY "
+    local proxy = S.url("misc", "/")
+    local function via(vars)
+      local r = S.run_script(code, {}, { env = clean .. vars })
+      assert.equal(0, r.code, r.err)
+      return r.out
+    end
+    assert.equal("dns\n", via(""))
+    assert.equal("200 proxied.invalid\n", via("http_proxy=" .. proxy))
+    assert.equal("200 proxied.invalid\n", via("ALL_PROXY=" .. proxy))
+    assert.equal("dns\n", via("http_proxy=" .. proxy .. " no_proxy=.invalid"))
+    assert.equal("dns\n", via("HTTP_PROXY=" .. proxy))   -- libcurl never reads it (CGI's Proxy: header)
+  end)
+
   it("accepts gzip and decodes it", function()
     local res = http.request { url = url("/gzip") }
     assert.equal("gzip", res.headers["content-encoding"])
@@ -424,6 +445,35 @@ describe("autolua.http", function()
       if not res.reused then fresh = fresh + 1 end
     end
     assert.equal(1, fresh)   -- one connection, multiplexed
+  end)
+
+  it("puts 64 concurrent HTTP/2 requests on one connection, counted on the server's side too", function()
+    local state = os.getenv("AUTOLUA_H2_STATE")
+    if not state then pending("nghttpd is not installed") return end
+    local h2 = require("autolua.json").decode(S.slurp(state))
+    local port = tonumber(h2.url:match(":(%d+)$"))
+    -- TCP connections to the server's port, from /proc/net/tcp: remote port, state 01 (open)
+    local function open_to_server()
+      local n = 0
+      for line in io.lines("/proc/net/tcp") do
+        local rport, st = line:match("^%s*%d+: %x+:%x+ %x+:(%x+) (%x+)")
+        if rport and tonumber(rport, 16) == port and st == "01" then n = n + 1 end
+      end
+      return n
+    end
+    local before = open_to_server()
+    local list = {}
+    for i = 1, 64 do list[i] = i end
+    local fresh = 0
+    task.each(list, function()
+      local res = http.request { url = h2.url .. "/small.json", ca_file = h2.ca }
+      assert.equal(200, res.status)
+      assert.equal("2", res.version)
+      if not res.reused then fresh = fresh + 1 end
+    end, { concurrency = 64 })
+    assert.is_true(fresh <= 1, fresh .. " connections opened for 64 concurrent requests")
+    local opened = open_to_server() - before
+    assert.is_true(opened <= 1, opened .. " more connections open to the server")
   end)
 
   it("trusts a ca_file only for the requests that name it", function()

@@ -54,17 +54,10 @@ function M.all(fns)
   return results
 end
 
--- Items from a list, or pulled one at a time from an iterator function; the iterator may
--- itself wait (a paging iterator), so only one task pulls at a time.
+-- Items pulled one at a time from an iterator function; the iterator may itself wait (a paging
+-- iterator), so only one task pulls at a time.
 local function source(items, fname)
-  if type(items) == "table" then
-    local i, n = 0, #items
-    return function()
-      if i >= n then return nil end
-      i = i + 1
-      return i, items[i]
-    end, n
-  elseif type(items) == "function" then
+  if type(items) == "function" then
     local i, pulling, queue, finished = 0, false, {}, false
     local function wake_next()   -- a queued puller may have been cancelled: skip it
       repeat
@@ -96,6 +89,18 @@ local function pool(fname, items, fn, opts, results)
   local conc = opts and opts.concurrency or 16
   if math.type(conc) ~= "integer" or conc < 1 then
     argerror(fname, "'concurrency' must be a positive integer")
+  end
+  if type(items) == "table" then   -- taking the next index of a list never waits: no puller
+    local i, n = 0, #items
+    supervise(math.min(conc, n), function()
+      while i < n do
+        i = i + 1
+        local k = i
+        local r = fn(items[k], k)
+        if results then results[k] = r end
+      end
+    end)
+    return results
   end
   local pull, n = source(items, fname)
   local done = false

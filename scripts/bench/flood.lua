@@ -11,8 +11,10 @@ local urls = {}
 for i = 1, n do urls[i] = url end
 local bad, bytes = 0, 0
 local get
-if ca or fresh then
-  get = function(u) return http.request { url = u, ca_file = ca, reuse = not fresh } end
+if fresh then
+  get = function(u) return http.request { url = u, ca_file = ca, reuse = false } end
+elseif ca then   -- reuse = true is the default: a script would not say it
+  get = function(u) return http.request { url = u, ca_file = ca } end
 else
   get = function(u) return http.request { url = u } end
 end

@@ -148,6 +148,9 @@ def make_jobs(h, env, wanted):
                 fenv = {"FLOOR_CA": server.ca, "FLOOR_H2": "1" if h2 else "0"}
                 out.append(mk("floor (C: libcurl multi + libev%s)" % (", multiplexed" if h2 else ""),
                               [e.floor, url, n, c], h.parse_requests, fenv))
+                # the same request as autolua's: its User-Agent and Accept-Encoding lines
+                out.append(mk("same-head floor (the floor sending autolua's two header lines)",
+                              [e.floor, url, n, c] + e.autolua_header_lines(), h.parse_requests, fenv))
             if e.node:
                 out.append(mk("node (undici%s)" % (", allowH2" if h2 else ""),
                               [e.node, os.path.join(h.HERE, "node", "flood.mjs"), url, n, c], h.parse_requests,
@@ -236,9 +239,13 @@ def summary(h, keys, m, find, ratio, goal):
                        % (m(key, fl, "conns") or 0, r1 or 0, r2 or 0))
             out.append("  " + goal(None if r1 is None else r1 >= 0.9, "goal req/s >= 0.9x floor"))
             out.append("  " + goal(None if r2 is None else r2 <= 1.15, "goal CPU/request <= 1.15x floor"))
+        sh = find(key, "same-head floor")
+        if sh:
+            out.append("  vs the same-head floor (the same request as autolua's): %.2fx its req/s, %.2fx its CPU a request"
+                       % (ratio(rps, m(key, sh, "rps")) or 0, ratio(cpu, m(key, sh, "cpu_us")) or 0))
         ahead = []
         for name in keys[key].names:
-            if name.startswith(("autolua", "floor", "h2load")):
+            if name.startswith(("autolua", "floor", "same-head floor", "h2load")):
                 continue
             r = ratio(rps, m(key, name, "rps"))
             out.append("  vs %s: %.2fx its req/s, %.2fx its CPU a request"

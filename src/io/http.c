@@ -199,6 +199,17 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* The code of a status line ("HTTP/1.1 200 OK", "HTTP/2 200"), 0 when it has none: strtol's
+** answer for the digits after the first space, read here without its locale and sign work. */
+static long status_of(const char *p, size_t len) {
+  const char *sp = memchr(p, ' ', len), *end = p + len;
+  if (!sp) return 0;
+  while (++sp < end && (*sp == ' ' || *sp == '\t')) {}
+  long code = 0;
+  for (int n = 0; sp < end && *sp >= '0' && *sp <= '9' && n < 9; sp++, n++) code = code * 10 + (*sp - '0');
+  return code;
+}
+
 /* Keeps the header lines of the last response only: a new status line starts over, so the
 ** headers of a 100 Continue or of an intermediate response never mix in. */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
@@ -207,8 +218,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   r->activity += (curl_off_t)len;
   if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
     al_buf_reset(&r->head);
-    const char *sp = memchr(p, ' ', len);
-    r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    r->status = status_of(p, len);
     return len;
   }
   if (al_buf_add(&r->head, p, len) != 0) return 0;
@@ -229,9 +239,19 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
   return fd;
 }
 
+/* Whether the environment names a proxy for libcurl: the variables it reads for an http or
+** https transfer (lib/url.c, detect_proxy and the no_proxy check; it never reads HTTP_PROXY). */
+static int proxy_in_env(void) {
+  static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                      "ALL_PROXY", "no_proxy", "NO_PROXY"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (getenv(names[i])) return 1;
+  return 0;
+}
+
 /* Options every transfer shares, set once per easy handle: a pooled handle keeps them, so a
 ** request only sets what is its own (lhttp.c sets every such option each time). */
-static void setup_common(CURL *e) {
+static void setup_common(al_http *h, CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
@@ -241,6 +261,13 @@ static void setup_common(CURL *e) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  /* Without a proxy option libcurl looks these variables up again for every transfer: up to
+  ** six getenv() scans of the whole environment, ~2 000 instructions a request. When none was
+  ** set as the core started, "no proxy" said here is what it would conclude anyway. */
+  if (!h->proxy_env) {
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -268,12 +295,12 @@ void al_req_forget_options(al_req *r) {
   r->o_plain = 1;
 }
 
-static al_req *fresh_req(void) {
+static al_req *fresh_req(al_http *h) {
   al_req *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->easy = curl_easy_init();
   if (!r->easy) { free(r); return NULL; }
-  setup_common(r->easy);
+  setup_common(h, r->easy);
   setup_request(r);
   return r;
 }
@@ -298,7 +325,7 @@ static void recycle(al_req *r) {
 }
 
 al_req *al_req_new(al_http *h) {
-  al_req *r = h->npool > 0 ? h->pool[--h->npool] : fresh_req();
+  al_req *r = h->npool > 0 ? h->pool[--h->npool] : fresh_req(h);
   if (!r) return NULL;
   r->h = h;
   r->fd = -1;
@@ -388,7 +415,7 @@ static void stop(al_req *r) {
 /* Back to the options of a new handle; connections and TLS sessions stay. */
 static void reset_handle(al_req *r) {
   curl_easy_reset(r->easy);
-  setup_common(r->easy);
+  setup_common(r->h, r->easy);
   setup_request(r);
   free(r->o_ca);
   r->o_ca = NULL;
@@ -482,6 +509,7 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
     return NULL;
   }
   h->loop = loop;
+  h->proxy_env = proxy_in_env();
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
   ev_timer_init(&h->watchdog, on_watchdog, 0., 1.);

@@ -29,6 +29,7 @@ struct al_http {
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
   ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
+  int proxy_env;           /* the environment named a proxy as the core started */
   /* Header lists the caller shares between its requests (lhttp.c: the defaults), built once
   ** and freed with the core. */
   struct curl_slist *shared_headers[3];
