@@ -52,43 +52,36 @@ static void set_method(al_req *r, const char *method, const char *body, size_t l
 }
 
 static void notify(al_req *r, al_req_event ev);
-static int transferk(lua_State *L, int status, lua_KContext ctx);
 
-/* Configures 'r' from the options and slots, all checked already: from here on only a memory
-** error can raise, and a request it strands stays on the core's list until exit. */
-static void configure(lua_State *L, al_req *r) {
+/* Configures the transfer from the record, checked already: from here on only a memory error
+** can raise, and a request it strands stays on the core's list until exit. */
+static void configure(lua_State *L, lhttp_call *c) {
+  al_req *r = c->r;
   /* first: going back to the default CA store resets the handle's options */
-  if (al_req_set_ca(r, lhttp_opt_string(L, O_CA_FILE, 0)) != 0) al_error_raise(L, "network", "out of memory");
-  const char *method = lua_tostring(L, METHOD);
-  size_t blen = 0;
-  const char *body = r->body_dropped ? NULL : lua_tolstring(L, BODY, &blen);
-  int is_json = lhttp_getopt(L, O_JSON) != LUA_TNIL;
-  lua_pop(L, 1);
-  lhttp_build_headers(L, r, body != NULL, is_json);
-  const struct curl_slist *list = r->headers ? r->headers : lhttp_default_headers(r->h, body != NULL, is_json);
+  if (al_req_set_ca(r, c->ca_file) != 0) al_error_raise(L, "network", "out of memory");
+  const char *body = r->body_dropped ? NULL : c->body;
+  size_t blen = body ? c->body_len : 0;
+  lhttp_build_headers(L, r, body != NULL, c->is_json);
+  const struct curl_slist *list = r->headers ? r->headers : lhttp_default_headers(r->h, body != NULL, c->is_json);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
     r->o_headers = list;
   }
-  curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, URL));
-  set_method(r, method, body, blen);
-  double timeout = lhttp_opt_seconds(L, O_TIMEOUT);
-  if (timeout > 1e9) timeout = 1e9;      /* a long holds it in ms; past that is "never" anyway */
+  curl_easy_setopt(r->easy, CURLOPT_URL, c->url);
+  set_method(r, c->method, body, blen);
+  double timeout = c->timeout > 1e9 ? 1e9 : c->timeout;   /* a long holds it in ms; past that is "never" anyway */
   setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, timeout > 0 ? (long)(timeout * 1000) : 0L);
   /* a request without a timeout still ends when the server stops sending (AL_STALL_DEFAULT
   ** seconds without a byte); one with a timeout may wait in silence up to it (a long poll) */
-  double stall = lhttp_opt_seconds(L, O_STALL);
-  if (stall > 1e9) stall = 1e9;
+  double stall = c->stall > 1e9 ? 1e9 : c->stall;
   r->stall = stall > 0 ? (long)ceil(stall) : timeout > 0 ? 0L : AL_STALL_DEFAULT;
   /* On a reused connection that dies before any answer libcurl sends the request again by
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead. */
-  int fresh = lhttp_getopt(L, O_REUSE) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-  setlong(r, CURLOPT_FRESH_CONNECT, &r->o_fresh, (long)fresh);
-  lua_pop(L, 1);
+  setlong(r, CURLOPT_FRESH_CONNECT, &r->o_fresh, (long)c->fresh);
   /* a body streamed to a sink is read in large pieces (as the curl tool does): fewer reads,
   ** callbacks and writes; small answers kept in memory keep the small default buffer */
-  setlong(r, CURLOPT_BUFFERSIZE, &r->o_bufsize, lua_isnil(L, SINKFN) ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
+  setlong(r, CURLOPT_BUFFERSIZE, &r->o_bufsize, c->sink == AL_SINK_MEMORY ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
   r->notify = notify;
 }
 
@@ -96,18 +89,31 @@ static void configure(lua_State *L, al_req *r) {
 
 /* {====================================================== the transfer */
 
+static int transferk(lua_State *L, int status, lua_KContext ctx);
+
 static void notify(al_req *r, al_req_event ev) {
   (void)ev;
   /* only a task parked on this very transfer: inside its sink function it may wait elsewhere */
   al_task_wake_park(r->ud, r->ud_token, 0);
 }
 
-static void cancel_transfer(al_task *t) { al_req_free((al_req *)t->kctx); }
+static void cancel_transfer(al_task *t) {
+  lhttp_call *c = (lhttp_call *)t->kctx;
+  al_req_free(c->r);
+  c->r = NULL;
+}
 
 /* Parks the request's task until the transfer has news (notify). */
-static int park_transfer(lua_State *L, al_req *r) {
-  r->ud_token = al_task_park_token(r->ud);
-  return al_task_park(L, r->ud, cancel_transfer, (lua_KContext)r, transferk);
+static int park_transfer(lua_State *L, lhttp_call *c) {
+  c->r->ud_token = al_task_park_token(c->r->ud);
+  return al_task_park(L, c->r->ud, cancel_transfer, (lua_KContext)c, transferk);
+}
+
+/* Frees the transfer and raises the error object on the stack. */
+static int fail(lua_State *L, lhttp_call *c) {
+  al_req_free(c->r);
+  c->r = NULL;
+  return lua_error(L);
 }
 
 /* Raises the error for a 'sink' file that cannot be created: a missing or unusable directory
@@ -122,14 +128,15 @@ static int sink_error(lua_State *L, const char *path, int e) {
   return lua_error(L);
 }
 
-static int start(lua_State *L, al_req *r) {
-  if (lua_type(L, SINKFN) == LUA_TSTRING && al_req_sink_file(r, lua_tostring(L, SINKFN)) != 0) {
+static int start(lua_State *L, lhttp_call *c) {
+  if (c->sink == AL_SINK_FILE && al_req_sink_file(c->r, c->sink_path) != 0) {
     int e = errno;
-    al_req_free(r);
-    return sink_error(L, lua_tostring(L, SINKFN), e);
+    al_req_free(c->r);
+    c->r = NULL;
+    return sink_error(L, c->sink_path, e);
   }
-  al_req_start(r);
-  return park_transfer(L, r);
+  al_req_start(c->r);
+  return park_transfer(L, c);
 }
 
 static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -137,7 +144,8 @@ static int is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s ==
 /* Follows a redirect as a new transfer: 303 (and 301/302 after a POST) become a GET without a
 ** body; once the target leaves the first origin, only harmless headers go on, so credentials
 ** (Authorization, X-DexiIO-*, cookies) never reach another host. */
-static int redirect(lua_State *L, al_req *r) {
+static int redirect(lua_State *L, lhttp_call *c) {
+  al_req *r = c->r;
   char *loc = NULL;
   curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
   if (!loc) return 0;
@@ -147,86 +155,84 @@ static int redirect(lua_State *L, al_req *r) {
     snprintf(r->errbuf, sizeof r->errbuf, "more than %d redirects; the last one pointed to %s",
              MAX_REDIRECTS, lua_tostring(L, -1));
     lua_pop(L, 1);
-    lhttp_push_failure(L, r);
-    al_req_free(r);
-    return lua_error(L);
+    lhttp_push_failure(L, c);
+    return fail(L, c);
   }
-  const char *method = lua_tostring(L, METHOD);
   long st = r->status;
-  if (st == 303 || ((st == 301 || st == 302) && strcmp(method, "POST") == 0)) {
-    if (strcmp(method, "HEAD") != 0) { lua_pushliteral(L, "GET"); lua_replace(L, METHOD); }
+  if (st == 303 || ((st == 301 || st == 302) && strcmp(c->method, "POST") == 0)) {
+    if (strcmp(c->method, "HEAD") != 0) memcpy(c->method, "GET", 4);
     r->body_dropped = 1;
   }
   const char *name;
   if (lhttp_headers_bad(L, &name)) {     /* changed since the first request was checked */
     al_req_free(r);
-    lhttp_check_headers(L);
+    c->r = NULL;
+    lhttp_recheck_headers(L);
   }
   lua_pushstring(L, loc);
+  c->url = lua_tostring(L, -1);
   lua_replace(L, URL);
-  if (!al_url_same_origin(lhttp_opt_string(L, O_URL, 1), loc)) r->cross_origin = 1;
+  if (!al_url_same_origin(c->origin, loc)) r->cross_origin = 1;
   al_req_rearm(r);
-  configure(L, r);
-  return start(L, r);
+  configure(L, c);
+  return start(L, c);
 }
 
 static int sinkdone(lua_State *L, int status, lua_KContext ctx);
 
 static int transferk(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  al_req *r = (al_req *)ctx;
+  lhttp_call *c = (lhttp_call *)ctx;
+  al_req *r = c->r;
   if (r->sink == AL_SINK_STREAM && r->body.len > 0 && r->status >= 200 && r->status < 300) {
-    lua_pushvalue(L, SINKFN);
+    lua_pushvalue(L, SINK);
     lua_pushlstring(L, r->body.p, r->body.len);
     al_buf_reset(&r->body);
     return sinkdone(L, lua_pcallk(L, 1, 0, 0, ctx, sinkdone), ctx);
   }
-  if (!r->done) return park_transfer(L, r);
+  if (!r->done) return park_transfer(L, c);
   if (r->result != CURLE_OK || r->size_mismatch) {
-    lhttp_push_failure(L, r);
-    al_req_free(r);
-    return lua_error(L);
+    lhttp_push_failure(L, c);
+    return fail(L, c);
   }
-  if (lua_toboolean(L, OPTSLOT(O_FOLLOW)) && is_redirect(r->status)) {
-    int n = redirect(L, r);
-    if (n == 0) goto respond;     /* a 3xx without Location is an answer like any other */
-    return n;
+  if (c->follow && is_redirect(r->status)) {
+    int n = redirect(L, c);
+    if (n != 0) return n;     /* 0: a 3xx without Location is an answer like any other */
   }
-respond:
-  lhttp_push_response(L, r);
+  lhttp_push_response(L, c);
   al_req_free(r);
+  c->r = NULL;
   return 1;
 }
 
 /* After the sink function ran (or failed): an error stops the transfer and propagates. */
 static int sinkdone(lua_State *L, int status, lua_KContext ctx) {
-  al_req *r = (al_req *)ctx;
-  if (status != LUA_OK && status != LUA_YIELD) {
-    al_req_free(r);
-    return lua_error(L);
-  }
-  al_req_resume(r);
+  lhttp_call *c = (lhttp_call *)ctx;
+  if (status != LUA_OK && status != LUA_YIELD) return fail(L, c);
+  al_req_resume(c->r);
   return transferk(L, LUA_OK, ctx);
 }
 
 /* Everything checked and the limiter passed: the transfer is set up and started. */
-static int launch(lua_State *L) {
-  al_req *r = al_req_new(al_sched_http(L));
+static int launch(lua_State *L, lhttp_call *c) {
+  al_req *r = c->r = al_req_new(al_sched_http(L));
   if (!r) return al_error_raise(L, "network", "cannot create a curl handle");
   r->ud = al_task_current(L, FNAME);
-  if (lua_type(L, SINKFN) == LUA_TFUNCTION) r->sink = AL_SINK_STREAM;
-  if (lua_isinteger(L, OPTSLOT(O_EXPECT_BYTES))) r->expect = (curl_off_t)lua_tointeger(L, OPTSLOT(O_EXPECT_BYTES));
-  if (lua_isinteger(L, OPTSLOT(O_MAX_BODY))) r->max_body = (curl_off_t)lua_tointeger(L, OPTSLOT(O_MAX_BODY));
-  else if (lua_isnil(L, OPTSLOT(O_MAX_BODY)) && r->sink == AL_SINK_MEMORY) r->max_body = DEFAULT_MAX_BODY;
-  r->keep_existing = lua_isboolean(L, OPTSLOT(O_REPLACE)) && !lua_toboolean(L, OPTSLOT(O_REPLACE));
-  configure(L, r);
-  return start(L, r);
+  if (c->sink == AL_SINK_STREAM) r->sink = AL_SINK_STREAM;
+  r->expect = c->expect;
+  /* not given: the cap on a body kept in memory; a file sink is only set in start, so it gets
+  ** the cap too, as before this record existed (the README says it has none) */
+  if (c->given & OBIT(O_MAX_BODY)) r->max_body = c->max_body;
+  else if (c->sink != AL_SINK_STREAM) r->max_body = DEFAULT_MAX_BODY;
+  r->keep_existing = c->keep_existing;
+  configure(L, c);
+  return start(L, c);
 }
 
 static int limitedk(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
+  (void)status;
   al_limiter_admitted(L, al_limiter_check(L, LIMITER, FNAME));
-  return launch(L);
+  return launch(L, (lhttp_call *)ctx);
 }
 
 /* }====================================================== */
@@ -238,20 +244,17 @@ static int l_request(lua_State *L) {
   if (!lua_istable(L, 1))
     return al_argerror(L, FNAME, "expects a table of options, got %s", luaL_typename(L, 1));
   lua_settop(L, NSLOTS);
-  lhttp_read_options(L);
-  al_task_current(L, FNAME);
-  lhttp_build_url(L);
-  lhttp_build_method_body(L);
-  lhttp_check_limiter(L);
-  double wait = lhttp_max_wait(L);
-  lhttp_check_rest(L);
+  lhttp_call *c = lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  lua_replace(L, CALL);
+  lhttp_parse_options(L, c);
   /* libcurl is loaded and started now, not after the limiter: a request charged at one time
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
   al_sched_http(L);
-  if (!lua_isnil(L, LIMITER) &&
-      !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, wait, 0, limitedk))
+  if (c->given & OBIT(O_LIMITER) &&
+      !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, c->max_wait, (lua_KContext)c, limitedk))
     return 0;   /* not reached: the acquisition parked */
-  return launch(L);
+  return launch(L, c);
 }
 
 /* http.configure{max_connections = n} -> {max_connections = n}: sets what is given (0 restores

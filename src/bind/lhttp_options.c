@@ -1,11 +1,9 @@
 /*
-** autolua.http's options: read in one pass, checked before anything is sent (an argument error
-** leaves nothing behind), and turned into the request's header list.
+** autolua.http's options: read in one pass over the table into the request's record, checked
+** before anything is sent (an argument error leaves nothing behind), and turned into the
+** request's header list.
 */
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <lauxlib.h>
@@ -15,116 +13,235 @@
 #include "sched.h"
 #include "url.h"
 
-const char *const option_names[] = {"method", "url", "query", "headers", "body", "json", "timeout", "follow", "sink", "limiter", "max_wait", "ca_file", "expect_bytes", "reuse", "max_body", "replace", "stall", NULL};
+static const char *const option_names[NOPTS] = {"url", "query", "method", "body", "json", "limiter",
+  "max_wait", "follow", "timeout", "stall", "sink", "expect_bytes", "replace", "max_body", "headers",
+  "ca_file", "reuse"};
 
-
-/* Pushes option 'o' and returns its type. */
-int lhttp_getopt(lua_State *L, int o) {
-  lua_pushvalue(L, OPTSLOT(o));
-  return lua_type(L, -1);
-}
-
-/* Moves every option into its slot; an unknown name is an argument error (a typo would
-** otherwise be ignored silently). */
-void lhttp_read_options(lua_State *L) {
-  lua_settop(L, NSLOTS + NOPTS);
-  lua_pushnil(L);
-  while (lua_next(L, OPTS)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    int o = 0;
-    while (k && option_names[o] && strcmp(option_names[o], k) != 0) o++;
-    if (!k || !option_names[o])
-      al_argerror(L, "http.request", "unknown option '%s'", k ? k : luaL_typename(L, -2));
-    lua_replace(L, OPTSLOT(o));
+/* The option a key names, or -1: by length, then the whole name (one comparison at most). */
+static int option_of(const char *k, size_t n) {
+  int o;
+  switch (n) {
+  case 3: o = O_URL; break;
+  case 4: o = k[0] == 'b' ? O_BODY : k[0] == 'j' ? O_JSON : O_SINK; break;
+  case 5: o = k[0] == 'q' ? O_QUERY : k[0] == 'r' ? O_REUSE : O_STALL; break;
+  case 6: o = k[0] == 'm' ? O_METHOD : O_FOLLOW; break;
+  case 7: o = k[0] == 'h' ? O_HEADERS : k[0] == 't' ? O_TIMEOUT : k[0] == 'l' ? O_LIMITER :
+              k[0] == 'c' ? O_CA_FILE : O_REPLACE; break;
+  case 8: o = k[4] == 'w' ? O_MAX_WAIT : O_MAX_BODY; break;
+  case 12: o = O_EXPECT_BYTES; break;
+  default: return -1;
   }
-}
-
-/* {====================================================== arguments */
-
-const char *lhttp_opt_string(lua_State *L, int o, int required) {
-  const char *field = option_names[o];
-  int t = lhttp_getopt(L, o);
-  if (t == LUA_TNIL && !required) { lua_pop(L, 1); return NULL; }
-  if (t != LUA_TSTRING)
-    al_argerror(L, FNAME, "'%s' must be a string, got %s", field, luaL_typename(L, -1));
-  size_t len;
-  const char *s = lua_tolstring(L, -1, &len);
-  if (strlen(s) != len) al_argerror(L, FNAME, "'%s' has a NUL byte, which would cut it short", field);
-  lua_pop(L, 1);          /* still referenced by the options table */
-  return s;
-}
-
-double lhttp_opt_seconds(lua_State *L, int o) {
-  const char *field = option_names[o];
-  int t = lhttp_getopt(L, o);
-  double v = -1;
-  if (t == LUA_TNUMBER) v = lua_tonumber(L, -1);
-  if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && !(v > 0)))
-    al_argerror(L, FNAME, "'%s' must be a positive number of seconds, got %s", field,
-                t == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
-  lua_pop(L, 1);
-  return v;
+  return memcmp(k, option_names[o], n) == 0 ? o : -1;
 }
 
 static int has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
 
-/* Builds the URL from 'url' and the 'query' table into slot URL. */
-void lhttp_build_url(lua_State *L) {
-  const char *url = lhttp_opt_string(L, O_URL, 1);
-  const char *err = al_url_check(url);
-  if (err) al_argerror(L, FNAME, "%s: %s", err, url);
-  lhttp_getopt(L, O_QUERY);
-  if (!lua_isnil(L, -1) && !lua_istable(L, -1))
-    al_argerror(L, FNAME, "'query' must be a table, got %s", luaL_typename(L, -1));
-  if (lua_isnil(L, -1)) lua_pushstring(L, url);
-  else if (al_url_with_query(L, url, lua_gettop(L)) != 0)
-    al_argerror(L, FNAME, "%s", lua_tostring(L, -1));
-  lua_replace(L, URL);
+/* A string without a NUL byte (which would cut it short in C), or NULL. */
+static const char *clean_string(lua_State *L, int idx) {
+  size_t len;
+  if (lua_type(L, idx) != LUA_TSTRING) return NULL;
+  const char *s = lua_tolstring(L, idx, &len);
+  return strlen(s) == len ? s : NULL;
+}
+
+/* The value at the top of the stack, as a number > 0 of seconds, or 0. */
+static double seconds(lua_State *L) {
+  double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+  return v > 0 ? v : 0;
+}
+
+/* 'method' in upper case into c->method; 0 when it is no HTTP method. */
+static int upper_method(lhttp_call *c, const char *m) {
+  size_t n = m ? strlen(m) : 0;
+  if (n == 0 || n >= sizeof c->method) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isalpha((unsigned char)m[i])) return 0;
+    c->method[i] = (char)toupper((unsigned char)m[i]);
+  }
+  c->method[n] = 0;
+  return 1;
+}
+
+/* Moves the string or table at the top into 'slot' and returns the string, or pops a value
+** the record keeps no pointer into. */
+static const char *keep(lua_State *L, int slot) {
+  const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  lua_replace(L, slot);
+  return s;
+}
+
+/* Reads option 'o' (its value at the top of the stack, popped) into 'c'; an unusable value
+** only marks the option bad: the errors are raised in option order once all are read. */
+static void read_option(lua_State *L, lhttp_call *c, int o) {
+  int t = lua_type(L, -1), ok = 1;
+  switch (o) {
+  case O_URL: ok = (c->origin = clean_string(L, -1)) != NULL; if (ok) { keep(L, ORIGIN); return; } break;
+  case O_QUERY: ok = t == LUA_TTABLE; if (ok) { keep(L, QUERY); return; } break;
+  case O_METHOD: ok = upper_method(c, clean_string(L, -1)); break;
+  case O_BODY:
+    ok = t == LUA_TSTRING;
+    if (ok) { c->body = lua_tolstring(L, -1, &c->body_len); keep(L, BODY); return; }
+    break;
+  case O_JSON: c->is_json = 1; keep(L, JSON); return;
+  case O_LIMITER: ok = luaL_testudata(L, -1, AL_LIMITER_MT) != NULL; if (ok) { keep(L, LIMITER); return; } break;
+  case O_MAX_WAIT: c->max_wait = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1; ok = t == LUA_TNUMBER && !(c->max_wait < 0); break;
+  case O_FOLLOW: ok = t == LUA_TBOOLEAN; c->follow = lua_toboolean(L, -1); break;
+  case O_TIMEOUT: ok = (c->timeout = seconds(L)) > 0; break;
+  case O_STALL: ok = (c->stall = seconds(L)) > 0; break;
+  case O_SINK:
+    if (t == LUA_TFUNCTION) { c->sink = AL_SINK_STREAM; keep(L, SINK); return; }
+    ok = (c->sink_path = clean_string(L, -1)) != NULL;
+    if (ok) { c->sink = AL_SINK_FILE; keep(L, SINK); return; }
+    break;
+  case O_EXPECT_BYTES: ok = lua_isinteger(L, -1) && (c->expect = (curl_off_t)lua_tointeger(L, -1)) >= 0; break;
+  case O_REPLACE: ok = t == LUA_TBOOLEAN; c->keep_existing = ok && !lua_toboolean(L, -1); break;
+  case O_MAX_BODY:
+    if (lua_isinteger(L, -1)) ok = (c->max_body = (curl_off_t)lua_tointeger(L, -1)) >= 0;
+    else ok = t == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    break;
+  case O_HEADERS: ok = t == LUA_TTABLE; if (ok) { keep(L, HEADERS); return; } break;
+  case O_CA_FILE: ok = (c->ca_file = clean_string(L, -1)) != NULL; if (ok) { keep(L, CA); return; } break;
+  case O_REUSE: c->fresh = t == LUA_TBOOLEAN && !lua_toboolean(L, -1); break;   /* anything else: ignored */
+  }
+  if (!ok) c->bad |= OBIT(o);
   lua_pop(L, 1);
 }
 
-/* Method into slot METHOD (upper case), body into slot BODY (string or nil). */
-void lhttp_build_method_body(lua_State *L) {
-  const char *m = lhttp_opt_string(L, O_METHOD, 0);
-  char up[16];
-  size_t n = m ? strlen(m) : 0;
-  if (m && (n == 0 || n >= sizeof up)) al_argerror(L, FNAME, "'method' is not an HTTP method: %s", m);
-  for (size_t i = 0; i < n; i++) {
-    if (!isalpha((unsigned char)m[i])) al_argerror(L, FNAME, "'method' is not an HTTP method: %s", m);
-    up[i] = (char)toupper((unsigned char)m[i]);
-  }
-  up[n] = 0;
-  lua_pushstring(L, m ? up : "GET");
-  lua_replace(L, METHOD);
-  int tb = lhttp_getopt(L, O_BODY);
-  int tj = lhttp_getopt(L, O_JSON);
-  if (tb != LUA_TNIL && tj != LUA_TNIL) al_argerror(L, FNAME, "give 'body' or 'json', not both");
-  if (tb != LUA_TNIL && tb != LUA_TSTRING)
-    al_argerror(L, FNAME, "'body' must be a string, got %s", luaL_typename(L, -2));
-  if (tj != LUA_TNIL) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      lua_getglobal(L, "require");
-      lua_pushliteral(L, "autolua.json");
-      lua_call(L, 1, 1);
-      lua_getfield(L, -1, "encode");
-      lua_remove(L, -2);
-      lua_pushvalue(L, -1);
-      lua_setfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
-    }
-    lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      if (lua_istable(L, -1)) lua_getfield(L, -1, "message");   /* json.encode's error object */
-      al_argerror(L, FNAME, "'json' cannot be encoded: %s", lua_tostring(L, -1));
-    }
-    lua_replace(L, BODY);
-    lua_pop(L, 2);
-  } else {
-    lua_pop(L, 1);
-    lua_replace(L, BODY);
+/* {====================================================== errors, in option order */
+
+/* Raises the error of option 'o', whose value is unusable (the cold path: it reads it again). */
+static int option_error(lua_State *L, int o) {
+  const char *field = option_names[o];
+  lua_pushstring(L, field);
+  int t = lua_rawget(L, OPTS);
+  const char *tn = luaL_typename(L, -1), *num = t == LUA_TNUMBER ? lua_tostring(L, -1) : tn;
+  switch (o) {
+  case O_URL: case O_METHOD: case O_CA_FILE:
+    if (t != LUA_TSTRING) return al_argerror(L, FNAME, "'%s' must be a string, got %s", field, tn);
+    if (strlen(lua_tostring(L, -1)) != lua_rawlen(L, -1))
+      return al_argerror(L, FNAME, "'%s' has a NUL byte, which would cut it short", field);
+    return al_argerror(L, FNAME, "'method' is not an HTTP method: %s", lua_tostring(L, -1));
+  case O_QUERY: return al_argerror(L, FNAME, "'query' must be a table, got %s", tn);
+  case O_BODY: return al_argerror(L, FNAME, "'body' must be a string, got %s", tn);
+  case O_LIMITER: return al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", tn);
+  case O_MAX_WAIT: return al_argerror(L, FNAME, "'max_wait' must be a number of seconds >= 0");
+  case O_FOLLOW: return al_argerror(L, FNAME, "'follow' must be a boolean");
+  case O_TIMEOUT: case O_STALL:
+    return al_argerror(L, FNAME, "'%s' must be a positive number of seconds, got %s", field, num);
+  case O_SINK:
+    if (t != LUA_TSTRING) return al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", tn);
+    return al_argerror(L, FNAME, "'sink' has a NUL byte, which would cut the path short");
+  case O_EXPECT_BYTES: return al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
+  case O_REPLACE: return al_argerror(L, FNAME, "'replace' must be a boolean, with a file 'sink'");
+  case O_MAX_BODY: return al_argerror(L, FNAME, "'max_body' must be a byte count or false, got %s", num);
+  default: lhttp_recheck_headers(L); return 0;   /* O_HEADERS */
   }
 }
+
+static void check_url(lua_State *L, lhttp_call *c) {
+  if (c->bad & OBIT(O_URL) || !c->origin) option_error(L, O_URL);
+  const char *err = al_url_check(c->origin);
+  if (err) al_argerror(L, FNAME, "%s: %s", err, c->origin);
+  if (c->bad & OBIT(O_QUERY)) option_error(L, O_QUERY);
+  if (!(c->given & OBIT(O_QUERY))) lua_pushvalue(L, ORIGIN);
+  else if (al_url_with_query(L, c->origin, QUERY) != 0)
+    al_argerror(L, FNAME, "%s", lua_tostring(L, -1));
+  c->url = lua_tostring(L, -1);
+  lua_replace(L, URL);
+}
+
+/* The 'json' value encoded into slot BODY, with autolua.json's encode (cached in the registry). */
+static void encode_json(lua_State *L, lhttp_call *c) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "autolua.json.encode") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "autolua.json");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "encode");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "autolua.json.encode");
+  }
+  lua_pushvalue(L, JSON);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    if (lua_istable(L, -1)) lua_getfield(L, -1, "message");   /* json.encode's error object */
+    al_argerror(L, FNAME, "'json' cannot be encoded: %s", lua_tostring(L, -1));
+  }
+  c->body = lua_tolstring(L, -1, &c->body_len);
+  lua_replace(L, BODY);
+}
+
+static void check_method_body(lua_State *L, lhttp_call *c) {
+  if (c->bad & OBIT(O_METHOD)) option_error(L, O_METHOD);
+  if ((c->given & (OBIT(O_BODY) | OBIT(O_JSON))) == (OBIT(O_BODY) | OBIT(O_JSON)))
+    al_argerror(L, FNAME, "give 'body' or 'json', not both");
+  if (c->bad & OBIT(O_BODY)) option_error(L, O_BODY);
+  if (c->is_json) encode_json(L, c);
+}
+
+/* Whether the table in slot HEADERS (if any) is unusable: an entry that is not a name and a
+** string (or number) without line breaks; a bad name goes to *name. Raises nothing. */
+int lhttp_headers_bad(lua_State *L, const char **name) {
+  int bad = 0;
+  *name = NULL;
+  if (!lua_istable(L, HEADERS)) return 0;
+  lua_pushnil(L);
+  while (!bad && lua_next(L, HEADERS)) {
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+      bad = 1;
+    } else {
+      size_t kn, vn;
+      const char *k = lua_tolstring(L, -2, &kn), *v = lua_tolstring(L, -1, &vn);
+      if (has_crlf(k) || has_crlf(v) || strchr(k, ':') || strlen(k) != kn || strlen(v) != vn) { bad = 1; *name = k; }
+    }
+    lua_pop(L, bad ? 2 : 1);    /* an early stop leaves the key too */
+  }
+  return bad;
+}
+
+void lhttp_recheck_headers(lua_State *L) {
+  const char *name;
+  if (!lua_istable(L, HEADERS)) {
+    lua_pushliteral(L, "headers");
+    if (lua_rawget(L, OPTS) != LUA_TNIL) al_argerror(L, FNAME, "'headers' must be a table");
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lhttp_headers_bad(L, &name)) return;
+  if (name) al_argerror(L, FNAME, "header '%s' has a line break, a colon or a NUL byte", name);
+  al_argerror(L, FNAME, "'headers' must map names to strings");
+}
+
+/* }====================================================== */
+
+void lhttp_parse_options(lua_State *L, lhttp_call *c) {
+  c->method[0] = 0;
+  c->timeout = c->stall = c->max_wait = -1;
+  c->expect = c->max_body = -1;
+  lua_pushnil(L);
+  while (lua_next(L, OPTS)) {
+    size_t n = 0;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+    int o = k ? option_of(k, n) : -1;
+    if (o < 0) al_argerror(L, FNAME, "unknown option '%s'", k ? k : luaL_typename(L, -2));
+    c->given |= OBIT(o);
+    read_option(L, c, o);
+  }
+  if (!c->method[0]) memcpy(c->method, "GET", 4);
+  /* a byte count, and replacing or not, only make sense for a file */
+  if (c->sink != AL_SINK_FILE) c->bad |= c->given & (OBIT(O_EXPECT_BYTES) | OBIT(O_REPLACE));
+  if (c->given & OBIT(O_HEADERS) && !(c->bad & OBIT(O_HEADERS))) {
+    const char *name;
+    if (lhttp_headers_bad(L, &name)) c->bad |= OBIT(O_HEADERS);
+  }
+  al_task_current(L, FNAME);
+  check_url(L, c);
+  check_method_body(L, c);
+  for (int o = O_LIMITER; c->bad && o < NOPTS; o++)   /* the rest, in order */
+    if (c->bad & OBIT(o)) option_error(L, o);
+}
+
+/* {====================================================== the header list */
 
 /* Headers the caller gave, checked; after a cross-origin redirect only the harmless ones. */
 static int safe_header(const char *name) {
@@ -132,7 +249,6 @@ static int safe_header(const char *name) {
   for (int i = 0; safe[i]; i++) if (strcasecmp(name, safe[i]) == 0) return 1;
   return 0;
 }
-
 
 /* Lines every request carries unless its own headers name them. gzip alone, as Go's HTTP
 ** client asks: what APIs compress with, and every byte of a request head costs libcurl (7.88)
@@ -167,44 +283,14 @@ static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, cons
   return list;
 }
 
-/* Whether the 'headers' option is unusable: not a table, or an entry that is not a name and a
-** string (or number) without line breaks; a bad name goes to *name. Raises nothing. */
-int lhttp_headers_bad(lua_State *L, const char **name) {
-  *name = NULL;
-  int t = lhttp_getopt(L, O_HEADERS), bad = t != LUA_TNIL && t != LUA_TTABLE;
-  if (t == LUA_TTABLE) {
-    lua_pushnil(L);
-    while (!bad && lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
-        bad = 1;
-      } else {
-        size_t kn, vn;
-        const char *k = lua_tolstring(L, -2, &kn), *v = lua_tolstring(L, -1, &vn);
-        if (has_crlf(k) || has_crlf(v) || strchr(k, ':') || strlen(k) != kn || strlen(v) != vn) { bad = 1; *name = k; }
-      }
-      lua_pop(L, bad ? 2 : 1);    /* an early stop leaves the key too */
-    }
-  }
-  lua_pop(L, 1);
-  return bad;
-}
-
-void lhttp_check_headers(lua_State *L) {
-  const char *name;
-  if (!lhttp_headers_bad(L, &name)) return;
-  if (name) al_argerror(L, FNAME, "header '%s' has a line break, a colon or a NUL byte", name);
-  if (!lua_istable(L, OPTSLOT(O_HEADERS))) al_argerror(L, FNAME, "'headers' must be a table");
-  al_argerror(L, FNAME, "'headers' must map names to strings");
-}
-
 /* The request's own header list (checked already) into r->headers, or NULL when the defaults
 ** will do. After a redirect to another origin only the harmless headers go on. */
 void lhttp_build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
   int ct = 0, ua = 0, ae = 0;
   if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
-  if (lhttp_getopt(L, O_HEADERS) == LUA_TTABLE) {
+  if (lua_istable(L, HEADERS)) {
     lua_pushnil(L);
-    while (lua_next(L, -2)) {
+    while (lua_next(L, HEADERS)) {
       const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
       if (!r->cross_origin || safe_header(name)) {
         int is_ct = strcasecmp(name, "content-type") == 0;
@@ -217,7 +303,6 @@ void lhttp_build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
       lua_pop(L, 1);
     }
   }
-  lua_pop(L, 1);
   if (!r->headers) return;
   if (is_json && !ct && has_body) r->headers = add_line(L, r->headers, JSON_LINE);
   if (!ua) r->headers = add_line(L, r->headers, UA_LINE);
@@ -226,50 +311,3 @@ void lhttp_build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
 }
 
 /* }====================================================== */
-
-void lhttp_check_limiter(lua_State *L) {
-  if (lhttp_getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, AL_LIMITER_MT))
-    al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
-  lua_replace(L, LIMITER);
-}
-
-double lhttp_max_wait(lua_State *L) {
-  int t = lhttp_getopt(L, O_MAX_WAIT);
-  double v = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-  if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && v < 0))
-    al_argerror(L, FNAME, "'max_wait' must be a number of seconds >= 0");
-  lua_pop(L, 1);
-  return v;
-}
-
-/* The options only read once the transfer is set up, checked now: nothing is held yet, so an
-** argument error leaves nothing behind and takes nothing from the limiter. */
-void lhttp_check_rest(lua_State *L) {
-  int tf = lhttp_getopt(L, O_FOLLOW);
-  if (tf != LUA_TNIL && tf != LUA_TBOOLEAN) al_argerror(L, FNAME, "'follow' must be a boolean");
-  lua_pop(L, 1);
-  lhttp_opt_seconds(L, O_TIMEOUT);
-  lhttp_opt_seconds(L, O_STALL);
-  int ts = lhttp_getopt(L, O_SINK);
-  if (ts != LUA_TNIL && ts != LUA_TSTRING && ts != LUA_TFUNCTION)
-    al_argerror(L, FNAME, "'sink' must be a file path or a function, got %s", luaL_typename(L, -1));
-  if (ts == LUA_TSTRING && strlen(lua_tostring(L, -1)) != lua_rawlen(L, -1))
-    al_argerror(L, FNAME, "'sink' has a NUL byte, which would cut the path short");
-  lua_replace(L, SINKFN);
-  if (lhttp_getopt(L, O_EXPECT_BYTES) != LUA_TNIL &&
-      (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || ts != LUA_TSTRING))
-    al_argerror(L, FNAME, "'expect_bytes' must be a byte count, with a file 'sink'");
-  lua_pop(L, 1);
-  int tr = lhttp_getopt(L, O_REPLACE);
-  if (tr != LUA_TNIL && (tr != LUA_TBOOLEAN || ts != LUA_TSTRING))
-    al_argerror(L, FNAME, "'replace' must be a boolean, with a file 'sink'");
-  lua_pop(L, 1);
-  int tm = lhttp_getopt(L, O_MAX_BODY);
-  if (tm != LUA_TNIL && !(tm == LUA_TBOOLEAN && !lua_toboolean(L, -1)) &&
-      (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
-    al_argerror(L, FNAME, "'max_body' must be a byte count or false, got %s",
-                tm == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
-  lua_pop(L, 1);
-  lhttp_check_headers(L);
-  lhttp_opt_string(L, O_CA_FILE, 0);
-}

@@ -106,7 +106,8 @@ static void setkey(lua_State *L, int uv) {   /* t[name] = v, with t and v on the
   lua_rawset(L, -3);
 }
 
-void lhttp_push_response(lua_State *L, al_req *r) {
+void lhttp_push_response(lua_State *L, const lhttp_call *c) {
+  const al_req *r = c->r;
   long version = 0;
   double total = 0;
   long connects = 0;
@@ -173,7 +174,8 @@ static const errmap *map_error(CURLcode c) {
 }
 
 /* The codes that need more than the CURLcode to name their cause. */
-static const errmap *refine(al_req *r, const errmap *m) {
+static const errmap *refine(const lhttp_call *c, const errmap *m) {
+  const al_req *r = c->r;
   static const errmap stalled = {CURLE_OPERATION_TIMEDOUT, "timeout", "stalled", 1},
     redirect_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "http", "scheme", 0},
     own_scheme = {CURLE_UNSUPPORTED_PROTOCOL, "argument", "scheme", 0},
@@ -198,8 +200,9 @@ static const errmap *refine(al_req *r, const errmap *m) {
 }
 
 /* Pushes the error object for a failed transfer. */
-void lhttp_push_failure(lua_State *L, al_req *r) {
-  const errmap *m = refine(r, map_error(r->result));
+void lhttp_push_failure(lua_State *L, const lhttp_call *c) {
+  const al_req *r = c->r;
+  const errmap *m = refine(c, map_error(r->result));
   if (r->over) {
     static const errmap over_error = {CURLE_OK, "http", "too_large", 0};
     if (r->over == 1)
@@ -227,8 +230,8 @@ void lhttp_push_failure(lua_State *L, al_req *r) {
   al_error_setstr(L, "code", m->code);
   al_error_setbool(L, "retryable", m->retryable);
   al_error_setint(L, "attempts", 1);
-  al_error_setstr(L, "method", lua_tostring(L, METHOD));
-  al_url_push_redacted(L, lua_tostring(L, URL));
+  al_error_setstr(L, "method", c->method);
+  al_url_push_redacted(L, c->url);
   lua_setfield(L, -2, "url");
 }
 
