@@ -59,9 +59,9 @@ static void configure(lua_State *L, lhttp_call *c) {
   al_req *r = c->r;
   /* first: going back to the default CA store resets the handle's options */
   if (al_req_set_ca(r, c->ca_file) != 0) al_error_raise(L, "network", "out of memory");
-  const char *body = r->body_dropped ? NULL : c->body;
+  const char *body = c->body_dropped ? NULL : c->body;
   size_t blen = body ? c->body_len : 0;
-  lhttp_build_headers(L, r, body != NULL, c->is_json);
+  lhttp_build_headers(L, c, body != NULL);
   const struct curl_slist *list = r->headers ? r->headers : lhttp_default_headers(r->h, body != NULL, c->is_json);
   if (list != r->o_headers) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
@@ -149,7 +149,7 @@ static int redirect(lua_State *L, lhttp_call *c) {
   char *loc = NULL;
   curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
   if (!loc) return 0;
-  if (++r->redirects > MAX_REDIRECTS) {
+  if (++c->redirects > MAX_REDIRECTS) {
     r->result = CURLE_TOO_MANY_REDIRECTS;
     al_url_push_redacted(L, loc);          /* the last target, where it would have gone next */
     snprintf(r->errbuf, sizeof r->errbuf, "more than %d redirects; the last one pointed to %s",
@@ -161,7 +161,7 @@ static int redirect(lua_State *L, lhttp_call *c) {
   long st = r->status;
   if (st == 303 || ((st == 301 || st == 302) && strcmp(c->method, "POST") == 0)) {
     if (strcmp(c->method, "HEAD") != 0) memcpy(c->method, "GET", 4);
-    r->body_dropped = 1;
+    c->body_dropped = 1;
   }
   const char *name;
   if (lhttp_headers_bad(L, &name)) {     /* changed since the first request was checked */
@@ -172,7 +172,7 @@ static int redirect(lua_State *L, lhttp_call *c) {
   lua_pushstring(L, loc);
   c->url = lua_tostring(L, -1);
   lua_replace(L, URL);
-  if (!al_url_same_origin(c->origin, loc)) r->cross_origin = 1;
+  if (!al_url_same_origin(c->origin, loc)) c->cross_origin = 1;
   al_req_rearm(r);
   configure(L, c);
   return start(L, c);

@@ -38,6 +38,9 @@ typedef struct lhttp_call {
   double timeout, stall, max_wait;   /* -1: not given */
   curl_off_t expect, max_body;       /* -1: none ('max_body' = false, or not given) */
   int follow, fresh, keep_existing, is_json;
+  /* the redirects followed: how many; whether one left the first origin (only harmless
+  ** headers go on); whether one turned the request into a GET without its body */
+  int redirects, cross_origin, body_dropped;
 } lhttp_call;
 
 /* lhttp_options.c: the arguments, all checked before anything is sent */
@@ -50,7 +53,7 @@ int lhttp_headers_bad(lua_State *L, const char **name);
 /* Raises the argument error of the 'headers' option when it is unusable. */
 void lhttp_recheck_headers(lua_State *L);
 const struct curl_slist *lhttp_default_headers(al_http *h, int body, int json);
-void lhttp_build_headers(lua_State *L, al_req *r, int has_body, int is_json);
+void lhttp_build_headers(lua_State *L, const lhttp_call *c, int has_body);
 
 /* lhttp_response.c: what a request returns or raises. Upvalues of http.request (and so of its
 ** continuations): the response metatable, then the field names. */

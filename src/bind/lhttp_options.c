@@ -285,19 +285,21 @@ static struct curl_slist *add_header(lua_State *L, struct curl_slist *list, cons
 
 /* The request's own header list (checked already) into r->headers, or NULL when the defaults
 ** will do. After a redirect to another origin only the harmless headers go on. */
-void lhttp_build_headers(lua_State *L, al_req *r, int has_body, int is_json) {
+void lhttp_build_headers(lua_State *L, const lhttp_call *c, int has_body) {
+  al_req *r = c->r;
+  int is_json = c->is_json;
   int ct = 0, ua = 0, ae = 0;
   if (r->headers) { curl_slist_free_all(r->headers); r->headers = NULL; }
   if (lua_istable(L, HEADERS)) {
     lua_pushnil(L);
     while (lua_next(L, HEADERS)) {
       const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
-      if (!r->cross_origin || safe_header(name)) {
+      if (!c->cross_origin || safe_header(name)) {
         int is_ct = strcasecmp(name, "content-type") == 0;
         ct |= is_ct;
         ua |= strcasecmp(name, "user-agent") == 0;
         ae |= strcasecmp(name, "accept-encoding") == 0;
-        if (!(r->body_dropped && is_ct))
+        if (!(c->body_dropped && is_ct))
           r->headers = add_header(L, r->headers, name, value);
       }
       lua_pop(L, 1);

@@ -187,9 +187,9 @@ static const errmap *refine(const lhttp_call *c, const errmap *m) {
     return strstr(r->errbuf, "(stalled)") ? &stalled : m;   /* http.c's watchdog */
   case CURLE_UNSUPPORTED_PROTOCOL:   /* a scheme libcurl refuses: the caller's URL, or a Location */
     if (strncmp(r->errbuf, "Protocol ", 9) != 0) return m;
-    return r->redirects > 0 ? &redirect_scheme : &own_scheme;
+    return c->redirects > 0 ? &redirect_scheme : &own_scheme;
   case CURLE_URL_MALFORMAT:
-    return r->redirects > 0 ? m : &own_url;
+    return c->redirects > 0 ? m : &own_url;
   case CURLE_OUT_OF_MEMORY:   /* libcurl's answer to a header line over its 100 KiB limit */
     return r->status != 0 || strstr(r->errbuf, "header") ? &header_too_large : m;
   case CURLE_COULDNT_CONNECT:   /* http.c's socket function keeps socket()'s errno */
