@@ -96,15 +96,13 @@ static int response_pairs(lua_State *L) {
   return 3;
 }
 
-/* The field names, upvalues of http.request (lhttp_impl.h: UV_*), set with rawset (lua_setfield
-** would look each name up and check __newindex). */
-static const char *const field_names[] = {"status", "body", "path", "url", "bytes", "version", "elapsed", "reused"};
+/* Upvalues of http.request from UV_STATUS on (lhttp_impl.h): the field names, set with rawset
+** (lua_setfield would look each name up and check __newindex), then the values of 'version'. */
+static const char *const upvalue_strings[] = {"status", "body", "path", "url", "bytes", "version",
+  "elapsed", "reused", "1.1", "2", "1.0"};
 
-static void setkey(lua_State *L, int uv) {   /* t[name] = v, with t and v on the stack */
-  lua_pushvalue(L, lua_upvalueindex(uv));
-  lua_insert(L, -2);
-  lua_rawset(L, -3);
-}
+/* Pushes the name of field 'uv': the table is at -2 once its value is pushed too (rawset(-3)). */
+#define KEY(L, uv) lua_pushvalue(L, lua_upvalueindex(uv))
 
 void lhttp_push_response(lua_State *L, const lhttp_call *c) {
   const al_req *r = c->r;
@@ -114,30 +112,39 @@ void lhttp_push_response(lua_State *L, const lhttp_call *c) {
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
   curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
-  lua_createtable(L, 0, 8);
+  int has_body = r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300);
+  lua_createtable(L, 0, 7 + has_body + (r->sink == AL_SINK_FILE));   /* every field, no rehash */
+  KEY(L, UV_STATUS);
   lua_pushinteger(L, r->status);
-  setkey(L, UV_STATUS);
+  lua_rawset(L, -3);
   lua_pushlightuserdata(L, &rawkey);
   lua_pushlstring(L, r->head.p ? r->head.p : "", r->head.len);
   lua_rawset(L, -3);
-  if (r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300)) {
+  if (has_body) {
+    KEY(L, UV_BODY);
     lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
-    setkey(L, UV_BODY);
+    lua_rawset(L, -3);
   }
   if (r->sink == AL_SINK_FILE) {
+    KEY(L, UV_PATH);
     lua_pushstring(L, r->path);
-    setkey(L, UV_PATH);
+    lua_rawset(L, -3);
   }
+  KEY(L, UV_URL);
   lua_pushvalue(L, URL);          /* redirects are followed here, not by curl: the last URL */
-  setkey(L, UV_URL);
+  lua_rawset(L, -3);
+  KEY(L, UV_BYTES);
   lua_pushinteger(L, (lua_Integer)r->bytes);
-  setkey(L, UV_BYTES);
-  lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2" : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
-  setkey(L, UV_VERSION);
+  lua_rawset(L, -3);
+  KEY(L, UV_VERSION);
+  KEY(L, version == CURL_HTTP_VERSION_2_0 ? UV_V2 : version == CURL_HTTP_VERSION_1_0 ? UV_V10 : UV_V11);
+  lua_rawset(L, -3);
+  KEY(L, UV_ELAPSED);
   lua_pushnumber(L, total);
-  setkey(L, UV_ELAPSED);
+  lua_rawset(L, -3);
+  KEY(L, UV_REUSED);
   lua_pushboolean(L, connects == 0);
-  setkey(L, UV_REUSED);
+  lua_rawset(L, -3);
   lua_pushvalue(L, lua_upvalueindex(UV_MT));
   lua_setmetatable(L, -2);
 }
@@ -246,5 +253,5 @@ void lhttp_push_upvalues(lua_State *L, int lib) {
   lua_getglobal(L, "next");
   lua_pushcclosure(L, response_pairs, 1);
   lua_setfield(L, -2, "__pairs");
-  for (int i = 0; i < NUV - 1; i++) lua_pushstring(L, field_names[i]);
+  for (int i = 0; i < NUV - 1; i++) lua_pushstring(L, upvalue_strings[i]);
 }
