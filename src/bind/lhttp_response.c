@@ -101,50 +101,39 @@ static int response_pairs(lua_State *L) {
 static const char *const upvalue_strings[] = {"status", "body", "path", "url", "bytes", "version",
   "elapsed", "reused", "1.1", "2", "1.0"};
 
-/* Pushes the name of field 'uv': the table is at -2 once its value is pushed too (rawset(-3)). */
+/* t[name] = v for the table at the top, the name pushed first (no lua_insert). */
 #define KEY(L, uv) lua_pushvalue(L, lua_upvalueindex(uv))
+static void field_int(lua_State *L, int uv, lua_Integer v) { KEY(L, uv); lua_pushinteger(L, v); lua_rawset(L, -3); }
+static void field_num(lua_State *L, int uv, double v) { KEY(L, uv); lua_pushnumber(L, v); lua_rawset(L, -3); }
+static void field_bool(lua_State *L, int uv, int v) { KEY(L, uv); lua_pushboolean(L, v); lua_rawset(L, -3); }
+static void field_copy(lua_State *L, int uv, int idx) { KEY(L, uv); lua_pushvalue(L, idx); lua_rawset(L, -3); }
+static void field_lstr(lua_State *L, int uv, const char *p, size_t n) {
+  KEY(L, uv);
+  lua_pushlstring(L, p ? p : "", n);
+  lua_rawset(L, -3);
+}
 
 void lhttp_push_response(lua_State *L, const lhttp_call *c) {
   const al_req *r = c->r;
-  long version = 0;
+  long version = 0, connects = 0;
   double total = 0;
-  long connects = 0;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
   curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
   int has_body = r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300);
   lua_createtable(L, 0, 7 + has_body + (r->sink == AL_SINK_FILE));   /* every field, no rehash */
-  KEY(L, UV_STATUS);
-  lua_pushinteger(L, r->status);
-  lua_rawset(L, -3);
+  field_int(L, UV_STATUS, r->status);
   lua_pushlightuserdata(L, &rawkey);
   lua_pushlstring(L, r->head.p ? r->head.p : "", r->head.len);
   lua_rawset(L, -3);
-  if (has_body) {
-    KEY(L, UV_BODY);
-    lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
-    lua_rawset(L, -3);
-  }
-  if (r->sink == AL_SINK_FILE) {
-    KEY(L, UV_PATH);
-    lua_pushstring(L, r->path);
-    lua_rawset(L, -3);
-  }
-  KEY(L, UV_URL);
-  lua_pushvalue(L, URL);          /* redirects are followed here, not by curl: the last URL */
-  lua_rawset(L, -3);
-  KEY(L, UV_BYTES);
-  lua_pushinteger(L, (lua_Integer)r->bytes);
-  lua_rawset(L, -3);
-  KEY(L, UV_VERSION);
-  KEY(L, version == CURL_HTTP_VERSION_2_0 ? UV_V2 : version == CURL_HTTP_VERSION_1_0 ? UV_V10 : UV_V11);
-  lua_rawset(L, -3);
-  KEY(L, UV_ELAPSED);
-  lua_pushnumber(L, total);
-  lua_rawset(L, -3);
-  KEY(L, UV_REUSED);
-  lua_pushboolean(L, connects == 0);
-  lua_rawset(L, -3);
+  if (has_body) field_lstr(L, UV_BODY, r->body.p, r->body.len);
+  if (r->sink == AL_SINK_FILE) field_lstr(L, UV_PATH, r->path, strlen(r->path));
+  field_copy(L, UV_URL, URL);      /* redirects are followed here, not by curl: the last URL */
+  field_int(L, UV_BYTES, (lua_Integer)r->bytes);
+  field_copy(L, UV_VERSION, lua_upvalueindex(version == CURL_HTTP_VERSION_2_0 ? UV_V2 :
+                                             version == CURL_HTTP_VERSION_1_0 ? UV_V10 : UV_V11));
+  field_num(L, UV_ELAPSED, total);
+  field_bool(L, UV_REUSED, connects == 0);
   lua_pushvalue(L, lua_upvalueindex(UV_MT));
   lua_setmetatable(L, -2);
 }
