@@ -99,6 +99,11 @@ describe("sys.tmpfile and sys.commit", function()
       function() return sys.commit(f, {}) end,
       function() return sys.exec("ls") end,
       function() return sys.exec({ "ls", {} }) end,
+      function()   -- more arguments than a Lua stack holds
+        local argv = {}
+        for i = 1, 1000000 do argv[i] = "x" end
+        return sys.exec(argv)
+      end,
     } do
       local err = S.fails(call)
       assert.equal("argument", err.kind, tostring(err))

@@ -24,6 +24,14 @@ describe("autolua.http", function()
     assert.matches("/echo%?list=x&list=y&n=3&q=a%%20b%%26c$", res.url)
   end)
 
+  it("refuses a query with more parameters than a Lua stack holds with kind = argument", function()
+    local q = {}
+    for i = 1, 600000 do q[i .. ""] = "" end
+    local err = S.fails(http.request, { url = url("/echo"), query = q })
+    assert.equal("argument", err.kind, tostring(err))
+    assert.matches("too many parameters", err.message)
+  end)
+
   it("sends its own User-Agent and Accept-Encoding unless the caller names them", function()
     local echo = http.request { url = url("/echo") }:json()
     assert.matches("^autolua/%d+%.%d+", echo.headers["user-agent"])

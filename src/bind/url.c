@@ -97,7 +97,11 @@ int al_url_with_query(lua_State *L, const char *url, int qidx) {
   lua_pushlstring(L, url, ul);
   int parts = 1;
   for (i = 0; i < n; i++) {
-    luaL_checkstack(L, 4, "query too long");
+    if (!lua_checkstack(L, 4)) {             /* the caller raises it as an argument error */
+      lua_settop(L, top);
+      lua_pushliteral(L, "the query has too many parameters");
+      return -1;
+    }
     lua_getfield(L, qidx, keys[i]);
     if (push_pair(L, keys[i]) != 0) {
       lua_replace(L, top + 1);
