@@ -62,36 +62,27 @@ static int upper_method(lhttp_call *c, const char *m) {
   return 1;
 }
 
-/* Moves the string or table at the top into 'slot' and returns the string, or pops a value
-** the record keeps no pointer into. */
-static const char *keep(lua_State *L, int slot) {
-  const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-  lua_replace(L, slot);
-  return s;
-}
-
-/* Reads option 'o' (its value at the top of the stack, popped) into 'c'; an unusable value
-** only marks the option bad: the errors are raised in option order once all are read. */
-static void read_option(lua_State *L, lhttp_call *c, int o) {
-  int t = lua_type(L, -1), ok = 1;
+/* Reads option 'o' (its value at the top of the stack) into 'c'. Returns the slot that must keep
+** the value alive (the record points into it, or calls it), or 0. An unusable value only marks
+** the option bad: the errors are raised in option order once all are read. */
+static int read_option(lua_State *L, lhttp_call *c, int o) {
+  int t = lua_type(L, -1), ok = 1, slot = 0;
   switch (o) {
-  case O_URL: ok = (c->origin = clean_string(L, -1)) != NULL; if (ok) { keep(L, ORIGIN); return; } break;
-  case O_QUERY: ok = t == LUA_TTABLE; if (ok) { keep(L, QUERY); return; } break;
+  case O_URL: ok = (c->origin = clean_string(L, -1)) != NULL; slot = ORIGIN; break;
+  case O_QUERY: ok = t == LUA_TTABLE; slot = QUERY; break;
   case O_METHOD: ok = upper_method(c, clean_string(L, -1)); break;
-  case O_BODY:
-    ok = t == LUA_TSTRING;
-    if (ok) { c->body = lua_tolstring(L, -1, &c->body_len); keep(L, BODY); return; }
-    break;
-  case O_JSON: c->is_json = 1; keep(L, JSON); return;
-  case O_LIMITER: ok = luaL_testudata(L, -1, AL_LIMITER_MT) != NULL; if (ok) { keep(L, LIMITER); return; } break;
+  case O_BODY: ok = t == LUA_TSTRING; if (ok) c->body = lua_tolstring(L, -1, &c->body_len); slot = BODY; break;
+  case O_JSON: c->is_json = 1; slot = JSON; break;
+  case O_LIMITER: ok = luaL_testudata(L, -1, AL_LIMITER_MT) != NULL; slot = LIMITER; break;
   case O_MAX_WAIT: c->max_wait = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1; ok = t == LUA_TNUMBER && !(c->max_wait < 0); break;
   case O_FOLLOW: ok = t == LUA_TBOOLEAN; c->follow = lua_toboolean(L, -1); break;
   case O_TIMEOUT: ok = (c->timeout = seconds(L)) > 0; break;
   case O_STALL: ok = (c->stall = seconds(L)) > 0; break;
   case O_SINK:
-    if (t == LUA_TFUNCTION) { c->sink = AL_SINK_STREAM; keep(L, SINK); return; }
-    ok = (c->sink_path = clean_string(L, -1)) != NULL;
-    if (ok) { c->sink = AL_SINK_FILE; keep(L, SINK); return; }
+    if (t == LUA_TFUNCTION) c->sink = AL_SINK_STREAM;
+    else if ((c->sink_path = clean_string(L, -1)) != NULL) c->sink = AL_SINK_FILE;
+    else ok = 0;
+    slot = SINK;
     break;
   case O_EXPECT_BYTES: ok = lua_isinteger(L, -1) && (c->expect = (curl_off_t)lua_tointeger(L, -1)) >= 0; break;
   case O_REPLACE: ok = t == LUA_TBOOLEAN; c->keep_existing = ok && !lua_toboolean(L, -1); break;
@@ -99,12 +90,12 @@ static void read_option(lua_State *L, lhttp_call *c, int o) {
     if (lua_isinteger(L, -1)) ok = (c->max_body = (curl_off_t)lua_tointeger(L, -1)) >= 0;
     else ok = t == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     break;
-  case O_HEADERS: ok = t == LUA_TTABLE; if (ok) { keep(L, HEADERS); return; } break;
-  case O_CA_FILE: ok = (c->ca_file = clean_string(L, -1)) != NULL; if (ok) { keep(L, CA); return; } break;
+  case O_HEADERS: ok = t == LUA_TTABLE; slot = HEADERS; break;
+  case O_CA_FILE: ok = (c->ca_file = clean_string(L, -1)) != NULL; slot = CA; break;
   case O_REUSE: c->fresh = t == LUA_TBOOLEAN && !lua_toboolean(L, -1); break;   /* anything else: ignored */
   }
   if (!ok) c->bad |= OBIT(o);
-  lua_pop(L, 1);
+  return ok ? slot : 0;
 }
 
 /* {====================================================== errors, in option order */
@@ -225,7 +216,9 @@ void lhttp_parse_options(lua_State *L, lhttp_call *c) {
     int o = k ? option_of(k, n) : -1;
     if (o < 0) al_argerror(L, FNAME, "unknown option '%s'", k ? k : luaL_typename(L, -2));
     c->given |= OBIT(o);
-    read_option(L, c, o);
+    int slot = read_option(L, c, o);
+    if (slot) lua_replace(L, slot);
+    else lua_pop(L, 1);
   }
   if (!c->method[0]) memcpy(c->method, "GET", 4);
   /* a byte count, and replacing or not, only make sense for a file */
