@@ -104,6 +104,15 @@ describe("sys.tmpfile and sys.commit", function()
       assert.equal("argument", err.kind, tostring(err))
     end
     f:close()
+    -- more arguments than a Lua stack holds, in a process of its own (a large table)
+    local r = S.run_script([[
+      local argv = {}
+      for i = 1, 1000000 do argv[i] = "x" end
+      local ok, err = pcall(require("autolua.sys").exec, argv)
+      print(type(err) == "table" and err.kind, type(err) == "table" and err.message or err)
+    ]])
+    assert.equal(0, r.code, r.err)
+    assert.matches("^argument\tsys.exec: too many arguments", r.out)
   end)
 
   it("give an io file whose close removes it, and commit only once", function()

@@ -24,6 +24,18 @@ describe("autolua.http", function()
     assert.matches("/echo%?list=x&list=y&n=3&q=a%%20b%%26c$", res.url)
   end)
 
+  it("refuses a query with more parameters than a Lua stack holds with kind = argument", function()
+    -- in a process of its own: the table is large, and a spec below checks this one's peak RSS
+    local r = S.run_script(([[
+      local q = {}
+      for i = 1, 600000 do q[i .. ""] = "" end
+      local ok, err = pcall(require("autolua.http").request, { url = %q, query = q })
+      print(type(err) == "table" and err.kind, type(err) == "table" and err.message or err)
+    ]]):format(url("/echo")))
+    assert.equal(0, r.code, r.err)
+    assert.matches("^argument\thttp.request: the query has too many parameters", r.out)
+  end)
+
   it("sends its own User-Agent and Accept-Encoding unless the caller names them", function()
     local echo = http.request { url = url("/echo") }:json()
     assert.matches("^autolua/%d+%.%d+", echo.headers["user-agent"])

@@ -307,7 +307,7 @@ static int l_info(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  lstore *ls = luaL_checkudata(L, 1, STORE_MT);
+  lstore *ls = al_checkudata(L, 1, STORE_MT, "store.__gc", "a store");
   ls->closing = 1;
   al_store_close(ls->s);
   ls->s = NULL;

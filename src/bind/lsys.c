@@ -147,7 +147,7 @@ static void discard(tmpstream *t) {
 
 /* The handle's close function (f:close() and collection): the temporary file goes too. */
 static int tmp_close(lua_State *L) {
-  tmpstream *t = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  tmpstream *t = lua_touserdata(L, 1);   /* only liolib calls it, with a handle it checked */
   int ok = fclose(t->s.f) == 0;
   discard(t);
   return luaL_fileresult(L, ok, NULL);
@@ -258,7 +258,7 @@ static int l_exec(lua_State *L) {
   int n = (int)luaL_len(L, 1);
   if (n < 1) return al_argerror(L, "sys.exec", "expects a non-empty list");
   const char **argv = lua_newuserdatauv(L, sizeof *argv * ((size_t)n + 1), 0);
-  luaL_checkstack(L, n, "too many arguments");
+  if (!lua_checkstack(L, n)) return al_argerror(L, "sys.exec", "too many arguments (%d)", n);
   for (int i = 1; i <= n; i++) {
     int t = lua_rawgeti(L, 1, i);
     if (t != LUA_TSTRING && t != LUA_TNUMBER)

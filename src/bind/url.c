@@ -18,8 +18,10 @@ const char *al_url_check(const char *url) {
   size_t s = scheme_len(url);
   if (!s) return strstr(url, "://") ? "unsupported URL scheme (only http and https)" : "not an absolute http(s) URL";
   if (!url[s] || url[s] == '/' || url[s] == '?' || url[s] == '#') return "URL has no host";
-  for (const char *p = url; *p; p++)
-    if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) return "URL contains white space or control characters";
+  /* isspace or iscntrl in the C locale (autolua never sets another), without a table look-up
+  ** a byte: every request's URL passes here */
+  for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+    if (*p <= ' ' || *p == 0x7f) return "URL contains white space or control characters";
   return NULL;
 }
 
@@ -95,7 +97,11 @@ int al_url_with_query(lua_State *L, const char *url, int qidx) {
   lua_pushlstring(L, url, ul);
   int parts = 1;
   for (i = 0; i < n; i++) {
-    luaL_checkstack(L, 4, "query too long");
+    if (!lua_checkstack(L, 4)) {             /* the caller raises it as an argument error */
+      lua_settop(L, top);
+      lua_pushliteral(L, "the query has too many parameters");
+      return -1;
+    }
     lua_getfield(L, qidx, keys[i]);
     if (push_pair(L, keys[i]) != 0) {
       lua_replace(L, top + 1);

@@ -318,7 +318,6 @@ static void recycle(al_req *r) {
   r->sys_errno = 0;
   r->notify = NULL;
   r->ud = NULL;
-  r->redirects = r->cross_origin = r->body_dropped = 0;
   r->activity = 0;
   r->stall = 0;
   r->errbuf[0] = 0;

@@ -62,7 +62,6 @@ struct al_req {
   void (*notify)(al_req *r, al_req_event ev);
   void *ud;
   unsigned ud_token;       /* the caller's, with 'ud' (lhttp.c: the park its task waits in) */
-  int redirects, cross_origin, body_dropped;   /* lhttp.c's, for the redirects it follows */
   al_req *prev, *next;
   /* What the easy handle was last set to, so a reused request sets only what changed. */
   long o_timeout, o_fresh, o_bufsize;
