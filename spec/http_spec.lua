@@ -350,6 +350,16 @@ describe("autolua.http", function()
       assert.equal(3000000, http.request { url = url("/bytes?n=3000000&seed=s"), sink = dir .. "/f.bin" }.bytes)
     end)
 
+    it("give a file sink no cap unless max_body is given (a download past 64 MiB)", function()
+      local n = 64 * 1024 * 1024 + 4096
+      local res = http.request { url = url("/bytes?n=" .. n .. "&seed=b"), sink = dir .. "/big.bin" }
+      assert.equal(n, res.bytes)
+      local f = assert(io.open(dir .. "/big.bin", "rb"))
+      assert.equal(n, f:seek("end"))
+      f:close()
+      os.remove(dir .. "/big.bin")
+    end)
+
     it("refuse a max_body that is not a byte count", function()
       for _, v in ipairs { -1, 1.5, "10", true, {} } do
         assert.equal("argument", S.fails(http.request, { url = url("/echo"), max_body = v }).kind)

@@ -220,10 +220,9 @@ static int launch(lua_State *L, lhttp_call *c) {
   r->ud = al_task_current(L, FNAME);
   if (c->sink == AL_SINK_STREAM) r->sink = AL_SINK_STREAM;
   r->expect = c->expect;
-  /* not given: the cap on a body kept in memory; a file sink is only set in start, so it gets
-  ** the cap too, as before this record existed (the README says it has none) */
+  /* not given: a cap only on a body kept in memory; a file or function sink has none */
   if (c->given & OBIT(O_MAX_BODY)) r->max_body = c->max_body;
-  else if (c->sink != AL_SINK_STREAM) r->max_body = DEFAULT_MAX_BODY;
+  else if (c->sink == AL_SINK_MEMORY) r->max_body = DEFAULT_MAX_BODY;
   r->keep_existing = c->keep_existing;
   configure(L, c);
   return start(L, c);
