@@ -24,7 +24,8 @@ task.each({ 1, 2, 3, 4, 5, 6, 7, 8 }, function()
   end
 end, { concurrency = 8 })
 local st = c.limiters.get:stats()
-print(("sent=%d shared=%s processes=%d"):format(n, tostring(st.shared), st.processes))
+local relaid = c.limiters.get.slots and select(4, c.limiters.get.slots:stats()) or 0
+print(("sent=%d shared=%s processes=%d relaid=%d"):format(n, tostring(st.shared), st.processes, relaid))
 ]]
 
 -- Starts 'n' processes of 'code' at once and waits for them all; returns their outputs.
@@ -65,13 +66,14 @@ local function shares_one_account(n, url)
     assert.equal("", o.err, "process " .. i .. " said something on stderr")
   end
   local ok, limited, rate = flood_figures(S.requests("dexi"), "/runs/" .. RUN_STAGS)
-  -- A request that leaves more than the margin (9 ms) after its slot, on a loaded machine, and
-  -- the one 75 slots later on time, meet in one sliding second of the server's: the in-process
-  -- limiter charges such a late request when it went, a shared one cannot without a second
-  -- store call. So a rare 429 (the client waits for its Retry-After and retries) is allowed.
-  assert.is_true(limited <= math.ceil(ok * 0.005), ("%d processes collected %d 429s in %d requests"):format(n, limited, ok))
-  assert.is_true(rate >= 0.99 * 75 / 1.009 and rate <= 75,
-    ("%d processes made %.2f GET/s together (%d requests)"):format(n, rate, ok))
+  local relaid = 0
+  for _, o in ipairs(outs) do relaid = relaid + tonumber(o.out:match("relaid=(%d+)")) end
+  -- A send that goes out late shares a sliding second with on-time sends of the other processes;
+  -- a task that wakes late for its slot reserves again instead (relaid), so there is no 429.
+  assert.equal(0, limited, ("%d processes collected %d 429s in %d requests (%d late wakes reserved again)"):format(
+    n, limited, ok, relaid))
+  assert.is_true(rate >= 0.99 * 75 and rate <= 75,
+    ("%d processes made %.2f GET/s together (%d requests, %d late wakes reserved again)"):format(n, rate, ok, relaid))
 end
 
 for _, backend in ipairs { "sqlite", "redis" } do

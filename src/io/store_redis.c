@@ -478,8 +478,9 @@ static void send_req(rd *r, al_store_req *q) {
       snprintf(a[3], 32, "%.6f", l->kind == AL_STORE_RATE ? l->burst : 0.);
       snprintf(a[4], 32, "%d", l->kind == AL_STORE_WINDOW ? l->limit : 0);
       fmt_us(a[5], l->kind == AL_STORE_WINDOW ? l->window : 0.);
-      const char *v[] = { k1, k2, l->kind == AL_STORE_RATE ? "r" : "w", a[0], a[1], a[2], a[3], a[4], a[5] };
-      send_script(r, q, CMD_USER, RS_RESERVE, 2, 9, v, NULL);
+      fmt_us(a[6], l->kind == AL_STORE_WINDOW ? l->spacing : 0.);
+      const char *v[] = { k1, k2, l->kind == AL_STORE_RATE ? "r" : "w", a[0], a[1], a[2], a[3], a[4], a[5], a[6] };
+      send_script(r, q, CMD_USER, RS_RESERVE, 2, 10, v, NULL);
       break;
     }
     case AL_OP_PAUSE: {

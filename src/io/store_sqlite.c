@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "clock.h"
 #include "store_impl.h"
 
 enum {
@@ -168,8 +169,11 @@ static int op_reserve(sq *q, al_store_req *r, double now) {
       double t = sqlite3_column_double(q->st[S_GR_NTH], 0) + p->window;
       if (t > at) at = t;
     }
+    /* a backlog (a slot that cannot be now) is paced */
+    if (p->spacing > 0 && at > now && at < last + r->n * p->spacing) at = last + r->n * p->spacing;
   }
   r->res.wait = at - now;
+  r->res.slot = al_clock_now() + r->res.wait;
   if (r->max_wait >= 0 && r->res.wait > r->max_wait) return SQLITE_OK;
   if (p->kind == AL_STORE_RATE) tat = (tat > at ? tat : at) + r->n * p->interval;
   else {
