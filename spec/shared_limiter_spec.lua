@@ -237,3 +237,29 @@ describe("shared limiters when the store fails", function()
     assert.is_true(n > 80 and n <= 20 * 8 + 3, out .. err)   -- a fresh share and an empty store each let one go at once
   end)
 end)
+
+describe("http.request with a shared limiter", function()
+  local http = require "autolua.http"
+
+  it("takes limiter = a shared limiter: each request acquires it, max_wait refuses past it", function()
+    local dir = S.tmpdir()
+    finally(function() os.execute("rm -rf " .. S.quote(dir)) end)
+    local l = limiter.rate { key = "http-shared", rate = 10, shared = true, store = "sqlite:" .. dir .. "/state.db" }
+    S.reset("dexi")
+    local t0 = task.now()
+    for _ = 1, 6 do http.request { url = S.fake.dexi .. "runs/" .. RUN_STAGS, limiter = l } end
+    local took = task.now() - t0
+    assert.equal(6, l:stats().acquired)
+    assert.is_true(l:stats().shared)
+    assert.is_true(took >= 0.45, ("6 requests at 10/s took %.2f s"):format(took))
+    assert.equal(6, #S.requests("dexi"))
+    l:pause_until(task.now() + 2)
+    local e = S.fails(function() http.request { url = S.fake.dexi .. "runs/" .. RUN_STAGS, limiter = l, max_wait = 0.1 } end)
+    assert.equal("rate_limited", e.kind)
+    assert.equal(6, #S.requests("dexi"))           -- refused before it went
+    -- anything else is still refused by the option check
+    local bad = S.fails(function() http.request { url = S.fake.dexi, limiter = {} } end)
+    assert.equal("argument", bad.kind)
+    assert.matches("'limiter' must be a limiter", bad.message, 1, true)
+  end)
+end)

@@ -29,6 +29,7 @@ end
 
 local Shared = {}
 Shared.__index = Shared
+Shared.__name = "autolua.shared_limiter"   -- http.request{limiter =} knows it by this
 
 local registry = {}      -- key -> shared limiter (the first definition wins, as in-process)
 

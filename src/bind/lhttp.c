@@ -672,10 +672,39 @@ static int limitedk(lua_State *L, int status, lua_KContext ctx) {
 
 /* }====================================================== */
 
+/* A shared limiter (autolua.shared_limiter, a Lua object) names itself in its metatable. */
+static int is_shared_limiter(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE || luaL_getmetafield(L, idx, "__name") != LUA_TSTRING) return 0;
+  int yes = strcmp(lua_tostring(L, -1), "autolua.shared_limiter") == 0;
+  lua_pop(L, 1);
+  return yes;
+}
+
 static void check_limiter(lua_State *L) {
-  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, AL_LIMITER_MT))
+  if (getopt(L, O_LIMITER) != LUA_TNIL && !luaL_testudata(L, -1, AL_LIMITER_MT) && !is_shared_limiter(L, -1))
     al_argerror(L, FNAME, "'limiter' must be a limiter, got %s", luaL_typename(L, -1));
   lua_replace(L, LIMITER);
+}
+
+static int sharedk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return launch(L);
+}
+
+/* limiter:acquire(1, {max_wait =}) of a shared limiter, then the transfer. */
+static int acquire_shared(lua_State *L, double wait) {
+  lua_getfield(L, LIMITER, "acquire");
+  lua_pushvalue(L, LIMITER);
+  lua_pushinteger(L, 1);
+  if (wait >= 0) {
+    lua_createtable(L, 0, 1);
+    lua_pushnumber(L, wait);
+    lua_setfield(L, -2, "max_wait");
+  } else {
+    lua_pushnil(L);
+  }
+  lua_callk(L, 3, 0, 0, sharedk);
+  return sharedk(L, LUA_OK, 0);
 }
 
 static double max_wait(lua_State *L) {
@@ -736,6 +765,7 @@ static int l_request(lua_State *L) {
   /* libcurl is loaded and started now, not after the limiter: a request charged at one time
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
   al_sched_http(L);
+  if (lua_istable(L, LIMITER)) return acquire_shared(L, wait);
   if (!lua_isnil(L, LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, wait, 0, limitedk))
     return 0;   /* not reached: the acquisition parked */
