@@ -181,9 +181,11 @@ static int l_reserve(lua_State *L) {
 ** One acquisition in C from lim:acquire() to the store call and the local sleep: the task
 ** parks once. Inside a process the acquisitions reserve in order, one store call at a time
 ** (the next one's call goes while this one sleeps), so a store that fails fails them together
-** instead of each waiting out its own deadline. A task that wakes later than 'late' after its
-** slot does not send on it: a late send shares a sliding second with on-time sends of the other
-** processes. It reserves again (a second store call, only in that case), up to LATE_TRIES. */
+** instead of each waiting out its own deadline. A task that runs again later than 'late' after
+** its slot does not send on it: a late send shares a sliding second with on-time sends of the
+** other processes. It reserves again (a second store call, only in that case), up to LATE_TRIES.
+** The check is made when the task runs, not when its timer fires, so that a run queue held up
+** by the other tasks' work counts too. */
 
 #define SLOTS_MT "autolua.store.slots"
 #define LATE_TRIES 3
@@ -282,20 +284,18 @@ static void next_call(slots *sl) {
   al_store_reserve(sl->ls->s, sl->key, &sl->lim, w->n, mw, on_reserved, w);
 }
 
-/* At (or after) the slot: go, unless the wake came late; then reserve again. */
-static void at_slot(slot_wait *w, double now) {
-  slots *sl = w->sl;
-  if (now - w->slot > sl->late && w->tries < LATE_TRIES) {
-    w->tries++;
-    sl->relaid++;
-    queue_push(sl, w, 1);
-    next_call(sl);
-    return;
-  }
-  sl->acquired += w->n;
-  sl->waited += now - w->t0;
-  lua_pushboolean(w->t->co, 1);
-  wait_finish(w, 1);
+/* At (or after) the slot: the task runs again with what it needs to judge, once it runs, whether
+** it still goes on time (takek): the slot, the tries, the deadline, when it began, n. */
+static void at_slot(slot_wait *w) {
+  lua_State *co = w->t->co;
+  lua_checkstack(co, 6);
+  lua_pushboolean(co, 1);
+  lua_pushnumber(co, w->slot);
+  lua_pushinteger(co, w->tries);
+  lua_pushnumber(co, w->deadline);
+  lua_pushnumber(co, w->t0);
+  lua_pushnumber(co, w->n);
+  wait_finish(w, 6);
 }
 
 static void on_slot(struct ev_loop *loop, ev_timer *tm, int revents) {
@@ -307,7 +307,7 @@ static void on_slot(struct ev_loop *loop, ev_timer *tm, int revents) {
     ev_timer_start(loop, tm);
     return;
   }
-  at_slot(w, now);
+  at_slot(w);
 }
 
 /* A failed store call fails this waiter and every one queued behind it: the limiter falls back
@@ -353,7 +353,7 @@ static void on_reserved(void *ud, const al_store_result *r) {
     ev_timer_start(sl->sched->loop, &w->timer);
     return;
   }
-  at_slot(w, now);
+  at_slot(w);
 }
 
 static void cancel_take(al_task *t) {
@@ -368,9 +368,52 @@ static void cancel_take(al_task *t) {
   wait_free(w);
 }
 
+static int takek(lua_State *L, int status, lua_KContext ctx);
+
+/* Queues an acquisition (at the front when it reserves again) and parks its task. */
+static int enqueue_take(lua_State *L, slots *sl, double n, double deadline, double t0, int tries, int front) {
+  al_task *t = al_task_current(L, "limiter:acquire");
+  slot_wait *w = calloc(1, sizeof *w);
+  if (!w) { lua_pushliteral(L, "not enough memory"); return lua_error(L); }
+  w->t = t;
+  w->token = al_task_park_token(t);
+  w->sl = sl;
+  w->n = n;
+  w->t0 = t0;
+  w->deadline = deadline;
+  w->tries = tries;
+  ev_init(&w->timer, on_slot);
+  w->timer.data = w;
+  w->all_next = sl->all;
+  if (sl->all) sl->all->all_prev = w;
+  sl->all = w;
+  sl->waiting++;
+  t->wait = w;
+  queue_push(sl, w, front);
+  next_call(sl);
+  lua_settop(L, 1);            /* the slots stay on the stack, alive, while the task waits */
+  return al_task_park(L, t, cancel_take, (lua_KContext)sl, takek);
+}
+
+/* The task runs again: refused or failed, its answer; at its slot, it goes unless it runs later
+** than 'late' after the slot (the loop was busy, the machine loaded), and then reserves again. */
 static int takek(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  return al_task_park_nvals(L, al_sched_of(L)->current);
+  (void)status;
+  slots *sl = (slots *)ctx;
+  int nv = al_task_park_nvals(L, al_sched_of(L)->current);
+  if (nv != 6) return nv;
+  double slot = lua_tonumber(L, -5), deadline = lua_tonumber(L, -3), t0 = lua_tonumber(L, -2);
+  double n = lua_tonumber(L, -1);
+  int tries = (int)lua_tointeger(L, -4);
+  double now = al_clock_now();
+  if (now - slot > sl->late && tries < LATE_TRIES && sl->ls->s) {
+    sl->relaid++;
+    return enqueue_take(L, sl, n, deadline, t0, tries + 1, 1);
+  }
+  sl->acquired += n;
+  sl->waited += now - t0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* sl:take(n, max_wait) -> true | false, wait (max_wait refused it) | nil, err (the store failed) */
@@ -379,27 +422,8 @@ static int l_take(lua_State *L) {
   double n = luaL_optnumber(L, 2, 1);
   double max_wait = luaL_optnumber(L, 3, -1);
   if (!sl->ls->s) al_error_raise(L, "store", "limiter:acquire: the store is closed");
-  al_task *t = al_task_current(L, "limiter:acquire");
-  slot_wait *w = calloc(1, sizeof *w);
-  if (!w) { lua_pushliteral(L, "not enough memory"); return lua_error(L); }
   double now = al_clock_now();
-  w->t = t;
-  w->token = al_task_park_token(t);
-  w->sl = sl;
-  w->n = n;
-  w->t0 = now;
-  w->deadline = max_wait >= 0 ? now + max_wait : -1;
-  ev_init(&w->timer, on_slot);
-  w->timer.data = w;
-  w->all_next = sl->all;
-  if (sl->all) sl->all->all_prev = w;
-  sl->all = w;
-  sl->waiting++;
-  t->wait = w;
-  queue_push(sl, w, 0);
-  next_call(sl);
-  lua_settop(L, 0);
-  return al_task_park(L, t, cancel_take, 0, takek);
+  return enqueue_take(L, sl, n, max_wait >= 0 ? now + max_wait : -1, now, 0, 0);
 }
 
 /* sl:stats() -> acquired, waited seconds, tasks waiting, late wakes that reserved again */
