@@ -674,8 +674,10 @@ static int limitedk(lua_State *L, int status, lua_KContext ctx) {
 
 /* A shared limiter (autolua.shared_limiter, a Lua object) names itself in its metatable. */
 static int is_shared_limiter(lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TTABLE || luaL_getmetafield(L, idx, "__name") != LUA_TSTRING) return 0;
-  int yes = strcmp(lua_tostring(L, -1), "autolua.shared_limiter") == 0;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  int t = luaL_getmetafield(L, idx, "__name");
+  if (t == LUA_TNIL) return 0;
+  int yes = t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "autolua.shared_limiter") == 0;
   lua_pop(L, 1);
   return yes;
 }

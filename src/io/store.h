@@ -100,9 +100,9 @@ typedef struct al_store_result {
   int granted;             /* 0: refused by max_wait, nothing was reserved */
   double wait;             /* seconds from now until the slot (also when refused) */
   double slot;             /* granted: the slot on this process's monotonic clock (clock.h), as
-                              read in the same step as the store's now; 0 when the backend cannot
-                              tell it closer than the caller can (Redis: the caller's send time
-                              plus 'wait') */
+                              read in the same step as the store's now (Redis: as the reply comes
+                              in); 0 when the backend cannot tell (the caller's send time plus
+                              'wait' is then as near as it gets) */
   /* heartbeat */
   long processes;
   /* claim */
