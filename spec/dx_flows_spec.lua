@@ -5,6 +5,7 @@ local json = require "autolua.json"
 local log = require "autolua.log"
 local task = require "autolua.task"
 local S = require "support"
+local store_support = require "store_support"
 
 local D = require "dx_support"
 local TOKEN, client, recorded, fails = D.TOKEN, D.client, D.recorded, S.fails
@@ -438,30 +439,43 @@ describe("dx limits and retries", function()
     assert.is_true(dt < 4, ("200 calls below a limit of 900 per 60 s took %.1f s"):format(dt))
   end)
 
-  it("spreads a flood past the limit evenly after its first burst, with no 429", function()
-    S.config("dx", { limit = 20, window = 1 })
-    -- pacing is the in-process window's: a shared one keeps the count exact but does not pace
-    local c = client { limit = 20, window = 1, store = "memory" }
-    local items = {}
-    for i = 1, 60 do items[i] = i end
-    local t0 = task.now()
-    task.map(items, function() return c.teams.list().teams end, { concurrency = 16 })
-    local dt = task.now() - t0
-    local rs = recorded("teams.list")
-    assert.equal(60, #rs)
-    for _, r in ipairs(rs) do assert.equal(200, r.status) end
-    local times = {}
-    for i, r in ipairs(rs) do times[i] = r.t end
-    table.sort(times)
-    for i = 21, #times do
-      assert.is_true(times[i] - times[i - 20] >= 0.95, "21 requests within one window")
-    end
-    -- past the first window's burst, no second burst: at most a few at once
-    for i = 26, #times do
-      assert.is_true(times[i] - times[i - 5] >= 0.15, "a burst of 6 after the first window")
-    end
-    assert.is_true(dt >= 2 and dt < 6, "took " .. dt)
-  end)
+  -- The same pacing whether the window lives in the process, in SQLite or in Redis.
+  for _, backend in ipairs { "memory", "sqlite", "redis" } do
+    it("spreads a flood past the limit evenly after its first burst, with no 429 (" .. backend .. " store)", function()
+      local store = backend
+      if backend == "sqlite" then
+        local dir = S.tmpdir()
+        finally(function() os.execute("rm -rf " .. S.quote(dir)) end)
+        store = "sqlite:" .. dir .. "/state.db"
+      elseif backend == "redis" then
+        local redis = store_support.redis_start()
+        finally(function() store_support.redis_stop(redis) end)
+        store = redis.url
+      end
+      S.config("dx", { limit = 20, window = 1 })
+      local c = client { limit = 20, window = 1, store = store }
+      assert.equal(backend ~= "memory", c.limiter:stats().shared == true)
+      local items = {}
+      for i = 1, 60 do items[i] = i end
+      local t0 = task.now()
+      task.map(items, function() return c.teams.list().teams end, { concurrency = 16 })
+      local dt = task.now() - t0
+      local rs = recorded("teams.list")
+      assert.equal(60, #rs)
+      for _, r in ipairs(rs) do assert.equal(200, r.status) end
+      local times = {}
+      for i, r in ipairs(rs) do times[i] = r.t end
+      table.sort(times)
+      for i = 21, #times do
+        assert.is_true(times[i] - times[i - 20] >= 0.95, "21 requests within one window")
+      end
+      -- past the first window's burst, no second burst: at most a few at once
+      for i = 26, #times do
+        assert.is_true(times[i] - times[i - 5] >= 0.15, "a burst of 6 after the first window")
+      end
+      assert.is_true(dt >= 2 and dt < 6, "took " .. dt)
+    end)
+  end
 
   it("retries a 429 after its Retry-After", function()
     S.config("dx", { limit = 2, window = 1 })

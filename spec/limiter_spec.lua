@@ -149,3 +149,20 @@ describe("autolua.limiter", function()
     assert.equal("argument", select(2, pcall(lim.acquire, lim, 3)).kind)
   end)
 end)
+
+-- scripts/test runs this file twice: with the SQLite default and with AUTOLUA_STORE=memory.
+describe("the store the clients' account limiters use in this run", function()
+  it("is the in-process limiter under AUTOLUA_STORE=memory and the SQLite default otherwise", function()
+    local dexi = require "dexi"
+    local c = dexi.client { account = "acc-store-check", api_key = "k", base_url = S.fake.dexi }
+    local st = c.limiters.get:stats()
+    if os.getenv("AUTOLUA_STORE") == "memory" then
+      assert.equal("userdata", type(c.limiters.get))
+      assert.is_nil(st.shared)
+    else
+      assert.equal("table", type(c.limiters.get))
+      assert.is_true(st.shared)
+      assert.matches("shared in sqlite:", tostring(c.limiters.get), 1, true)
+    end
+  end)
+end)

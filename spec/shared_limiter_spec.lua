@@ -9,22 +9,30 @@ local store_support = require "store_support"
 local RUN_STAGS = "27c719bb-f28f-49f5-aedf-dba2f8e60ba3"
 local FLOOD_SECONDS = 7
 
--- A process that floods GETs through one Dexi account for 'secs' seconds.
+-- A process that floods GETs through one Dexi account for 'secs' seconds from 'start' (task.now(),
+-- the machine's monotonic clock, which the fake's log uses too). Each of its tasks first sends one
+-- request, so that the flood runs on open connections: a request that opens a connection leaves
+-- its slot late by the set-up (about 10 ms against the fake), which no limiter can see, and a
+-- process that joins a flood then meets the others' on-time sends in the server's second.
 local DEXI_FLOOD = [[
 local dexi = require "dexi"
 local task = require "autolua.task"
-local base, secs, id = ...
+local base, secs, id, start = ...
 local c = dexi.client { account = "acc-test", api_key = "key-test", base_url = base, retries = 0 }
-local stop = task.now() + tonumber(secs)
+start = tonumber(start)
+local stop = start + tonumber(secs)
 local n = 0
 task.each({ 1, 2, 3, 4, 5, 6, 7, 8 }, function()
+  pcall(c.send, c, "GET", "runs/" .. id)
+  task.sleep(math.max(0, start - task.now()))
   while task.now() < stop do
     pcall(c.send, c, "GET", "runs/" .. id)
     n = n + 1
   end
 end, { concurrency = 8 })
 local st = c.limiters.get:stats()
-print(("sent=%d shared=%s processes=%d"):format(n, tostring(st.shared), st.processes))
+local relaid = c.limiters.get.slots and select(4, c.limiters.get.slots:stats()) or 0
+print(("sent=%d shared=%s processes=%d relaid=%d"):format(n, tostring(st.shared), st.processes, relaid))
 ]]
 
 -- Starts 'n' processes of 'code' at once and waits for them all; returns their outputs.
@@ -45,11 +53,12 @@ local function together(n, code, args, env)
   return outs
 end
 
--- The GETs of the flood in the fake's log: how many, how many 429s, and the rate while they ran.
-local function flood_figures(rs, path)
+-- The GETs of the flood in the fake's log from 'start' on: how many, how many 429s, and the rate
+-- while they ran.
+local function flood_figures(rs, path, start)
   local ok, limited, first, last = 0, 0, math.huge, -math.huge
   for _, r in ipairs(rs) do
-    if r.path == path then
+    if r.path == path and r.t >= start then
       if r.status == 429 then limited = limited + 1 else ok = ok + 1 end
       first, last = math.min(first, r.t), math.max(last, r.t)
     end
@@ -59,19 +68,25 @@ end
 
 local function shares_one_account(n, url)
   S.reset("dexi")
-  local outs = together(n, DEXI_FLOOD, { S.fake.dexi, FLOOD_SECONDS, RUN_STAGS }, "AUTOLUA_STORE=" .. S.quote(url))
+  local start = task.now() + 1.5
+  local outs = together(n, DEXI_FLOOD, { S.fake.dexi, FLOOD_SECONDS, RUN_STAGS, ("%.6f"):format(start) },
+                        "AUTOLUA_STORE=" .. S.quote(url))
   for i, o in ipairs(outs) do
     assert.matches("shared=true processes=" .. n, o.out, 1, true)
     assert.equal("", o.err, "process " .. i .. " said something on stderr")
   end
-  local ok, limited, rate = flood_figures(S.requests("dexi"), "/runs/" .. RUN_STAGS)
-  -- A request that leaves more than the margin (9 ms) after its slot, on a loaded machine, and
-  -- the one 75 slots later on time, meet in one sliding second of the server's: the in-process
-  -- limiter charges such a late request when it went, a shared one cannot without a second
-  -- store call. So a rare 429 (the client waits for its Retry-After and retries) is allowed.
-  assert.is_true(limited <= math.ceil(ok * 0.005), ("%d processes collected %d 429s in %d requests"):format(n, limited, ok))
-  assert.is_true(rate >= 0.99 * 75 / 1.009 and rate <= 75,
-    ("%d processes made %.2f GET/s together (%d requests)"):format(n, rate, ok))
+  local ok, limited, rate = flood_figures(S.requests("dexi"), "/runs/" .. RUN_STAGS, start)
+  local relaid = 0
+  for _, o in ipairs(outs) do relaid = relaid + tonumber(o.out:match("relaid=(%d+)")) end
+  -- A send that goes out late shares a sliding second with on-time sends of the other processes;
+  -- a task that wakes late for its slot reserves again instead, so there is no 429. The slot it
+  -- gave back is the busy machine's loss, not the limiter's: the rate counts it, and such wakes
+  -- stay rare (none at all on an idle machine).
+  local span = ok > 1 and (ok - 1) / rate or 0
+  assert.equal(0, limited, ("%d processes collected %d 429s in %d requests (%d late wakes reserved again)"):format(
+    n, limited, ok, relaid))
+  assert.is_true(rate + relaid / span >= 0.99 * 75 and rate <= 75 and relaid <= 0.03 * ok,
+    ("%d processes made %.2f GET/s together (%d requests, %d late wakes reserved again)"):format(n, rate, ok, relaid))
 end
 
 for _, backend in ipairs { "sqlite", "redis" } do
@@ -110,21 +125,30 @@ for _, backend in ipairs { "sqlite", "redis" } do
         task.each({ 1, 2, 3, 4 }, function()
           while task.now() < stop do pcall(function() return c.teams.list() end) end
         end, { concurrency = 4 })
-        print("shared=" .. tostring(c.limiter:stats().shared) .. " processes=" .. c.limiter:stats().processes)
+        print("shared=" .. tostring(c.limiter:stats().shared) .. " processes=" .. c.limiter:stats().processes
+              .. " relaid=" .. select(4, c.limiter.slots:stats()))
       ]]
       local outs = together(2, code, { S.fake.dx }, "AUTOLUA_STORE=" .. S.quote(url))
-      for _, o in ipairs(outs) do assert.matches("shared=true processes=2", o.out, 1, true) end
-      local ok, limited, first, last = 0, 0, math.huge, -math.huge
+      local relaid = 0
+      for _, o in ipairs(outs) do
+        assert.matches("shared=true processes=2", o.out, 1, true)
+        relaid = relaid + tonumber(o.out:match("relaid=(%d+)"))
+      end
+      local ok, limited, times = 0, 0, {}
       for _, r in ipairs(S.requests("dx")) do
         if r.path:find("teams.list", 1, true) then
-          if r.status == 429 then limited = limited + 1 else ok = ok + 1 end
-          first, last = math.min(first, r.t), math.max(last, r.t)
+          if r.status == 429 then limited = limited + 1 else ok = ok + 1; times[#times + 1] = r.t end
         end
       end
+      table.sort(times)
       assert.equal(0, limited)
-      -- 20 per sliding second (with the client's slack), over about 5 s together
-      local span = last - first
-      assert.is_true(ok <= 20 * (span + 1) and ok >= 0.9 * 20 * span / 1.1, ("%d calls in %.2f s"):format(ok, span))
+      -- the first window goes at once; after it the two processes together are paced at the
+      -- client's window (1 s and its 50 ms of slack): >= 99 % of 20 per 1.05 s, counting the
+      -- slots that late wakes gave back (as above)
+      local paced, span = #times - 21, times[#times] - times[21]
+      local rate = paced / span
+      assert.is_true(paced > 50 and (paced + relaid) / span >= 0.99 * 20 / 1.05 and rate <= 20 and relaid <= 0.03 * ok,
+        ("%d calls in %.2f s after the first window: %.2f/s (%d late wakes reserved again)"):format(paced + 1, span, rate, relaid))
       S.reset("dx")
     end)
 
@@ -340,5 +364,31 @@ describe("shared limiters when the store fails", function()
     assert.matches("autolua warn: limiter 'restart'", err, 1, true)
     local n = tonumber(out:match("n=(%d+)"))
     assert.is_true(n > 100 and n <= 20 * 10 + 3, out .. err)   -- a fresh share and an empty store each let one go at once
+  end)
+end)
+
+describe("http.request with a shared limiter", function()
+  local http = require "autolua.http"
+
+  it("takes limiter = a shared limiter: each request acquires it, max_wait refuses past it", function()
+    local dir = S.tmpdir()
+    finally(function() os.execute("rm -rf " .. S.quote(dir)) end)
+    local l = limiter.rate { key = "http-shared", rate = 10, shared = true, store = "sqlite:" .. dir .. "/state.db" }
+    S.reset("dexi")
+    local t0 = task.now()
+    for _ = 1, 6 do http.request { url = S.fake.dexi .. "runs/" .. RUN_STAGS, limiter = l } end
+    local took = task.now() - t0
+    assert.equal(6, l:stats().acquired)
+    assert.is_true(l:stats().shared)
+    assert.is_true(took >= 0.45, ("6 requests at 10/s took %.2f s"):format(took))
+    assert.equal(6, #S.requests("dexi"))
+    l:pause_until(task.now() + 2)
+    local e = S.fails(function() http.request { url = S.fake.dexi .. "runs/" .. RUN_STAGS, limiter = l, max_wait = 0.1 } end)
+    assert.equal("rate_limited", e.kind)
+    assert.equal(6, #S.requests("dexi"))           -- refused before it went
+    -- anything else is still refused by the option check
+    local bad = S.fails(function() http.request { url = S.fake.dexi, limiter = {} } end)
+    assert.equal("argument", bad.kind)
+    assert.matches("'limiter' must be a limiter", bad.message, 1, true)
   end)
 end)

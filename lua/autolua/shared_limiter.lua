@@ -1,7 +1,8 @@
 -- autolua.shared_limiter: limiter.rate{key =, shared = true} and limiter.window{...} whose
 -- budget lives in the store, shared by every process that uses the key. An acquisition
--- reserves the next slot in one store call and sleeps here until it; inside a process the
--- acquisitions go in order and only the head of the queue talks to the store. When the store
+-- reserves the next slot in one store call and sleeps here until it, in one C call
+-- (autolua.store.core's slots); inside a process the acquisitions go in order, one store call at
+-- a time. When the store
 -- fails, one warning, and an in-process limiter at this process's share of the budget (the
 -- rate divided by the processes seen last) stands in until the store answers again.
 local core = require "autolua.task.core"
@@ -15,9 +16,20 @@ local M = {}
 local BEAT_EVERY = 1     -- seconds between heartbeats of a limiter in use
 local BEAT_TTL = 3       -- a process that stopped beating this long ago no longer counts
 local RETRY_EVERY = 1    -- seconds between attempts to rejoin a store that failed
+-- A task that wakes more than this after its slot reserves again instead of sending: the slot
+-- spacing leaves the client's margin (Dexi's 0.9 %, 9 ms a second) for the whole path from the
+-- slot to the server's clock, and a wake this late would use half of it before the send begins.
+-- A window's client keeps slack in its window (dx: at least 50 ms), so a send up to half a
+-- paced spacing late (at most 25 ms) still counts in the window it was reserved in.
+local LATE = 0.004
+local function late_for(spec)
+  if spec.kind == "rate" then return LATE end
+  return math.max(LATE, math.min(0.025, spec.window / spec.limit / 2))
+end
 
 local Shared = {}
 Shared.__index = Shared
+Shared.__name = "autolua.shared_limiter"   -- http.request{limiter =} knows it by this
 
 local registry = {}      -- key -> shared limiter (the first definition wins, as in-process)
 
@@ -71,33 +83,6 @@ end
 
 -- }======================================================
 
--- {====================================================== the queue: one store call at a time
-
-function Shared:turn()
-  local me = core.current()
-  if not self.holder then self.holder = me; return end
-  self.queue[#self.queue + 1] = me
-  repeat
-    local ok, err = pcall(core.park)
-    if not ok then
-      if self.holder == me then self:next_turn() end
-      error(err, 0)
-    end
-  until self.holder == me
-end
-
-function Shared:next_turn()
-  self.holder = nil
-  while #self.queue > 0 do
-    local nxt = table.remove(self.queue, 1)
-    self.holder = nxt
-    if core.wake(nxt) then return end     -- a cancelled one is skipped
-    self.holder = nil
-  end
-end
-
--- }======================================================
-
 -- While the store is down, a task of its own asks it again every RETRY_EVERY seconds: a store
 -- that holds each call up to its deadline (a held lock, a silent server) never holds up the
 -- acquisitions, which go on at this process's share meanwhile.
@@ -110,7 +95,7 @@ function Shared:probe()
       if not s then
         s, err = store.open(self.url)
         if not s then return nil, err end
-        self.store = s
+        self:attach(s)
       end
       return s:heartbeat(self.key, BEAT_TTL)
     end)
@@ -124,28 +109,19 @@ function Shared:probe()
   end)
 end
 
--- The store's answer for n units: the wait (seconds), false and the wait when max_wait refused
--- it, or "local" while the store is down.
-function Shared:reserve(n, max_wait, t0)
-  local now = core.now()
-  if self.is_down then
-    if now >= self.retry_at then self:probe() end
-    return "local"
-  end
-  local s, err = self.store
-  if now >= self.next_beat then
-    local procs
-    procs, err = s:heartbeat(self.key, BEAT_TTL)
-    if not procs then self:down(err); return "local" end
-    self.processes, self.next_beat = procs, now + BEAT_EVERY
-  end
-  local mw = max_wait and math.max(0, max_wait - (core.now() - t0)) or -1
-  local r
-  r, err = s:reserve(self.key, self.spec, n, mw)
-  if not r then self:down(err); return "local" end
-  self:up()
-  if not r.granted then return false, r.wait end
-  return r.wait
+-- The heartbeat, at most once every BEAT_EVERY seconds (the first task past the time sends it):
+-- whether the store answered.
+function Shared:beat()
+  self.next_beat = core.now() + BEAT_EVERY
+  local procs, err = self.store:heartbeat(self.key, BEAT_TTL)
+  if not procs then self:down(err); return false end
+  self.processes = procs
+  return true
+end
+
+function Shared:attach(s)
+  self.store = s
+  self.slots = s:slots(self.key, self.spec, late_for(self.spec))
 end
 
 local function check_n(self, n, fname)
@@ -164,25 +140,36 @@ local function check_max_wait(opts, fname)
   return mw
 end
 
+-- The store's answer for n units, in one C call that also sleeps until the slot: true, false
+-- and the wait when max_wait refused it, or nil while the store is down (the caller then uses
+-- this process's share).
+function Shared:take(n, max_wait)
+  if self.is_down then
+    if core.now() >= self.retry_at then self:probe() end
+    return nil
+  end
+  if core.now() >= self.next_beat and not self:beat() then return nil end
+  local ok, w = self.slots:take(n, max_wait)
+  if ok == nil then self:down(w) end
+  return ok, w
+end
+
+local function refused(self, wait)
+  errors.raise { kind = "rate_limited", message = ("waited longer than max_wait for limiter '%s' (the next slot is %.3f s away)"):format(
+    self.key, wait or 0) }
+end
+
 -- lim:acquire([n], [{max_wait = s}]) -> true, or raises kind = "rate_limited".
 function Shared:acquire(n, opts)
   if type(n) == "table" then n, opts = nil, n end
   n = check_n(self, n, "limiter:acquire")
   local max_wait = check_max_wait(opts, "limiter:acquire")
-  local t0 = core.now()
-  self:turn()
-  local ok, wait, refused_wait = pcall(self.reserve, self, n, max_wait, t0)
-  self:next_turn()
-  if not ok then error(wait, 0) end
-  if wait == "local" then
-    local share = self:share()
-    share:acquire(n, max_wait and { max_wait = math.max(0, max_wait - (core.now() - t0)) } or nil)
-  elseif wait == false then
-    errors.raise { kind = "rate_limited", message = ("waited longer than max_wait for limiter '%s' (the next slot is %.3f s away)"):format(
-      self.key, refused_wait or 0) }
-  elseif wait > 0 then
-    core.sleep(wait)
-  end
+  local t0 = max_wait and core.now()
+  local ok, wait = self:take(n, max_wait or -1)
+  if ok then return true end
+  if ok == false then refused(self, wait) end
+  t0 = t0 or core.now()
+  self:share():acquire(n, max_wait and { max_wait = math.max(0, max_wait - (core.now() - t0)) } or nil)
   self.acquired = self.acquired + n
   self.waited = self.waited + (core.now() - t0)
   return true
@@ -191,16 +178,9 @@ end
 -- lim:try([n]) -> bool: a unit now or not at all (one store call).
 function Shared:try(n)
   n = check_n(self, n, "limiter:try")
-  local t0 = core.now()
-  self:turn()
-  local ok, wait = pcall(self.reserve, self, n, 0, t0)
-  self:next_turn()
-  if not ok then error(wait, 0) end
-  if wait == "local" then
-    if not self:share():try(n) then return false end
-  elseif wait == false or wait > 0 then
-    return false
-  end
+  local ok = self:take(n, 0)
+  if ok ~= nil then return ok end
+  if not self:share():try(n) then return false end
   self.acquired = self.acquired + n
   return true
 end
@@ -221,8 +201,10 @@ function Shared:pause_until(t)
 end
 
 function Shared:stats()
+  local acquired, waited, queued = 0, 0, 0
+  if self.slots then acquired, waited, queued = self.slots:stats() end
   local st = {
-    acquired = self.acquired, waited_seconds = self.waited, queued = #self.queue,
+    acquired = self.acquired + acquired, waited_seconds = self.waited + waited, queued = queued,
     shared = not self.is_down and self.store ~= nil, processes = math.max(1, self.processes),
   }
   if self.paused_until > core.now() then st.paused_until = self.paused_until end
@@ -259,15 +241,16 @@ function M.new(kind, opts)
   if kind == "rate" then
     spec = { kind = "rate", interval = (opts.per or 1) / opts.rate, burst = opts.burst or 1 }
   else
-    spec = { kind = "window", limit = opts.limit, window = opts.window }
+    -- a paced window spaces a backlog as the in-process one does
+    spec = { kind = "window", limit = opts.limit, window = opts.window, spacing = opts.pace and opts.window / opts.limit or 0 }
   end
   local self = setmetatable({
     kind = kind, key = opts.key, opts = plain(opts), spec = spec, url = url, processes = 1,
-    queue = {}, acquired = 0, waited = 0, next_beat = 0, paused_until = 0, is_down = false,
+    acquired = 0, waited = 0, next_beat = 0, paused_until = 0, is_down = false,
     retry_at = 0,
   }, Shared)
   local s, err = store.open(url)
-  if s then self.store = s else self:down(err); self.retry_at = 0 end
+  if s then self:attach(s) else self:down(err); self.retry_at = 0 end
   registry[id] = self
   return self
 end

@@ -228,6 +228,27 @@ static int launch(lua_State *L, lhttp_call *c) {
   return start(L, c);
 }
 
+static int sharedk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return launch(L, (lhttp_call *)ctx);
+}
+
+/* limiter:acquire(1, {max_wait =}) of a shared limiter (a Lua object), then the transfer. */
+static int acquire_shared(lua_State *L, lhttp_call *c) {
+  lua_getfield(L, LIMITER, "acquire");
+  lua_pushvalue(L, LIMITER);
+  lua_pushinteger(L, 1);
+  if (c->max_wait >= 0) {
+    lua_createtable(L, 0, 1);
+    lua_pushnumber(L, c->max_wait);
+    lua_setfield(L, -2, "max_wait");
+  } else {
+    lua_pushnil(L);
+  }
+  lua_callk(L, 3, 0, (lua_KContext)c, sharedk);
+  return sharedk(L, LUA_OK, (lua_KContext)c);
+}
+
 static int limitedk(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   al_limiter_admitted(L, al_limiter_check(L, LIMITER, FNAME));
@@ -250,6 +271,7 @@ static int l_request(lua_State *L) {
   /* libcurl is loaded and started now, not after the limiter: a request charged at one time
   ** and sent tens of milliseconds later would crowd the next second of a strict server */
   al_sched_http(L);
+  if (c->given & OBIT(O_LIMITER) && lua_istable(L, LIMITER)) return acquire_shared(L, c);
   if (c->given & OBIT(O_LIMITER) &&
       !al_limiter_acquire(L, al_limiter_check(L, LIMITER, FNAME), 1, c->max_wait, (lua_KContext)c, limitedk))
     return 0;   /* not reached: the acquisition parked */

@@ -62,6 +62,15 @@ static int upper_method(lhttp_call *c, const char *m) {
   return 1;
 }
 
+/* A shared limiter (autolua.shared_limiter, a Lua object) names itself in its metatable. */
+static int is_shared_limiter(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  int t = luaL_getmetafield(L, idx, "__name"), yes = 0;
+  if (t == LUA_TSTRING) yes = strcmp(lua_tostring(L, -1), "autolua.shared_limiter") == 0;
+  if (t != LUA_TNIL) lua_pop(L, 1);
+  return yes;
+}
+
 /* Reads option 'o' (its value at the top of the stack) into 'c'. Returns the slot that must keep
 ** the value alive (the record points into it, or calls it), or 0. An unusable value only marks
 ** the option bad: the errors are raised in option order once all are read. */
@@ -73,7 +82,7 @@ static int read_option(lua_State *L, lhttp_call *c, int o) {
   case O_METHOD: ok = upper_method(c, clean_string(L, -1)); break;
   case O_BODY: ok = t == LUA_TSTRING; if (ok) c->body = lua_tolstring(L, -1, &c->body_len); slot = BODY; break;
   case O_JSON: c->is_json = 1; slot = JSON; break;
-  case O_LIMITER: ok = luaL_testudata(L, -1, AL_LIMITER_MT) != NULL; slot = LIMITER; break;
+  case O_LIMITER: ok = luaL_testudata(L, -1, AL_LIMITER_MT) != NULL || is_shared_limiter(L, -1); slot = LIMITER; break;
   case O_MAX_WAIT: c->max_wait = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1; ok = t == LUA_TNUMBER && !(c->max_wait < 0); break;
   case O_FOLLOW: ok = t == LUA_TBOOLEAN; c->follow = lua_toboolean(L, -1); break;
   case O_TIMEOUT: ok = (c->timeout = seconds(L)) > 0; break;

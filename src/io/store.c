@@ -263,6 +263,8 @@ void al_store_reserve(al_store *s, const char *key, const al_store_limit *lim, d
     e = "reserve: a rate needs interval > 0 and burst >= 1";
   if (!e && lim->kind == AL_STORE_WINDOW && !(lim->limit >= 1 && lim->window > 0 && isfinite(lim->window)))
     e = "reserve: a window needs limit >= 1 and window > 0";
+  if (!e && lim->kind == AL_STORE_WINDOW && !(lim->spacing >= 0 && isfinite(lim->spacing)))
+    e = "reserve: a window's spacing must be >= 0";
   if (!e && n > (lim->kind == AL_STORE_RATE ? lim->burst : (double)lim->limit))
     e = "reserve: n is above the limiter's capacity";
   if (!e && isnan(max_wait)) e = "reserve: max_wait is not a number";

@@ -99,6 +99,10 @@ typedef struct al_store_result {
   /* reserve */
   int granted;             /* 0: refused by max_wait, nothing was reserved */
   double wait;             /* seconds from now until the slot (also when refused) */
+  double slot;             /* granted: the slot on this process's monotonic clock (clock.h), as
+                              read in the same step as the store's now (Redis: as the reply comes
+                              in); 0 when the backend cannot tell (the caller's send time plus
+                              'wait' is then as near as it gets) */
   /* heartbeat */
   long processes;
   /* claim */
@@ -130,13 +134,17 @@ typedef struct al_store_limit {
   double burst;      /* RATE: units that may go at once (>= 1) */
   int limit;         /* WINDOW: units in any window */
   double window;     /* WINDOW: seconds */
+  double spacing;    /* WINDOW: > 0 paces a backlog: a unit that cannot go at once goes no
+                        sooner than 'spacing' seconds per unit after the last slot (0: no pacing) */
 } al_store_limit;
 
 /* Reserves 'n' units of limiter 'key' at the earliest slot no earlier than now, the limiter's
 ** pause and every slot reserved before (so processes are served in the order their calls
 ** reach the store), and answers the wait from now until that slot. A slot more than
 ** 'max_wait' seconds away (max_wait >= 0) is refused and the limiter's state is left as it
-** was. All users of one key must pass the same limit. n above the burst (RATE) or the limit
+** was. A paced window (spacing > 0) spaces the slots of a backlog: a slot that cannot be now
+** is also no sooner than n * spacing after the last one, so a flood's next window does not
+** begin with a burst. All users of one key must pass the same limit. n above the burst (RATE) or the limit
 ** (WINDOW) is AL_STORE_ARGUMENT. */
 void al_store_reserve(al_store *s, const char *key, const al_store_limit *lim, double n,
                       double max_wait, al_store_cb cb, void *ud);

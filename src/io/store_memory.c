@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "quota.h"
+#include "clock.h"
 #include "store_impl.h"
 
 /* A chained string-keyed table; entries are never moved, so pointers to them stay valid. */
@@ -154,7 +155,10 @@ static void do_reserve(mem *m, al_store_req *r) {
   double at = al_quota_next(&ml->lim, r->n);
   if (at < now) at = now;
   if (at < ml->last) at = ml->last;
+  if (r->limit.kind == AL_STORE_WINDOW && r->limit.spacing > 0 && at > now && at < ml->last + r->n * r->limit.spacing)
+    at = ml->last + r->n * r->limit.spacing;
   r->res.wait = at - now;
+  r->res.slot = al_clock_now() + r->res.wait;
   if (r->max_wait >= 0 && r->res.wait > r->max_wait) { al_store_complete(r); return; }
   al_quota_take(&ml->lim, at, r->n);
   ml->last = at;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+#include "clock.h"
 #include "store_impl.h"
 #include "store_redis_scripts.h"
 
@@ -298,6 +299,9 @@ static void fill_result(rd *r, al_store_req *q, const redisReply *x) {
       if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 || !is_int(x->element[0]) || !is_int(x->element[1])) { bad = "reserve"; break; }
       q->res.granted = (int)x->element[0]->integer;
       q->res.wait = x->element[1]->integer / 1e6;
+      /* read as the reply comes in: the script ran a half round trip before, while the command
+      ** may have left well after the call (hiredis writes on the next turn of the loop) */
+      q->res.slot = al_clock_now() + q->res.wait;
       break;
     case AL_OP_PAUSE: break;
     case AL_OP_HEARTBEAT:
@@ -478,8 +482,9 @@ static void send_req(rd *r, al_store_req *q) {
       snprintf(a[3], 32, "%.6f", l->kind == AL_STORE_RATE ? l->burst : 0.);
       snprintf(a[4], 32, "%d", l->kind == AL_STORE_WINDOW ? l->limit : 0);
       fmt_us(a[5], l->kind == AL_STORE_WINDOW ? l->window : 0.);
-      const char *v[] = { k1, k2, l->kind == AL_STORE_RATE ? "r" : "w", a[0], a[1], a[2], a[3], a[4], a[5] };
-      send_script(r, q, CMD_USER, RS_RESERVE, 2, 9, v, NULL);
+      fmt_us(a[6], l->kind == AL_STORE_WINDOW ? l->spacing : 0.);
+      const char *v[] = { k1, k2, l->kind == AL_STORE_RATE ? "r" : "w", a[0], a[1], a[2], a[3], a[4], a[5], a[6] };
+      send_script(r, q, CMD_USER, RS_RESERVE, 2, 10, v, NULL);
       break;
     }
     case AL_OP_PAUSE: {

@@ -24,7 +24,7 @@ enum { RS_RESERVE, RS_PAUSE, RS_HEARTBEAT, RS_CLAIM, RS_RENEW, RS_FINISH, RS_COU
        RS_TOUCH, RS_FORGET, RS_COUNT };
 
 /* KEYS: lim, log. ARGV: kind ('r' | 'w'), n, max_wait (us, < 0: none), interval (us), burst,
-** limit, window (us). Returns {granted, wait_us}. The slot is never before the pause nor the
+** limit, window (us), spacing (us; > 0 paces a window's backlog). Returns {granted, wait_us}. The slot is never before the pause nor the
 ** last slot reserved, so callers are served in the order their calls arrive. */
 static const char rs_reserve[] = RS_NOW
   "local kind, n, maxw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
@@ -47,6 +47,8 @@ static const char rs_reserve[] = RS_NOW
   "    local g = redis.call('ZRANGE', KEYS[2], need - 1, need - 1, 'WITHSCORES')\n"
   "    at = math.max(at, tonumber(g[2]) + window)\n"
   "  end\n"
+  "  local spacing = tonumber(ARGV[8])\n"
+  "  if spacing > 0 and at > now then at = math.max(at, math.ceil((tonumber(st[3]) or 0) + n * spacing)) end\n"
   "  if maxw >= 0 and at - now > maxw then return {0, at - now} end\n"
   "  local seq = tonumber(st[4]) or 0\n"
   "  for i = 1, n do redis.call('ZADD', KEYS[2], fmt(at), fmt(seq + i)) end\n"

@@ -15,17 +15,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "clock.h"
 #include "store_impl.h"
 
 enum {
   S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK,
-  S_LIM_GET, S_LIM_PUT, S_GR_PRUNE, S_GR_COUNT, S_GR_NTH, S_GR_ADD,
+  S_LIM_GET, S_LIM_PUT, S_LIM_SET, S_GR_PRUNE, S_GR_COUNT, S_GR_NTH, S_GR_ADD,
   S_BEAT_PUT, S_BEAT_PRUNE, S_BEAT_COUNT,
   S_ITEM_GET, S_ITEM_CLAIM, S_ITEM_RENEW, S_ITEM_FINISH, S_JOB_TOUCH, S_COUNTS, S_JOB_GET,
   S_LIST, S_FORGET_ITEMS, S_FORGET_JOB, S_FORGET_ITEM,
   S_GC_ITEMS, S_GC_JOBS, S_GC_LIMITERS, S_GC_GRANTS, S_GC_BEATS,
   S_COUNT
 };
+
+_Static_assert(S_COUNT <= 64, "the statements run are kept in a 64-bit mask");
 
 static const char *const sql[S_COUNT] = {
   [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -35,6 +38,7 @@ static const char *const sql[S_COUNT] = {
   [S_LIM_GET] = "SELECT tat, paused, last FROM limiters WHERE key = ?1",
   [S_LIM_PUT] = "INSERT INTO limiters(key, tat, paused, last, touched) VALUES(?1, ?2, ?3, ?4, ?5) "
                 "ON CONFLICT(key) DO UPDATE SET tat = ?2, paused = ?3, last = ?4, touched = ?5",
+  [S_LIM_SET] = "UPDATE limiters SET tat = ?2, paused = ?3, last = ?4, touched = ?5 WHERE key = ?1",
   [S_GR_PRUNE] = "DELETE FROM grants WHERE key = ?1 AND t <= ?2",
   [S_GR_COUNT] = "SELECT count(*) FROM grants WHERE key = ?1",
   [S_GR_NTH] = "SELECT t FROM grants WHERE key = ?1 ORDER BY t LIMIT 1 OFFSET ?2",
@@ -85,6 +89,7 @@ typedef struct sq {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *st[S_COUNT];
+  unsigned long long used;      /* the statements run since the last reset: only they are reset */
   int schema_ok;
   double next_gc;
   al_store_req *head, *tail;    /* calls waiting their turn */
@@ -108,7 +113,8 @@ static sqlite3_stmt *stmt(sq *q, int i, int *rc) {
     *rc = sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
     if (*rc != SQLITE_OK) return NULL;
   }
-  sqlite3_reset(q->st[i]);
+  if (q->used & 1ULL << i) sqlite3_reset(q->st[i]);
+  q->used |= 1ULL << i;
   sqlite3_clear_bindings(q->st[i]);
   return q->st[i];
 }
@@ -145,8 +151,8 @@ static int run(sq *q, int i, const char *fmt, ...) {
 static int op_reserve(sq *q, al_store_req *r, double now) {
   const al_store_limit *p = &r->limit;
   double tat = -INFINITY, paused = 0, last = 0;
-  int rc = run(q, S_LIM_GET, "t", r->key);
-  if (rc == SQLITE_ROW) {
+  int rc = run(q, S_LIM_GET, "t", r->key), found = rc == SQLITE_ROW;
+  if (found) {
     sqlite3_stmt *s = q->st[S_LIM_GET];
     tat = sqlite3_column_double(s, 0);
     paused = sqlite3_column_double(s, 1);
@@ -168,15 +174,18 @@ static int op_reserve(sq *q, al_store_req *r, double now) {
       double t = sqlite3_column_double(q->st[S_GR_NTH], 0) + p->window;
       if (t > at) at = t;
     }
+    /* a backlog (a slot that cannot be now) is paced */
+    if (p->spacing > 0 && at > now && at < last + r->n * p->spacing) at = last + r->n * p->spacing;
   }
   r->res.wait = at - now;
+  r->res.slot = al_clock_now() + r->res.wait;
   if (r->max_wait >= 0 && r->res.wait > r->max_wait) return SQLITE_OK;
   if (p->kind == AL_STORE_RATE) tat = (tat > at ? tat : at) + r->n * p->interval;
   else {
     tat = 0;
     for (int i = 0; i < (int)r->n; i++) TRY(run(q, S_GR_ADD, "td", r->key, at));
   }
-  TRY(run(q, S_LIM_PUT, "tdddd", r->key, tat, paused, at, now));
+  TRY(run(q, found ? S_LIM_SET : S_LIM_PUT, "tdddd", r->key, tat, paused, at, now));
   r->res.granted = 1;
   return SQLITE_OK;
 }
@@ -347,8 +356,11 @@ static int body(sq *q, al_store_req *r, double now) {
 }
 
 static void reset_all(sq *q) {
-  for (int i = 0; i < S_COUNT; i++)
-    if (q->st[i]) sqlite3_reset(q->st[i]);
+  for (int i = 0; q->used; i++)
+    if (q->used & 1ULL << i) {
+      sqlite3_reset(q->st[i]);
+      q->used &= ~(1ULL << i);
+    }
 }
 
 /* One attempt at call 'r': SQLITE_BUSY means "try again later"; otherwise the call has been
@@ -373,8 +385,9 @@ static int attempt(al_store *s, sq *q, al_store_req *r) {
   } else {
     rc = sqlite3_errcode(q->db);
   }
-  char msg[300];
-  snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : early[0] ? early : sqlite3_errmsg(q->db));
+  char msg[300] = "";
+  if (rc != SQLITE_OK)
+    snprintf(msg, sizeof msg, "%s", rc == SQLITE_NOMEM ? "out of memory" : early[0] ? early : sqlite3_errmsg(q->db));
   reset_all(q);
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db)) {
     run(q, S_ROLLBACK, NULL);
