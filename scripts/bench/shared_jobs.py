@@ -41,9 +41,11 @@ def _wrapper(h, env, n, argv, extra_env):
 class Shared:
     key = "shared"
     figures = [("pct", "% of 75/s", "{:.1f}"), ("r429", "429s", "{:.0f}"), ("cpu_us", "µs CPU/acq", "{:.1f}"),
-               ("redis_us", "µs redis-server CPU/acq", "{:.1f}"), ("lat_us", "µs a lone acquisition", "{:.1f}")]
+               ("redis_us", "µs redis-server CPU/acq", "{:.1f}"), ("lat_us", "µs a lone acquisition", "{:.1f}"),
+               ("loop_cpu_us", "µs CPU a lone acquisition", "{:.2f}")]
     repeat = 1
     LATENCY_M = 2000
+    RMW_N = 20000       # sqlite_rmw's transactions, and the acquisitions its CPU is set against
 
     def __init__(self, h, env):
         self.h, self.env = h, env
@@ -97,7 +99,10 @@ class Shared:
         return figs
 
     def after_latency(self, out, run):
-        return {"lat_us": self.h.grab(r"([\d.]+) us per acquisition", out, "latency")}
+        figs = {"lat_us": self.h.grab(r"([\d.]+) us per acquisition", out, "latency")}
+        if "us cpu per acquisition" in out:      # autolua's acquire.lua; not Bottleneck's script
+            figs["loop_cpu_us"] = self.h.grab(r"([\d.]+) us cpu per acquisition", out, "latency cpu")
+        return figs
 
     def after(self, out, run):
         figs = self.h.window_figures(self.env.dexi_records(), "runs/", self.h.CFG["limited_rate"])
@@ -144,6 +149,12 @@ class Shared:
         acquire = os.path.join(h.HERE, "acquire.lua")
         out.append(h.Client("latency: autolua in-process", [env.autolua, acquire, m, "lat", "local"], self.after_latency,
                             env={"AUTOLUA_STORE": "memory"}))
+        # the CPU of an acquisition itself, in the same count of transactions as sqlite_rmw's
+        rmw_n = str(self.RMW_N)
+        out.append(h.Client("cpu: autolua in-process", [env.autolua, acquire, rmw_n, "cpu", "local"], self.after_latency,
+                            env={"AUTOLUA_STORE": "memory"}))
+        out.append(h.Client("cpu: autolua (sqlite)", [env.autolua, acquire, rmw_n, "cpu"], self.after_latency,
+                            env={"AUTOLUA_STORE": "sqlite:%s/acquire-%d.db" % (env.work, int(time.time() * 1000) % 100000)}))
         if self.redis:
             out.append(h.Client("latency: autolua (redis)", [env.autolua, acquire, m, "lat"], self.after_latency,
                                 before=self.flushall, env={"AUTOLUA_STORE": self.redis}))
@@ -157,7 +168,7 @@ class Shared:
         if os.access(rmw, os.X_OK):
             def parse_rmw(out, run):
                 return {"cpu_us": h.grab(r"([\d.]+) us cpu per transaction", out, "sqlite_rmw cpu")}
-            out.append(h.Client("sqlite_rmw (bare BEGIN IMMEDIATE, SELECT, UPDATE, COMMIT)", [rmw], parse_rmw))
+            out.append(h.Client("sqlite_rmw (bare BEGIN IMMEDIATE, SELECT, UPDATE, COMMIT)", [rmw, str(self.RMW_N)], parse_rmw))
         return out
 
 
@@ -191,6 +202,12 @@ def summary(h, keys, m, find):
                              "Bottleneck CPU %.2fx" % (n, bpct or 0, b429 or 0, bcpu or 0, m("shared", peer, "redis_us") or 0,
                                                        cpu / bcpu if cpu and bcpu else 0))
             out.append(line)
+    loop_own = m("shared", find("shared", "cpu: autolua in-process"), "loop_cpu_us")
+    loop_sql = m("shared", find("shared", "cpu: autolua (sqlite)"), "loop_cpu_us")
+    if loop_own is not None and loop_sql is not None and rmw:
+        out.append("  autolua: %d acquisitions one after the other, no HTTP: %.2f µs CPU each in-process, %.2f µs "
+                   "through SQLite: %.2f µs more, %.2fx the bare transaction (%.2f µs)"
+                   % (Shared.RMW_N, loop_own, loop_sql, loop_sql - loop_own, (loop_sql - loop_own) / rmw, rmw))
     for who in ("autolua", "bottleneck"):
         local = m("shared", find("shared", "latency: %s in-process" % who), "lat_us")
         remote = m("shared", find("shared", "latency: %s (redis)" % who), "lat_us")
