@@ -76,15 +76,8 @@ end
 for _, backend in ipairs { "sqlite", "redis" } do
   describe("jobs over " .. backend, function()
     local url, redis
-    setup(function()
-      if backend == "redis" then
-        redis = store_support.redis_start()
-        url = redis.url
-      else
-        url = "sqlite:" .. S.tmpdir() .. "/state.db"
-      end
-    end)
-    teardown(function() if redis then store_support.redis_stop(redis) end end)
+    setup(function() url, redis = store_support.backend(backend) end)
+    teardown(function() store_support.backend_stop(redis) end)
     before_each(function() S.reset("misc") end)
 
     it("records done items with their results and skips them on a re-run", function()

@@ -93,16 +93,9 @@ end
 for _, backend in ipairs { "sqlite", "redis" } do
   describe("shared limiters over " .. backend, function()
     local url, redis
-    setup(function()
-      if backend == "redis" then
-        redis = store_support.redis_start()
-        url = redis.url
-      else
-        url = "sqlite:" .. S.tmpdir() .. "/state.db"
-      end
-    end)
+    setup(function() url, redis = store_support.backend(backend) end)
     teardown(function()
-      if redis then store_support.redis_stop(redis) end
+      store_support.backend_stop(redis)
       S.reset("dexi")
     end)
 

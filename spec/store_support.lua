@@ -64,6 +64,20 @@ function M.redis_stop(r)
   os.execute("rm -rf " .. S.quote(r.dir))
 end
 
+-- The store a spec runs against, by backend name: "sqlite" (a new file) or "redis" (a new
+-- redis-server). Returns its URL and the server to hand to backend_stop (nil for SQLite).
+function M.backend(name)
+  if name == "redis" then
+    local r = M.redis_start()
+    return r.url, r
+  end
+  return "sqlite:" .. S.tmpdir() .. "/state.db", nil
+end
+
+function M.backend_stop(server)
+  if server then M.redis_stop(server) end
+end
+
 -- A python3 process holds the write lock of the SQLite file 'path' for 'secs' seconds; returns
 -- once it holds it.
 function M.hold_sqlite_lock(path, secs)
