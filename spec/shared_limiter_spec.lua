@@ -237,6 +237,25 @@ local function falls_back_once(url, why)
   assert.matches(why, r.err, 1, true)
 end
 
+-- A process that acquires shared limiter 'key' (20/s) on 'url' for 'secs' seconds while the
+-- shell command 'meanwhile' runs beside it; returns its stdout and stderr.
+local function acquire_beside(url, key, secs, meanwhile)
+  local dir = S.tmpdir()
+  S.spit(dir .. "/p.lua", ([[
+    local limiter = require "autolua.limiter"
+    local task = require "autolua.task"
+    local l = limiter.rate { key = %q, rate = 20, shared = true, store = ... }
+    local t0 = task.now()
+    while task.now() - t0 < %d do l:acquire() end
+    print("shared=" .. tostring(l:stats().shared) .. (" n=%%d"):format(l:stats().acquired))
+  ]]):format(key, secs))
+  local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(url), dir, dir)
+  os.execute("(" .. cmd .. ") & " .. meanwhile .. "; wait")
+  local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
+  os.execute("rm -rf " .. S.quote(dir))
+  return out, err
+end
+
 describe("shared limiters when the store fails", function()
   it("memory keeps the in-process limiter, exactly today's", function()
     local l = limiter.rate { key = "mem-spec", rate = 10, shared = true, store = "memory" }
@@ -310,19 +329,7 @@ describe("shared limiters when the store fails", function()
   it("a slow redis (DEBUG SLEEP 3 from another client): the limiter goes on at its share and rejoins", function()
     local redis = store_support.redis_start({ args = "--enable-debug-command yes" })
     finally(function() store_support.redis_stop(redis) end)
-    local dir = S.tmpdir()
-    S.spit(dir .. "/p.lua", [[
-      local limiter = require "autolua.limiter"
-      local task = require "autolua.task"
-      local l = limiter.rate { key = "slow", rate = 20, shared = true, store = ... }
-      local t0 = task.now()
-      while task.now() - t0 < 7 do l:acquire() end
-      print("shared=" .. tostring(l:stats().shared) .. (" n=%d"):format(l:stats().acquired))
-    ]])
-    local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir)
-    os.execute("(" .. cmd .. ") & sleep 1; " .. store_support.redis_cli(redis) .. " debug sleep 3 >/dev/null; wait")
-    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
-    os.execute("rm -rf " .. S.quote(dir))
+    local out, err = acquire_beside(redis.url, "slow", 7, "sleep 1; " .. store_support.redis_cli(redis) .. " debug sleep 3 >/dev/null")
     assert.matches("shared=true", out, 1, true)          -- rejoined once the server answered
     assert.matches("timeout", err, 1, true)
     local n = tonumber(out:match("n=(%d+)"))
@@ -332,20 +339,8 @@ describe("shared limiters when the store fails", function()
   it("redis stopped for 5 s mid-run and restarted empty: a share meanwhile, then shared again", function()
     local redis = store_support.redis_start()
     finally(function() store_support.redis_stop(redis) end)   -- also when an assertion fails
-    local dir = S.tmpdir()
-    S.spit(dir .. "/p.lua", [[
-      local limiter = require "autolua.limiter"
-      local task = require "autolua.task"
-      local l = limiter.rate { key = "restart", rate = 20, shared = true, store = ... }
-      local t0 = task.now()
-      while task.now() - t0 < 10 do l:acquire() end
-      print("shared=" .. tostring(l:stats().shared) .. (" n=%d"):format(l:stats().acquired))
-    ]])
-    local cmd = ("%s %s/p.lua %s >%s/out 2>%s/err"):format(S.quote(S.bin), dir, S.quote(redis.url), dir, dir)
-    os.execute("(" .. cmd .. ") & sleep 2; " .. store_support.redis_stop_cmd(redis) .. "; sleep 5; "
-               .. store_support.redis_start_cmd(redis) .. "; wait")
-    local out, err = S.slurp(dir .. "/out"), S.slurp(dir .. "/err")
-    os.execute("rm -rf " .. S.quote(dir))
+    local out, err = acquire_beside(redis.url, "restart", 10, "sleep 2; " .. store_support.redis_stop_cmd(redis)
+                                    .. "; sleep 5; " .. store_support.redis_start_cmd(redis))
     assert.matches("shared=true", out, 1, true)
     assert.matches("autolua warn: limiter 'restart'", err, 1, true)
     local n = tonumber(out:match("n=(%d+)"))
