@@ -348,6 +348,29 @@ describe("shared limiters when the store fails", function()
   end)
 end)
 
+describe("a shared limiter's slots on redis", function()
+  it("an answer read late does not put its slot late: the server's clock places it", function()
+    local redis = store_support.redis_start({ args = "--enable-debug-command yes" })
+    finally(function() store_support.redis_stop(redis) end)
+    local l = limiter.rate { key = "late-read", rate = 2, shared = true, store = redis.url }
+    l:acquire()                     -- the first slot, at once; the next is 0.5 s later
+    local t1 = task.now()
+    -- the server holds every call for 0.2 s, so the answer to the next reservation comes at about
+    -- +0.21 s, while this process is busy from +0.1 s to +0.4 s and reads it only then
+    os.execute(store_support.redis_cli(redis) .. " debug sleep 0.2 >/dev/null &")
+    task.sleep(0.05)
+    task.spawn(function()
+      task.sleep(0.05)
+      local stop = task.now() + 0.3
+      while task.now() < stop do end
+    end)
+    l:acquire()
+    local waited = task.now() - t1
+    -- on time: 0.5 s; placed by when the answer was read, it would be about 0.7 s
+    assert.is_true(waited >= 0.49 and waited < 0.6, ("the second slot came %.3f s after the first"):format(waited))
+  end)
+end)
+
 describe("http.request with a shared limiter", function()
   local http = require "autolua.http"
 

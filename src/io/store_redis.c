@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include "clock.h"
+#include "clock_offset.h"
 #include "store_impl.h"
 #include "store_redis_scripts.h"
 
@@ -41,6 +42,7 @@ typedef struct rcall {
   al_store_req *req;     /* CMD_USER */
   int kind, script;
   double deadline;
+  double issued;         /* when it was handed to hiredis (our clock) */
   int argc;
   char **argv;
   size_t *argvlen;
@@ -62,6 +64,7 @@ typedef struct rd {
   char sha[RS_COUNT][41];
   rcall *sent_head, *sent_tail;          /* given to hiredis, in its order */
   al_store_req *wait_head, *wait_tail;  /* waiting for the connection */
+  al_clock_offset clock;                /* the server's clock against ours, on this connection */
   char reason[300];                     /* why the last connection failed or ended */
   al_store_status reason_status;
 } rd;
@@ -140,6 +143,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 ** dropped here. */
 static void issue(rd *r, rcall *c) {
   c->next = NULL;
+  c->issued = al_clock_now();
   if (r->ac && redisAsyncCommandArgv(r->ac, on_reply, c, c->argc, (const char **)c->argv, c->argvlen) == REDIS_OK) {
     if (r->sent_tail) r->sent_tail->next = c; else r->sent_head = c;
     r->sent_tail = c;
@@ -292,16 +296,25 @@ static void arm(rd *r) {
 
 static int is_int(const redisReply *x) { return x && x->type == REDIS_REPLY_INTEGER; }
 
-static void fill_result(rd *r, al_store_req *q, const redisReply *x) {
+/* A reservation's slot on our clock. The server's clock placed it; when its answer is read
+** says little (an answer left unread while the process was busy would put the slot that much
+** late, and the next one, read at once, too close to it), so the slot is mapped through the
+** offset of the two clocks, kept from the calls with the narrowest round trips. */
+static double slot_of(rd *r, const rcall *c, double server_now, double wait) {
+  al_clock_offset_add(&r->clock, c->issued, al_clock_now(), server_now);
+  return al_clock_offset_local(&r->clock, server_now + wait);
+}
+
+static void fill_result(rd *r, const rcall *c, const redisReply *x) {
+  al_store_req *q = c->req;
   const char *bad = NULL;
   switch (q->op) {
     case AL_OP_RESERVE:
-      if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 || !is_int(x->element[0]) || !is_int(x->element[1])) { bad = "reserve"; break; }
+      if (x->type != REDIS_REPLY_ARRAY || x->elements != 3 || !is_int(x->element[0]) || !is_int(x->element[1]) ||
+          !is_int(x->element[2])) { bad = "reserve"; break; }
       q->res.granted = (int)x->element[0]->integer;
       q->res.wait = x->element[1]->integer / 1e6;
-      /* read as the reply comes in: the script ran a half round trip before, while the command
-      ** may have left well after the call (hiredis writes on the next turn of the loop) */
-      q->res.slot = al_clock_now() + q->res.wait;
+      q->res.slot = slot_of(r, c, x->element[2]->integer / 1e6, q->res.wait);
       break;
     case AL_OP_PAUSE: break;
     case AL_OP_HEARTBEAT:
@@ -363,6 +376,7 @@ static void fill_result(rd *r, al_store_req *q, const redisReply *x) {
 static void became_ready(rd *r) {
   r->state = READY;
   r->backoff = 0;
+  r->clock = (al_clock_offset){0};     /* it may be another server now (a restart, a failover) */
   r->reason[0] = '\0';
   while (r->wait_head) {
     al_store_req *q = r->wait_head;
@@ -431,7 +445,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     if (x->type == REDIS_REPLY_ERROR) {
       int auth = strncmp(x->str, "NOAUTH", 6) == 0;
       al_store_fail(c->req, auth ? AL_STORE_AUTH : AL_STORE_SCRIPT, "redis %s refused the call: %.200s", r->where, x->str);
-    } else fill_result(r, c->req, x);
+    } else fill_result(r, c, x);
   }
   cmd_free(c);
   arm(r);

@@ -24,7 +24,8 @@ enum { RS_RESERVE, RS_PAUSE, RS_HEARTBEAT, RS_CLAIM, RS_RENEW, RS_FINISH, RS_COU
        RS_TOUCH, RS_FORGET, RS_COUNT };
 
 /* KEYS: lim, log. ARGV: kind ('r' | 'w'), n, max_wait (us, < 0: none), interval (us), burst,
-** limit, window (us), spacing (us; > 0 paces a window's backlog). Returns {granted, wait_us}. The slot is never before the pause nor the
+** limit, window (us), spacing (us; > 0 paces a window's backlog). Returns {granted, wait_us,
+** now_us}: the slot is now + wait on the server's clock. The slot is never before the pause nor the
 ** last slot reserved, so callers are served in the order their calls arrive. */
 static const char rs_reserve[] = RS_NOW
   "local kind, n, maxw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
@@ -35,7 +36,7 @@ static const char rs_reserve[] = RS_NOW
   "  local interval, burst = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
   "  local tat = tonumber(st[1]) or 0\n"
   "  at = math.max(at, math.ceil(tat + (n - burst) * interval))\n"
-  "  if maxw >= 0 and at - now > maxw then return {0, at - now} end\n"
+  "  if maxw >= 0 and at - now > maxw then return {0, at - now, now} end\n"
   "  tat = math.ceil(math.max(tat, at) + n * interval)\n"
   "  redis.call('HSET', KEYS[1], 'tat', fmt(tat), 'last', fmt(at))\n"
   "  horizon = tat\n"
@@ -49,7 +50,7 @@ static const char rs_reserve[] = RS_NOW
   "  end\n"
   "  local spacing = tonumber(ARGV[8])\n"
   "  if spacing > 0 and at > now then at = math.max(at, math.ceil((tonumber(st[3]) or 0) + n * spacing)) end\n"
-  "  if maxw >= 0 and at - now > maxw then return {0, at - now} end\n"
+  "  if maxw >= 0 and at - now > maxw then return {0, at - now, now} end\n"
   "  local seq = tonumber(st[4]) or 0\n"
   "  for i = 1, n do redis.call('ZADD', KEYS[2], fmt(at), fmt(seq + i)) end\n"
   "  redis.call('HSET', KEYS[1], 'last', fmt(at), 'seq', fmt(seq + n))\n"
@@ -57,7 +58,7 @@ static const char rs_reserve[] = RS_NOW
   "  keep(KEYS[2], (horizon - now) / 1000 + 60000)\n"
   "end\n"
   "keep(KEYS[1], (horizon - now) / 1000 + 60000)\n"
-  "return {1, at - now}\n";
+  "return {1, at - now, now}\n";
 
 /* KEYS: lim. ARGV: seconds (us). A pause only ever lengthens. */
 static const char rs_pause[] = RS_NOW
