@@ -137,6 +137,7 @@ def remove_state(path):
 
 
 def main(argv=None):
+    sys.setswitchinterval(0.0005)
     parser = argparse.ArgumentParser(description="Run the fake Dexi, DX and misc APIs.")
     parser.add_argument("--state", help="where to write the JSON with the base URLs")
     parser.add_argument("--host", default="127.0.0.1")
