@@ -13,9 +13,9 @@ local FLOOD_SECONDS = tonumber(os.getenv("SHARED_FLOOD_SECONDS")) or 7
 -- A process that floods GETs through one Dexi account for 'secs' seconds from 'start' (task.now(),
 -- the machine's monotonic clock, which the fake's log uses too). Each of its tasks first sends one
 -- request, so that the flood runs on open connections: the first request on a new connection
--- leaves on its slot but reaches the fake's log up to ~8 ms later on a loaded machine (the fake
--- accepts the connection and starts a thread for it first), which no limiter can see, and it
--- then meets the others' on-time sends in the server's second.
+-- leaves on its slot but can reach the fake's log several ms later on a loaded machine (the
+-- fake accepts the connection and starts a thread for it first), which no limiter can see, and
+-- it then meets the others' on-time sends in the server's second.
 local DEXI_FLOOD = [[
 local dexi = require "dexi"
 local task = require "autolua.task"
