@@ -128,6 +128,8 @@ static void complete(al_req *r, CURLcode result) {
   curl_multi_remove_handle(r->h->multi, r->easy);
   r->in_multi = 0;
   r->result = result;
+  /* libcurl's "error signaled by ssl ctx callback" replaced by what its own load would say */
+  if (r->ca_bad > 0) al_castore_describe(r->h->ca, r->o_ca, r->ca_bad, r->errbuf, sizeof r->errbuf);
   settle_file(r);
   r->done = 1;
   if (r->notify) r->notify(r, AL_REQ_DONE);
@@ -239,6 +241,17 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
   return fd;
 }
 
+/* A new TLS connection gets the cached store of the handle's trust (castore.h); runs before
+** libcurl's own (now empty) load, which then only adds the CA path already in the store. */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *ud) {
+  (void)e;
+  al_req *r = ud;
+  int why = al_castore_install(r->h->ca, r->o_ca, ssl_ctx);
+  if (why == 0) return CURLE_OK;
+  r->ca_bad = why;
+  return why < 0 ? CURLE_OUT_OF_MEMORY : CURLE_SSL_CACERT_BADFILE;
+}
+
 /* Whether the environment names a proxy for libcurl: the variables it reads for an http or
 ** https transfer (lib/url.c, detect_proxy and the no_proxy check; it never reads HTTP_PROXY). */
 static int proxy_in_env(void) {
@@ -268,6 +281,16 @@ static void setup_common(al_http *h, CURL *e) {
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, "");
   }
+  /* With the cache, libcurl's own load of the CA file is off (its CA path stays, as the
+  ** trust's name for reuse: al_castore_key), and so is its store cache, which would hand a
+  ** connection the last store it kept whatever the connection's trust. */
+  if (h->ca) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, (char *)NULL);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+  }
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -285,6 +308,7 @@ static void setup_request(al_req *r) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, r);
   al_req_forget_options(r);
 }
 
@@ -315,7 +339,7 @@ static void recycle(al_req *r) {
   r->bytes = 0;
   r->result = CURLE_OK;
   r->done = r->paused = r->in_multi = r->size_mismatch = r->over = r->keep_existing = 0;
-  r->sys_errno = 0;
+  r->sys_errno = r->ca_bad = 0;
   r->notify = NULL;
   r->ud = NULL;
   r->activity = 0;
@@ -430,14 +454,29 @@ void al_req_rearm(al_req *r) {
   r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
   r->activity = 0;
+  r->ca_bad = 0;
   r->errbuf[0] = 0;
   reset_handle(r);
 }
 
+/* With the store cache the handle's trust is only named, by its CA path (al_castore_key). */
+static int set_ca_key(al_req *r, const char *ca) {
+  char *copy = NULL, *key;
+  if (ca && !(copy = strdup(ca))) return -1;
+  if (al_castore_key(r->h->ca, ca, &key) != 0) { free(copy); return -1; }
+  curl_easy_setopt(r->easy, CURLOPT_CAPATH, key);
+  free(key);
+  free(r->o_ca);
+  r->o_ca = copy;
+  return 0;
+}
+
 /* A CA file stays set on the pooled handle, so requests naming the same file (the usual case)
-** set nothing; only a return to the default store needs the reset that alone undoes it. */
+** set nothing; without the store cache, only a return to the default store needs the reset
+** that alone undoes it. */
 int al_req_set_ca(al_req *r, const char *ca) {
   if (ca ? (r->o_ca && strcmp(ca, r->o_ca) == 0) : !r->o_ca) return 0;
+  if (r->h->ca) return set_ca_key(r, ca);
   if (!ca) { reset_handle(r); return 0; }
   char *copy = strdup(ca);
   if (!copy) return -1;
@@ -509,6 +548,11 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   }
   h->loop = loop;
   h->proxy_env = proxy_in_env();
+  CURL *probe = curl_easy_init();    /* libcurl's default CA file and path, for the store cache */
+  if (probe) {
+    h->ca = al_castore_new(probe);
+    curl_easy_cleanup(probe);
+  }
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
   ev_timer_init(&h->watchdog, on_watchdog, 0., 1.);
@@ -529,6 +573,7 @@ void al_http_free(al_http *h) {
   ev_timer_stop(h->loop, &h->timer);
   if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
+  al_castore_free(h->ca);
   for (int i = 0; i < 3; i++) curl_slist_free_all(h->shared_headers[i]);
   free(h);
 }

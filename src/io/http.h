@@ -9,6 +9,7 @@
 #include "curlapi.h"
 #include <ev.h>
 #include "buf.h"
+#include "castore.h"
 
 typedef struct al_req al_req;
 
@@ -30,6 +31,7 @@ struct al_http {
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
   ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
   int proxy_env;           /* the environment named a proxy as the core started */
+  al_castore *ca;          /* the CA stores new TLS connections share (NULL: libcurl loads) */
   /* Header lists the caller shares between its requests (lhttp.c: the defaults), built once
   ** and freed with the core. */
   struct curl_slist *shared_headers[3];
@@ -48,6 +50,7 @@ struct al_req {
   CURLcode result;
   int done, paused, in_multi;
   int sys_errno;           /* why a file write failed */
+  int ca_bad;              /* the CA store could not be built (al_castore_install's answer) */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
   long stall;              /* fail after this many seconds without a byte either way (0: never) */
   curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
