@@ -70,6 +70,9 @@ struct al_req {
   long o_timeout, o_fresh, o_bufsize;
   char *o_ca;              /* the CA file the handle trusts (NULL: the default store) */
   const void *o_headers;
+  char *o_url;             /* the URL the handle has (when o_url_set), in a buffer kept for reuse */
+  size_t o_url_len, o_url_cap;   /* its length with the NUL; the buffer's size */
+  int o_url_set;
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -97,6 +100,8 @@ void al_req_forget_options(al_req *r);
 void al_req_free(al_req *r);
 /* Prepares the same request object for another transfer (a followed redirect). */
 void al_req_rearm(al_req *r);
+/* Sets the URL to fetch; a pooled handle that has it already sets nothing. */
+void al_req_set_url(al_req *r, const char *url);
 /* Points the handle at a CA file (NULL: the default store); -1 when out of memory. */
 int al_req_set_ca(al_req *r, const char *ca);
 
