@@ -40,27 +40,39 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
   action(w->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* curl tells which events it wants on a socket; the record lives in curl's per-socket pointer. */
-static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
-  (void)e;
-  al_http *h = userp;
-  sockw *s = sockp;
-  if (what == CURL_POLL_REMOVE) {
-    if (s) { ev_io_stop(h->loop, &s->io); free(s); }
-    return 0;                 /* curl forgets the assigned pointer itself */
+/* The watcher record of descriptor 'fd', made on its first use and kept, by descriptor number:
+** a kept-alive connection goes out of libcurl's sight (CURL_POLL_REMOVE) after every transfer
+** and back at the next, and a record made and freed each time, with libcurl's own per-socket
+** pointer (curl_multi_assign, a hash insertion), cost a flood ~250 instructions a request. */
+static sockw *sock_of(al_http *h, curl_socket_t fd) {
+  if (fd < 0) return NULL;
+  if ((size_t)fd >= h->nsocks) {
+    size_t n = h->nsocks ? h->nsocks : 64;
+    while (n <= (size_t)fd) n *= 2;
+    sockw **p = realloc(h->socks, n * sizeof *p);
+    if (!p) return NULL;
+    memset(p + h->nsocks, 0, (n - h->nsocks) * sizeof *p);
+    h->socks = p;
+    h->nsocks = n;
   }
-  int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s) return 0;         /* never -1: that would abort every transfer */
-    s->h = h;
-    curl_multi_assign(h->multi, fd, s);
-  } else if (s->events == events && s->io.fd == fd) {
-    return 0;
-  } else {
+  if (!h->socks[fd] && (h->socks[fd] = calloc(1, sizeof **h->socks)) != NULL) h->socks[fd]->h = h;
+  return h->socks[fd];
+}
+
+/* curl tells which events it wants on a socket. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
+  (void)e; (void)sockp;
+  al_http *h = userp;
+  sockw *s = sock_of(h, fd);
+  if (!s) return 0;           /* never -1: that would abort every transfer */
+  int events = what == CURL_POLL_REMOVE ? 0 :
+               (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+  if (ev_is_active(&s->io)) {
+    if (s->events == events) return 0;
     ev_io_stop(h->loop, &s->io);
   }
   s->events = events;
+  if (!events) return 0;
   ev_io_init(&s->io, on_io, fd, events);
   ev_io_start(h->loop, &s->io);
   return 0;
@@ -594,6 +606,8 @@ void al_http_free(al_http *h) {
   ev_timer_stop(h->loop, &h->timer);
   if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
+  for (size_t i = 0; i < h->nsocks; i++) free(h->socks[i]);   /* stopped by curl's cleanup */
+  free(h->socks);
   al_castore_free(h->ca);
   for (int i = 0; i < 3; i++) curl_slist_free_all(h->shared_headers[i]);
   free(h);

@@ -31,6 +31,8 @@ struct al_http {
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
   ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
   int proxy_env;           /* the environment named a proxy as the core started */
+  struct sockw **socks;     /* the watcher of each descriptor libcurl has used, by number */
+  size_t nsocks;
   al_castore *ca;          /* the CA stores new TLS connections share (NULL: libcurl loads) */
   /* Header lists the caller shares between its requests (lhttp.c: the defaults), built once
   ** and freed with the core. */
