@@ -101,28 +101,40 @@ describe("TLS trust", function()
     local p = io.popen("curl-config --ca")
     local bundle = p:read("l")
     p:close()
-    local dir = S.tmpdir()
-    local r = S.run_script(([[
-      local http = require "autolua.http"
-      for _ = 1, 3 do
-        assert(http.request { url = %q, ca_file = %q, reuse = false }.status == 200)
-        local ok, err = pcall(http.request, { url = %q, reuse = false })
-        assert(not ok and err.code == "tls", "no ca_file: refused")
+    -- the files a script opens (strace), for three new connections with the ca_file and three
+    -- without it; 'env' is put before strace
+    local function opens(env)
+      local dir = S.tmpdir()
+      local r = S.run_script(([[
+        local http = require "autolua.http"
+        for _ = 1, 3 do
+          assert(http.request { url = %q, ca_file = %q, reuse = false }.status == 200)
+          local ok, err = pcall(http.request, { url = %q, reuse = false })
+          assert(not ok and err.code == "tls", "no ca_file: refused")
+        end
+      ]]):format(h2.url .. "/small.json", h2.ca, h2.url .. "/small.json"), nil,
+        -- LeakSanitizer cannot run under ptrace: the sanitizer build checks leaks everywhere else
+        { env = env .. " ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o " .. S.quote(dir .. "/trace") })
+      assert.equal(0, r.code, r.err)
+      local opened = {}
+      for line in io.lines(dir .. "/trace") do
+        local path = line:match('open[at]*%(.-"([^"]+)"')
+        if path and not line:find("= %-1") then opened[path] = (opened[path] or 0) + 1 end
       end
-    ]]):format(h2.url .. "/small.json", h2.ca, h2.url .. "/small.json"), nil,
-      -- LeakSanitizer cannot run under ptrace: the sanitizer build checks leaks everywhere else
-      { env = "ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o " .. S.quote(dir .. "/trace") })
-    assert.equal(0, r.code, r.err)
-    local opened = {}
-    for line in io.lines(dir .. "/trace") do
-      local path = line:match('open[at]*%(.-"([^"]+)"')
-      if path and not line:find("= %-1") then opened[path] = (opened[path] or 0) + 1 end
+      os.execute("rm -rf " .. S.quote(dir))
+      return opened
     end
-    os.execute("rm -rf " .. S.quote(dir))
-    h2.stop()
+    local proxy_vars = "env -u http_proxy -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY -u no_proxy -u NO_PROXY"
+    local opened = opens(proxy_vars)
     assert.equal(1, opened[h2.ca], "the ca_file, for 3 new connections")
     if bundle and bundle ~= "" then
       assert.equal(1, opened[bundle], "the default CA bundle " .. bundle .. ", for 3 new connections")
     end
+    -- with a proxy in the environment libcurl reads them itself, for every connection: an HTTPS
+    -- proxy's handshake calls the same callback with the proxy's own trust
+    opened = opens(proxy_vars .. " no_proxy=example.invalid")
+    assert.equal(3, opened[h2.ca], "with a proxy variable set, libcurl's own load")
+    h2.stop()
   end)
+
 end)

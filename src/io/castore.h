@@ -13,7 +13,8 @@
 **
 ** Only with libcurl's OpenSSL 3 backend, already loaded by libcurl itself (the store must come
 ** from the very libcrypto libcurl's connections use), libcurl 7.84 or later (it tells its
-** default CA file and path) and a default CA file; otherwise libcurl loads as before.
+** default CA file and path) and a default CA file; otherwise libcurl loads as before (and so it
+** does with a proxy in the environment: http.c makes no cache then).
 */
 #ifndef AUTOLUA_CASTORE_H
 #define AUTOLUA_CASTORE_H

@@ -581,7 +581,10 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   }
   h->loop = loop;
   h->proxy_env = proxy_in_env();
-  CURL *probe = curl_easy_init();    /* libcurl's default CA file and path, for the store cache */
+  /* libcurl's default CA file and path, for the store cache. Not with a proxy in the
+  ** environment: libcurl calls the same SSL_CTX callback for an HTTPS proxy's own handshake,
+  ** whose trust is the proxy options', so it loads by itself then, as before. */
+  CURL *probe = h->proxy_env ? NULL : curl_easy_init();
   if (probe) {
     h->ca = al_castore_new(probe);
     curl_easy_cleanup(probe);
