@@ -74,12 +74,13 @@ describe("TLS trust", function()
   it("keeps a connection verified with a ca_file from serving a request without it (HTTP/2)", function()
     local h2 = h2server()
     if not h2 then pending("nghttpd is not installed") return end
+    finally(h2.stop)
     keeps_apart(h2.url .. "/small.json", h2.ca)
-    h2.stop()
   end)
 
   it("reads a ca_file again when it changed, as a new connection did before", function()
     local h2 = h2server()
+    if h2 then finally(h2.stop) end
     if not h2 or not S.fake.misc_tls then pending("nghttpd or openssl missing") return end
     local dir = S.tmpdir()
     local ca = dir .. "/ca.pem"
@@ -91,12 +92,12 @@ describe("TLS trust", function()
     S.spit(ca, S.slurp(h2.ca))
     assert.equal(200, get().status)
     os.execute("rm -rf " .. S.quote(dir))
-    h2.stop()
   end)
 
   it("loads each CA file once, not for every new connection (counted by strace)", function()
     local h2 = h2server()
     if not h2 then pending("nghttpd is not installed") return end
+    finally(h2.stop)
     if not has("strace") or not has("curl-config") then pending("strace or curl-config missing") return end
     local p = io.popen("curl-config --ca")
     local bundle = p:read("l")
@@ -134,7 +135,6 @@ describe("TLS trust", function()
     -- proxy's handshake calls the same callback with the proxy's own trust
     opened = opens(proxy_vars .. " no_proxy=example.invalid")
     assert.equal(3, opened[h2.ca], "with a proxy variable set, libcurl's own load")
-    h2.stop()
   end)
 
 end)
