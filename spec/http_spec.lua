@@ -437,6 +437,22 @@ describe("autolua.http", function()
       end
       arg_error({ url = "ftp://example.com/" }, "unsupported URL scheme")
       arg_error({ url = "example.com/x" }, "not an absolute")
+      -- white space or a control byte anywhere (the check reads eight bytes at a time), and
+      -- nothing else: the bytes around the limits, at every place of tails of 1 to 17 bytes
+      for len = 1, 17 do
+        for pos = 1, len do
+          for _, b in ipairs { 0x01, 0x09, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xff } do
+            local tail = ("a"):rep(pos - 1) .. string.char(b) .. ("a"):rep(len - pos)
+            local err = fails { url = "http://127.0.0.1:1/" .. tail }
+            if b <= 0x20 or b == 0x7f then
+              assert.equal("argument", err.kind)
+              assert.matches("white space or control", err.message)
+            else
+              assert.equal("network", err.kind, ("byte %d at %d of %d: %s"):format(b, pos, len, err.message))
+            end
+          end
+        end
+      end
       arg_error({ url = url("/echo"), timeout = "abc" }, "'timeout' must be a positive number")
       arg_error({ url = url("/echo"), timeout = -1 }, "'timeout'")
       arg_error({ url = 42 }, "'url' must be a string")

@@ -67,7 +67,7 @@ static void configure(lua_State *L, lhttp_call *c) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, list);
     r->o_headers = list;
   }
-  curl_easy_setopt(r->easy, CURLOPT_URL, c->url);
+  al_req_set_url(r, c->url);
   set_method(r, c->method, body, blen);
   double timeout = c->timeout > 1e9 ? 1e9 : c->timeout;   /* a long holds it in ms; past that is "never" anyway */
   setlong(r, CURLOPT_TIMEOUT_MS, &r->o_timeout, timeout > 0 ? (long)(timeout * 1000) : 0L);

@@ -40,27 +40,39 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
   action(w->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* curl tells which events it wants on a socket; the record lives in curl's per-socket pointer. */
-static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
-  (void)e;
-  al_http *h = userp;
-  sockw *s = sockp;
-  if (what == CURL_POLL_REMOVE) {
-    if (s) { ev_io_stop(h->loop, &s->io); free(s); }
-    return 0;                 /* curl forgets the assigned pointer itself */
+/* The watcher record of descriptor 'fd', made on its first use and kept, by descriptor number:
+** a kept-alive connection goes out of libcurl's sight (CURL_POLL_REMOVE) after every transfer
+** and back at the next, and a record made and freed each time, with libcurl's own per-socket
+** pointer (curl_multi_assign, a hash insertion), cost a flood ~250 instructions a request. */
+static sockw *sock_of(al_http *h, curl_socket_t fd) {
+  if (fd < 0) return NULL;
+  if ((size_t)fd >= h->nsocks) {
+    size_t n = h->nsocks ? h->nsocks : 64;
+    while (n <= (size_t)fd) n *= 2;
+    sockw **p = realloc(h->socks, n * sizeof *p);
+    if (!p) return NULL;
+    memset(p + h->nsocks, 0, (n - h->nsocks) * sizeof *p);
+    h->socks = p;
+    h->nsocks = n;
   }
-  int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s) return 0;         /* never -1: that would abort every transfer */
-    s->h = h;
-    curl_multi_assign(h->multi, fd, s);
-  } else if (s->events == events && s->io.fd == fd) {
-    return 0;
-  } else {
+  if (!h->socks[fd] && (h->socks[fd] = calloc(1, sizeof **h->socks)) != NULL) h->socks[fd]->h = h;
+  return h->socks[fd];
+}
+
+/* curl tells which events it wants on a socket. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
+  (void)e; (void)sockp;
+  al_http *h = userp;
+  sockw *s = sock_of(h, fd);
+  if (!s) return 0;           /* never -1: that would abort every transfer */
+  int events = what == CURL_POLL_REMOVE ? 0 :
+               (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+  if (ev_is_active(&s->io)) {
+    if (s->events == events) return 0;
     ev_io_stop(h->loop, &s->io);
   }
   s->events = events;
+  if (!events) return 0;
   ev_io_init(&s->io, on_io, fd, events);
   ev_io_start(h->loop, &s->io);
   return 0;
@@ -128,6 +140,8 @@ static void complete(al_req *r, CURLcode result) {
   curl_multi_remove_handle(r->h->multi, r->easy);
   r->in_multi = 0;
   r->result = result;
+  /* libcurl's "error signaled by ssl ctx callback" replaced by what its own load would say */
+  if (r->ca_bad > 0) al_castore_describe(r->h->ca, r->o_ca, r->ca_bad, r->errbuf, sizeof r->errbuf);
   settle_file(r);
   r->done = 1;
   if (r->notify) r->notify(r, AL_REQ_DONE);
@@ -239,6 +253,17 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
   return fd;
 }
 
+/* A new TLS connection gets the cached store of the handle's trust (castore.h); runs before
+** libcurl's own (now empty) load, which then only adds the CA path already in the store. */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *ud) {
+  (void)e;
+  al_req *r = ud;
+  int why = al_castore_install(r->h->ca, r->o_ca, ssl_ctx);
+  if (why == 0) return CURLE_OK;
+  r->ca_bad = why;
+  return why < 0 ? CURLE_OUT_OF_MEMORY : CURLE_SSL_CACERT_BADFILE;
+}
+
 /* Whether the environment names a proxy for libcurl: the variables it reads for an http or
 ** https transfer (lib/url.c, detect_proxy and the no_proxy check; it never reads HTTP_PROXY). */
 static int proxy_in_env(void) {
@@ -268,6 +293,16 @@ static void setup_common(al_http *h, CURL *e) {
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, "");
   }
+  /* With the cache, libcurl's own load of the CA file is off (its CA path stays, as the
+  ** trust's name for reuse: al_castore_key), and so is its store cache, which would hand a
+  ** connection the last store it kept whatever the connection's trust. */
+  if (h->ca) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, (char *)NULL);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+  }
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -285,6 +320,7 @@ static void setup_request(al_req *r) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, r);
   al_req_forget_options(r);
 }
 
@@ -293,6 +329,7 @@ void al_req_forget_options(al_req *r) {
   r->o_bufsize = CURL_MAX_WRITE_SIZE;
   r->o_headers = NULL;
   r->o_plain = 1;
+  r->o_url_set = 0;
 }
 
 static al_req *fresh_req(al_http *h) {
@@ -315,7 +352,7 @@ static void recycle(al_req *r) {
   r->bytes = 0;
   r->result = CURLE_OK;
   r->done = r->paused = r->in_multi = r->size_mismatch = r->over = r->keep_existing = 0;
-  r->sys_errno = 0;
+  r->sys_errno = r->ca_bad = 0;
   r->notify = NULL;
   r->ud = NULL;
   r->activity = 0;
@@ -430,14 +467,48 @@ void al_req_rearm(al_req *r) {
   r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
   r->activity = 0;
+  r->ca_bad = 0;
   r->errbuf[0] = 0;
   reset_handle(r);
 }
 
+/* libcurl copies a URL set (and frees the last), and each transfer reads the URL set anew: a
+** handle fetching the URL it fetched last (a poll, a flood, a paged endpoint's first page)
+** keeps it, for a comparison instead of ~300 instructions. */
+void al_req_set_url(al_req *r, const char *url) {
+  size_t n = strlen(url) + 1;
+  if (r->o_url_set && r->o_url_len == n && memcmp(r->o_url, url, n) == 0) return;
+  curl_easy_setopt(r->easy, CURLOPT_URL, url);
+  r->o_url_set = 0;
+  if (n > r->o_url_cap) {
+    char *p = realloc(r->o_url, n);
+    if (!p) return;            /* set anyway; only the next comparison is lost */
+    r->o_url = p;
+    r->o_url_cap = n;
+  }
+  memcpy(r->o_url, url, n);
+  r->o_url_len = n;
+  r->o_url_set = 1;
+}
+
+/* With the store cache the handle's trust is only named, by its CA path (al_castore_key). */
+static int set_ca_key(al_req *r, const char *ca) {
+  char *copy = NULL, *key;
+  if (ca && !(copy = strdup(ca))) return -1;
+  if (al_castore_key(r->h->ca, ca, &key) != 0) { free(copy); return -1; }
+  curl_easy_setopt(r->easy, CURLOPT_CAPATH, key);
+  free(key);
+  free(r->o_ca);
+  r->o_ca = copy;
+  return 0;
+}
+
 /* A CA file stays set on the pooled handle, so requests naming the same file (the usual case)
-** set nothing; only a return to the default store needs the reset that alone undoes it. */
+** set nothing; without the store cache, only a return to the default store needs the reset
+** that alone undoes it. */
 int al_req_set_ca(al_req *r, const char *ca) {
   if (ca ? (r->o_ca && strcmp(ca, r->o_ca) == 0) : !r->o_ca) return 0;
+  if (r->h->ca) return set_ca_key(r, ca);
   if (!ca) { reset_handle(r); return 0; }
   char *copy = strdup(ca);
   if (!copy) return -1;
@@ -450,6 +521,7 @@ int al_req_set_ca(al_req *r, const char *ca) {
 static void destroy(al_req *r) {
   curl_easy_cleanup(r->easy);
   free(r->o_ca);
+  free(r->o_url);
   al_buf_free(&r->body);
   al_buf_free(&r->head);
   free(r);
@@ -509,6 +581,14 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   }
   h->loop = loop;
   h->proxy_env = proxy_in_env();
+  /* libcurl's default CA file and path, for the store cache. Not with a proxy in the
+  ** environment: libcurl calls the same SSL_CTX callback for an HTTPS proxy's own handshake,
+  ** whose trust is the proxy options', so it loads by itself then, as before. */
+  CURL *probe = h->proxy_env ? NULL : curl_easy_init();
+  if (probe) {
+    h->ca = al_castore_new(probe);
+    curl_easy_cleanup(probe);
+  }
   ev_timer_init(&h->timer, on_timeout, 0., 0.);
   h->timer.data = h;
   ev_timer_init(&h->watchdog, on_watchdog, 0., 1.);
@@ -529,6 +609,9 @@ void al_http_free(al_http *h) {
   ev_timer_stop(h->loop, &h->timer);
   if (ev_is_active(&h->watchdog)) { ev_ref(h->loop); ev_timer_stop(h->loop, &h->watchdog); }
   for (int i = 0; i < h->npool; i++) destroy(h->pool[i]);
+  for (size_t i = 0; i < h->nsocks; i++) free(h->socks[i]);   /* stopped by curl's cleanup */
+  free(h->socks);
+  al_castore_free(h->ca);
   for (int i = 0; i < 3; i++) curl_slist_free_all(h->shared_headers[i]);
   free(h);
 }

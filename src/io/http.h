@@ -9,6 +9,7 @@
 #include "curlapi.h"
 #include <ev.h>
 #include "buf.h"
+#include "castore.h"
 
 typedef struct al_req al_req;
 
@@ -30,6 +31,9 @@ struct al_http {
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
   ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
   int proxy_env;           /* the environment named a proxy as the core started */
+  struct sockw **socks;     /* the watcher of each descriptor libcurl has used, by number */
+  size_t nsocks;
+  al_castore *ca;          /* the CA stores new TLS connections share (NULL: libcurl loads) */
   /* Header lists the caller shares between its requests (lhttp.c: the defaults), built once
   ** and freed with the core. */
   struct curl_slist *shared_headers[3];
@@ -48,6 +52,7 @@ struct al_req {
   CURLcode result;
   int done, paused, in_multi;
   int sys_errno;           /* why a file write failed */
+  int ca_bad;              /* the CA store could not be built (al_castore_install's answer) */
   curl_off_t expect;       /* file sink: the size the body must have, or -1 */
   long stall;              /* fail after this many seconds without a byte either way (0: never) */
   curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
@@ -67,6 +72,9 @@ struct al_req {
   long o_timeout, o_fresh, o_bufsize;
   char *o_ca;              /* the CA file the handle trusts (NULL: the default store) */
   const void *o_headers;
+  char *o_url;             /* the URL the handle has (when o_url_set), in a buffer kept for reuse */
+  size_t o_url_len, o_url_cap;   /* its length with the NUL; the buffer's size */
+  int o_url_set;
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -94,6 +102,8 @@ void al_req_forget_options(al_req *r);
 void al_req_free(al_req *r);
 /* Prepares the same request object for another transfer (a followed redirect). */
 void al_req_rearm(al_req *r);
+/* Sets the URL to fetch; a pooled handle that has it already sets nothing. */
+void al_req_set_url(al_req *r, const char *url);
 /* Points the handle at a CA file (NULL: the default store); -1 when out of memory. */
 int al_req_set_ca(al_req *r, const char *ca);
 
