@@ -400,6 +400,19 @@ describe("dx downloads", function()
   end)
 end)
 
+-- The times the fake logged requests 'rs' at, earliest first.
+local function sorted_times(rs)
+  local times = {}
+  for i, r in ipairs(rs) do times[i] = r.t end
+  table.sort(times)
+  return times
+end
+
+-- No n + 1 of 'times' (sorted) fall within less than 'span' seconds.
+local function at_most(times, n, span, msg)
+  for i = n + 1, #times do assert.is_true(times[i] - times[i - n] >= span, msg) end
+end
+
 describe("dx limits and retries", function()
   it("keeps under a lowered sliding window, shared by two clients of one token", function()
     S.config("dx", { limit = 5, window = 1 })
@@ -417,12 +430,7 @@ describe("dx limits and retries", function()
     local rs = recorded("teams.list")
     assert.equal(10, #rs)
     for _, r in ipairs(rs) do assert.equal(200, r.status) end   -- no 429: the fake's own window agrees
-    local times = {}
-    for i, r in ipairs(rs) do times[i] = r.t end
-    table.sort(times)
-    for i = 6, #times do
-      assert.is_true(times[i] - times[i - 5] >= 0.95, "6 requests within one window")
-    end
+    at_most(sorted_times(rs), 5, 0.95, "6 requests within one window")
     assert.is_true(dt >= 1 and dt < 5, "took " .. dt)
   end)
 
@@ -463,12 +471,8 @@ describe("dx limits and retries", function()
       local rs = recorded("teams.list")
       assert.equal(60, #rs)
       for _, r in ipairs(rs) do assert.equal(200, r.status) end
-      local times = {}
-      for i, r in ipairs(rs) do times[i] = r.t end
-      table.sort(times)
-      for i = 21, #times do
-        assert.is_true(times[i] - times[i - 20] >= 0.95, "21 requests within one window")
-      end
+      local times = sorted_times(rs)
+      at_most(times, 20, 0.95, "21 requests within one window")
       -- past the first window's burst, no second burst: at most a few at once
       for i = 26, #times do
         assert.is_true(times[i] - times[i - 5] >= 0.15, "a burst of 6 after the first window")
