@@ -43,6 +43,7 @@ static struct {
   int (*set_flags)(X509_STORE *, unsigned long);
   void (*clear_error)(void);
   void (*set1_cert_store)(SSL_CTX *, X509_STORE *);
+  long (*ctx_ctrl)(SSL_CTX *, int, long, void *);
 } ossl;
 static void *crypto_handle, *ssl_handle;
 
@@ -64,7 +65,8 @@ static int load_openssl(void) {
     SYM(store_new, "X509_STORE_new"), SYM(store_free, "X509_STORE_free"),
     SYM(load_file, "X509_STORE_load_file"), SYM(load_path, "X509_STORE_load_path"),
     SYM(set_flags, "X509_STORE_set_flags"), SYM(clear_error, "ERR_clear_error"), {0, 0}};
-  static const al_sym ssl[] = {SYM(set1_cert_store, "SSL_CTX_set1_cert_store"), {0, 0}};
+  static const al_sym ssl[] = {SYM(set1_cert_store, "SSL_CTX_set1_cert_store"),
+                               SYM(ctx_ctrl, "SSL_CTX_ctrl"), {0, 0}};
   return load_loaded("libcrypto.so.3", &crypto_handle, crypto) == 0 &&
          load_loaded("libssl.so.3", &ssl_handle, ssl) == 0 ? 0 : -1;
 }
@@ -192,6 +194,10 @@ int al_castore_install(al_castore *c, const char *ca_file, void *ssl_ctx) {
   if (why != 0) return why;
   ossl.set1_cert_store(ssl_ctx, e->store);   /* takes its own reference */
   return 0;
+}
+
+void al_castore_keep_buffers(void *ssl_ctx) {
+  ossl.ctx_ctrl(ssl_ctx, SSL_CTRL_CLEAR_MODE, SSL_MODE_RELEASE_BUFFERS, NULL);
 }
 
 void al_castore_describe(const al_castore *c, const char *ca_file, int why, char *buf, size_t n) {

@@ -40,6 +40,15 @@ int al_castore_key(const al_castore *c, const char *ca_file, char **key);
 ** first if needed: 0; 1 when the CA file cannot be read, 2 the CA path; -1 out of memory. */
 int al_castore_install(al_castore *c, const char *ca_file, void *ssl_ctx);
 
+/* Lets the connections of 'ssl_ctx' keep their record buffers between records. libcurl 7.88
+** sets SSL_MODE_RELEASE_BUFFERS (lib/vtls/openssl.c), so OpenSSL frees a connection's ~17 KB
+** read and write buffers whenever they empty and allocates them again for the next record:
+** four large malloc/free pairs a request on a kept-alive connection, ~1 900 instructions and
+** the cache misses of fresh memory. OpenSSL's own default keeps them; an idle connection then
+** holds ~34 KB. Called from the same callback as al_castore_install, so only where the cache
+** is in use (OpenSSL 3 under libcurl, no proxy in the environment). */
+void al_castore_keep_buffers(void *ssl_ctx);
+
 /* libcurl's own message for failure 'why' (1 or 2, from al_castore_install) into 'buf'. */
 void al_castore_describe(const al_castore *c, const char *ca_file, int why, char *buf, size_t n);
 

@@ -259,6 +259,7 @@ static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *ud) {
   (void)e;
   al_req *r = ud;
   int why = al_castore_install(r->h->ca, r->o_ca, ssl_ctx);
+  al_castore_keep_buffers(ssl_ctx);
   if (why == 0) return CURLE_OK;
   r->ca_bad = why;
   return why < 0 ? CURLE_OUT_OF_MEMORY : CURLE_SSL_CACERT_BADFILE;
