@@ -235,3 +235,18 @@ describe("the lua command line (defect 6)", function()
     assert.matches(": %(error object is a table value%)", r.err)
   end)
 end)
+
+-- The one setting that differs from lua5.4's: the collector starts generational (runtime.c says
+-- why), and collectgarbage switches it as in Lua.
+describe("the garbage collector", function()
+  it("starts generational and switches back to incremental on request", function()
+    local r = run [[
+      print(collectgarbage("incremental"), collectgarbage("incremental"), collectgarbage("generational"))
+      local t = {}
+      for i = 1, 200000 do t[i % 100] = { i } end   -- collects as it goes in either mode
+      print(collectgarbage("count") < 4096)
+    ]]
+    assert.equal("", r.err)
+    assert.equal("generational\tincremental\tincremental\ntrue\n", r.out)
+  end)
+end)
