@@ -76,6 +76,29 @@ describe("autolua.http", function()
     assert.is_function(res.json)
   end)
 
+  it("sets bytes, version, elapsed and reused with the headers, each read or pairs(res) alike", function()
+    local function figures(res)
+      return { bytes = res.bytes, version = res.version, reused = res.reused,
+               elapsed = type(res.elapsed), headers = res.headers["content-type"] }
+    end
+    http.request { url = url("/echo") }                           -- the connection the rest reuse
+    local want = { bytes = #http.request { url = url("/echo") }.body, version = "1.1", reused = true,
+                   elapsed = "number", headers = "application/json" }
+    for _, field in ipairs { "bytes", "version", "elapsed", "reused", "headers" } do
+      local res = http.request { url = url("/echo") }
+      assert.is_not_nil(res[field])                               -- the first read of one
+      assert.same(want, figures(res))                             -- sets them all
+    end
+    local res, seen = http.request { url = url("/echo") }, {}
+    for k, v in pairs(res) do seen[k] = v end
+    assert.same(want, figures(seen))
+    assert.is_true(seen.elapsed > 0 and seen.elapsed < 10)
+    res = http.request { url = url("/echo") }
+    res.bytes, res.reused = "mine", false                         -- set before any read: kept
+    assert.same({ "mine", false, "1.1" }, { res.bytes, res.reused, res.version })
+    assert.is_nil(res.nothing)
+  end)
+
   it("returns non-2xx statuses instead of raising", function()
     local res = http.request { url = url("/status/404") }
     assert.equal(404, res.status)

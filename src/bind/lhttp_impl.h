@@ -56,9 +56,8 @@ const struct curl_slist *lhttp_default_headers(al_http *h, int body, int json);
 void lhttp_build_headers(lua_State *L, const lhttp_call *c, int has_body);
 
 /* lhttp_response.c: what a request returns or raises. Upvalues of http.request (and so of its
-** continuations): the response metatable, the field names, the values of 'version'. */
-enum { UV_MT = 1, UV_STATUS, UV_BODY, UV_PATH, UV_URL, UV_BYTES, UV_VERSION, UV_ELAPSED, UV_REUSED,
-       UV_V11, UV_V2, UV_V10, NUV = UV_V10 };
+** continuations): the response metatable, the names of the fields set at once. */
+enum { UV_MT = 1, UV_STATUS, UV_BODY, UV_PATH, UV_URL, NUV = UV_URL };
 /* Makes the response metatable (its methods table goes to lib.response_methods) and pushes the
 ** upvalues of http.request. */
 void lhttp_push_upvalues(lua_State *L, int lib);

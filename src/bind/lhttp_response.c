@@ -15,9 +15,23 @@
 
 #define RESPONSE_MT "autolua.http.response"
 
-/* A response keeps its raw header block under this key until res.headers is first read: most
-** scripts never look at the headers, and their table costs about a third of the response. */
+/* A response keeps the fields most scripts never read under this key, in one block, until one
+** of them is first read: its headers (their table costs about a third of the response) and the
+** transfer's figures. Each field set at once costs a table insertion; this is one. */
 static char rawkey;
+
+typedef struct lazy {
+  double elapsed;
+  lua_Integer bytes;
+  unsigned char version;         /* 0: "1.1", 1: "2", 2: "1.0" */
+  unsigned char reused;
+  size_t head_len;
+  char head[];                   /* the raw header lines */
+} lazy;
+
+/* The lazy fields, in the order of the upvalues of response_index after its methods table. */
+static const char *const lazy_names[] = {"headers", "bytes", "version", "elapsed", "reused"};
+#define NLAZY (int)(sizeof lazy_names / sizeof lazy_names[0])
 
 /* Fills the table at 't' from the raw header lines: lower-case names, values trimmed, a
 ** repeated header joined with ", " as HTTP allows. */
@@ -51,21 +65,33 @@ static void parse_headers(lua_State *L, int t, const char *p, size_t len) {
   }
 }
 
-/* Turns the raw block of the response at 'res' into its headers table, once (a script that
-** set res.headers itself keeps its own). */
+/* Pushes the value of lazy field 'i' from 'z'. */
+static void push_lazy(lua_State *L, const lazy *z, int i) {
+  static const char *const versions[] = {"1.1", "2", "1.0"};
+  switch (i) {
+  case 0: lua_createtable(L, 0, 8); parse_headers(L, lua_gettop(L), z->head, z->head_len); break;
+  case 1: lua_pushinteger(L, z->bytes); break;
+  case 2: lua_pushstring(L, versions[z->version]); break;
+  case 3: lua_pushnumber(L, z->elapsed); break;
+  default: lua_pushboolean(L, z->reused); break;
+  }
+}
+
+/* Sets the lazy fields of the response at 'res' from its block, once (a field the script set
+** itself stays its own). */
 static void materialize(lua_State *L, int res) {
   lua_pushlightuserdata(L, &rawkey);
-  if (lua_rawget(L, res) == LUA_TSTRING) {
-    lua_pushliteral(L, "headers");
-    if (lua_rawget(L, res) == LUA_TNIL) {
-      size_t len;
-      const char *raw = lua_tolstring(L, -2, &len);
-      lua_pushliteral(L, "headers");
-      lua_createtable(L, 0, 8);
-      parse_headers(L, lua_gettop(L), raw, len);
-      lua_rawset(L, res);
+  if (lua_rawget(L, res) == LUA_TUSERDATA) {
+    const lazy *z = lua_touserdata(L, -1);
+    for (int i = 0; i < NLAZY; i++) {
+      lua_pushstring(L, lazy_names[i]);
+      if (lua_rawget(L, res) == LUA_TNIL) {
+        lua_pushstring(L, lazy_names[i]);
+        push_lazy(L, z, i);
+        lua_rawset(L, res);
+      }
+      lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     lua_pushlightuserdata(L, &rawkey);
     lua_pushnil(L);
     lua_rawset(L, res);
@@ -73,20 +99,22 @@ static void materialize(lua_State *L, int res) {
   lua_pop(L, 1);
 }
 
-/* res.headers is made on first read; any other missing field may be a method (res:json()).
-** Upvalues: the methods table, the string "headers". */
+/* A lazy field is set on its first read; any other missing field may be a method (res:json()).
+** Upvalues: the methods table, then the lazy fields' names. */
 static int response_index(lua_State *L) {
   lua_settop(L, 2);
-  if (lua_rawequal(L, 2, lua_upvalueindex(2))) {
-    materialize(L, 1);
-    lua_rawget(L, 1);
-  } else {
-    lua_rawget(L, lua_upvalueindex(1));
+  for (int i = 0; i < NLAZY; i++) {
+    if (lua_rawequal(L, 2, lua_upvalueindex(2 + i))) {
+      materialize(L, 1);
+      lua_rawget(L, 1);
+      return 1;
+    }
   }
+  lua_rawget(L, lua_upvalueindex(1));
   return 1;
 }
 
-/* pairs(res) shows the headers too. Upvalue: the base library's next. */
+/* pairs(res) shows the lazy fields too. Upvalue: the base library's next. */
 static int response_pairs(lua_State *L) {
   al_checktype(L, 1, LUA_TTABLE, "pairs");
   materialize(L, 1);
@@ -97,15 +125,12 @@ static int response_pairs(lua_State *L) {
 }
 
 /* Upvalues of http.request from UV_STATUS on (lhttp_impl.h): the field names, set with rawset
-** (lua_setfield would look each name up and check __newindex), then the values of 'version'. */
-static const char *const upvalue_strings[] = {"status", "body", "path", "url", "bytes", "version",
-  "elapsed", "reused", "1.1", "2", "1.0"};
+** (lua_setfield would look each name up and check __newindex). */
+static const char *const upvalue_strings[] = {"status", "body", "path", "url"};
 
 /* t[name] = v for the table at the top, the name pushed first (no lua_insert). */
 #define KEY(L, uv) lua_pushvalue(L, lua_upvalueindex(uv))
 static void field_int(lua_State *L, int uv, lua_Integer v) { KEY(L, uv); lua_pushinteger(L, v); lua_rawset(L, -3); }
-static void field_num(lua_State *L, int uv, double v) { KEY(L, uv); lua_pushnumber(L, v); lua_rawset(L, -3); }
-static void field_bool(lua_State *L, int uv, int v) { KEY(L, uv); lua_pushboolean(L, v); lua_rawset(L, -3); }
 static void field_copy(lua_State *L, int uv, int idx) { KEY(L, uv); lua_pushvalue(L, idx); lua_rawset(L, -3); }
 static void field_lstr(lua_State *L, int uv, const char *p, size_t n) {
   KEY(L, uv);
@@ -113,27 +138,34 @@ static void field_lstr(lua_State *L, int uv, const char *p, size_t n) {
   lua_rawset(L, -3);
 }
 
-void lhttp_push_response(lua_State *L, const lhttp_call *c) {
-  const al_req *r = c->r;
+/* The block of lazy fields of the answer of 'r', under rawkey of the table at the top. */
+static void set_lazy(lua_State *L, const al_req *r) {
   long version = 0, connects = 0;
   double total = 0;
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
   curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
-  int has_body = r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300);
-  lua_createtable(L, 0, 7 + has_body + (r->sink == AL_SINK_FILE));   /* every field, no rehash */
-  field_int(L, UV_STATUS, r->status);
+  size_t n = r->head.p ? r->head.len : 0;
   lua_pushlightuserdata(L, &rawkey);
-  lua_pushlstring(L, r->head.p ? r->head.p : "", r->head.len);
+  lazy *z = lua_newuserdatauv(L, sizeof *z + n, 0);
+  z->elapsed = total;
+  z->bytes = (lua_Integer)r->bytes;
+  z->version = version == CURL_HTTP_VERSION_2_0 ? 1 : version == CURL_HTTP_VERSION_1_0 ? 2 : 0;
+  z->reused = connects == 0;
+  z->head_len = n;
+  if (n) memcpy(z->head, r->head.p, n);
   lua_rawset(L, -3);
+}
+
+void lhttp_push_response(lua_State *L, const lhttp_call *c) {
+  const al_req *r = c->r;
+  int has_body = r->sink == AL_SINK_MEMORY || r->body.len > 0 || !(r->status >= 200 && r->status < 300);
+  lua_createtable(L, 0, 3 + has_body + (r->sink == AL_SINK_FILE));   /* every field, no rehash */
+  field_int(L, UV_STATUS, r->status);
+  set_lazy(L, r);
   if (has_body) field_lstr(L, UV_BODY, r->body.p, r->body.len);
   if (r->sink == AL_SINK_FILE) field_lstr(L, UV_PATH, r->path, strlen(r->path));
   field_copy(L, UV_URL, URL);      /* redirects are followed here, not by curl: the last URL */
-  field_int(L, UV_BYTES, (lua_Integer)r->bytes);
-  field_copy(L, UV_VERSION, lua_upvalueindex(version == CURL_HTTP_VERSION_2_0 ? UV_V2 :
-                                             version == CURL_HTTP_VERSION_1_0 ? UV_V10 : UV_V11));
-  field_num(L, UV_ELAPSED, total);
-  field_bool(L, UV_REUSED, connects == 0);
   lua_pushvalue(L, lua_upvalueindex(UV_MT));
   lua_setmetatable(L, -2);
 }
@@ -236,8 +268,8 @@ void lhttp_push_upvalues(lua_State *L, int lib) {
   lua_newtable(L);                          /* the methods: lua/autolua/http.lua adds them */
   lua_pushvalue(L, -1);
   lua_setfield(L, lib, "response_methods");
-  lua_pushliteral(L, "headers");
-  lua_pushcclosure(L, response_index, 2);
+  for (int i = 0; i < NLAZY; i++) lua_pushstring(L, lazy_names[i]);
+  lua_pushcclosure(L, response_index, 1 + NLAZY);
   lua_setfield(L, -2, "__index");
   lua_getglobal(L, "next");
   lua_pushcclosure(L, response_pairs, 1);
