@@ -296,12 +296,41 @@ describe("a call's timeout and deadline", function()
     assert.equal("argument", S.fails(http.request, { url = url("/json"), stall = "1" }).kind)
   end)
 
+  it("a connection not up connect_timeout seconds after its socket opened fails the request", function()
+    local hole, stop = blackhole()
+    assert.equal(1, http.configure { connect_timeout = 1 }.connect_timeout)
+    local t0 = task.now()
+    local ok, results = pcall(task.map, { 1, 2, 3 }, function(i)
+      local ok, err = pcall(http.request, { url = hole .. "/json?i=" .. i, reuse = false, stall = 3 })
+      return { ok = ok, code = not ok and err.code, message = not ok and err.message, t = task.now() - t0 }
+    end, { concurrency = 3 })
+    http.configure { connect_timeout = 0 }
+    stop()
+    assert.is_true(ok, tostring(results))
+    local timed_out = 0
+    for _, r in ipairs(results) do
+      assert.is_false(r.ok)
+      if r.code == "timeout" then   -- the backlog took at most one: that one was sent, and stalls
+        timed_out = timed_out + 1
+        assert.is_true(r.t >= 0.9 and r.t < 2.6, "timed out after " .. r.t .. " s")
+        assert.matches("Connection timed out after 1 s", r.message)
+      else
+        assert.equal("stalled", r.code)
+      end
+    end
+    assert.is_true(timed_out >= 2, timed_out .. " connect timeouts")
+    assert.equal(30, http.configure().connect_timeout)
+    for _, bad in ipairs { { connect_timeout = -1 }, { connect_timeout = "1" }, { connect_timeout = 1 / 0 } } do
+      assert.equal("argument", S.fails(http.configure, bad).kind)
+    end
+  end)
+
   it("waiting for a connection under the cap, or for a slow reader, is no stall", function()
-    http.configure { max_connections = 1 }
+    http.configure { max_connections = 1, connect_timeout = 1 }
     local first = task.spawn(function() return http.request { url = url("/delay?s=2.2"), timeout = 10, reuse = false } end)
     task.sleep(0.2)
     local ok, res = pcall(http.request, { url = url("/json?q=1"), stall = 1 })
-    http.configure { max_connections = 0 }
+    http.configure { max_connections = 0, connect_timeout = 0 }
     assert.is_true(ok, tostring(res))
     assert.equal(200, first:wait().status)
     local n, slept = 0, false

@@ -278,8 +278,25 @@ static int l_request(lua_State *L) {
   return launch(L, c);
 }
 
-/* http.configure{max_connections = n} -> {max_connections = n}: sets what is given (0 restores
-** the default), returns the settings in force. */
+/* http.configure{max_connections = n, connect_timeout = s} -> the settings in force: sets what
+** is given (0 restores a default). */
+static int configure_one(lua_State *L, al_http *h, const char *f) {
+  const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+  if (k && strcmp(k, "max_connections") == 0) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1L << 24)
+      return al_argerror(L, f, "'max_connections' must be a whole number >= 0 (0: the default)");
+    al_http_set_max_connections(h, (long)lua_tointeger(L, -1));
+  } else if (k && strcmp(k, "connect_timeout") == 0) {
+    double s = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+    if (!(s >= 0 && s <= 86400))
+      return al_argerror(L, f, "'connect_timeout' must be a number of seconds >= 0 (0: the default)");
+    al_http_set_connect_timeout(h, s);
+  } else {
+    return al_argerror(L, f, "unknown setting '%s'", k ? k : luaL_typename(L, -2));
+  }
+  return 0;
+}
+
 static int l_configure(lua_State *L) {
   const char *f = "http.configure";
   if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
@@ -288,17 +305,15 @@ static int l_configure(lua_State *L) {
   if (lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "max_connections") != 0)
-        return al_argerror(L, f, "unknown setting '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
-      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1L << 24)
-        return al_argerror(L, f, "'max_connections' must be a whole number >= 0 (0: the default)");
-      al_http_set_max_connections(h, (long)lua_tointeger(L, -1));
+      configure_one(L, h, f);
       lua_pop(L, 1);
     }
   }
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 2);
   lua_pushinteger(L, h->max_connections);
   lua_setfield(L, -2, "max_connections");
+  lua_pushnumber(L, h->connect_timeout);
+  lua_setfield(L, -2, "connect_timeout");
   return 1;
 }
 

@@ -241,6 +241,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
 
 /* libcurl's own socket(), but a request learns why it failed: out of descriptors (EMFILE) is
 ** no refused connection. Runs only when a new connection opens. */
+static void arm_watchdog(al_http *h);
+
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
   (void)purpose;
   al_req *r = ud;
@@ -250,6 +252,10 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
   curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
 #endif
   if (fd == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE)) r->sys_errno = errno;
+  if (fd != CURL_SOCKET_BAD && r->opened_at == 0) {
+    r->opened_at = ev_now(r->h->loop);
+    arm_watchdog(r->h);            /* the connect timeout */
+  }
   return fd;
 }
 
@@ -286,7 +292,6 @@ static void setup_common(al_http *h, CURL *e) {
   ** lhttp.c's header lists: libcurl formats a line it makes twice, a byte at a time. */
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);              /* wait to learn whether HTTP/2 multiplexes */
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
   /* Without a proxy option libcurl looks these variables up again for every transfer: up to
   ** six getenv() scans of the whole environment, ~2 000 instructions a request. When none was
   ** set as the core started, "no proxy" said here is what it would conclude anyway. */
@@ -358,6 +363,7 @@ static void recycle(al_req *r) {
   r->ud = NULL;
   r->activity = 0;
   r->stall = 0;
+  r->opened_at = 0;
   r->errbuf[0] = 0;
 }
 
@@ -388,10 +394,33 @@ int al_req_sink_file(al_req *r, const char *path) {
 
 /* {====================================================== the stall watchdog */
 
-/* libcurl's own stall detector (CURLOPT_LOW_SPEED_*) arms a timer for every transfer, which
-** costs a flood about 2 % of its instructions; this one looks at the running requests once a
-** second instead. A request counts as quiet only once it was sent (waiting for a connection
-** under the cap, or for the connect, is no stall) and while it is not paused by its reader. */
+/* libcurl's own stall detector (CURLOPT_LOW_SPEED_*) and its connect timeout arm a timer for
+** every transfer, on a kept-alive connection too: together about 3 % of a flood's instructions.
+** This watchdog looks at the running requests once a second instead.
+** - Connect: a request that opened a socket and has not sent its request connect_timeout
+**   seconds later fails, as libcurl's CURLOPT_CONNECTTIMEOUT would (name resolution keeps
+**   libcurl's own bound). Waiting for a connection under the cap, or for another request's
+**   HTTP/2 connection, opens no socket: no clock runs, as in libcurl, where such a transfer is
+**   pending and not connecting.
+** - Stall: a request counts as quiet only once it was sent and while it is not paused by its
+**   reader. */
+static void check_connect(al_req *r, double now) {
+  if (r->opened_at > 0 && now - r->opened_at >= r->h->connect_timeout) {
+    snprintf(r->errbuf, sizeof r->errbuf, "Connection timed out after %g s", r->h->connect_timeout);
+    complete(r, CURLE_OPERATION_TIMEDOUT);
+  }
+}
+
+static void check_stall(al_req *r, curl_off_t progress, double now) {
+  if (progress != r->seen || r->paused) {
+    r->seen = progress;
+    r->quiet_since = now;
+  } else if (now - r->quiet_since >= (double)r->stall) {
+    snprintf(r->errbuf, sizeof r->errbuf, "the server sent nothing for %ld s (stalled)", r->stall);
+    complete(r, CURLE_OPERATION_TIMEDOUT);
+  }
+}
+
 static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   al_http *h = w->data;
@@ -399,32 +428,35 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents) {
   int watching = 0;
   for (al_req *r = h->live, *next; r; r = next) {
     next = r->next;
-    if (!r->in_multi || r->done || r->stall <= 0) continue;
+    if (!r->in_multi || r->done || (r->stall <= 0 && r->opened_at == 0)) continue;
     watching = 1;
-    curl_off_t sent = 0, progress = r->activity;
+    curl_off_t sent = 0, pretransfer = 0, progress = r->activity;
     curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
     progress += sent;
-    curl_off_t pretransfer = 0;
     if (progress == 0) curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-    if (progress != r->seen || r->paused || (progress == 0 && pretransfer == 0)) {
-      r->seen = progress;
+    if (progress == 0 && pretransfer == 0) {   /* not sent yet: connecting, or waiting */
       r->quiet_since = now;
-    } else if (now - r->quiet_since >= (double)r->stall) {
-      snprintf(r->errbuf, sizeof r->errbuf, "the server sent nothing for %ld s (stalled)", r->stall);
-      complete(r, CURLE_OPERATION_TIMEDOUT);
+      check_connect(r, now);
+    } else if (r->stall > 0) {
+      check_stall(r, progress, now);
+    } else {
+      r->opened_at = 0;                        /* connected: nothing left to watch */
     }
   }
   if (!watching) { ev_ref(loop); ev_timer_stop(loop, w); }
 }
 
-static void watch(al_req *r) {
-  al_http *h = r->h;
-  r->seen = -1;
-  r->quiet_since = ev_now(h->loop);
+static void arm_watchdog(al_http *h) {
   if (!ev_is_active(&h->watchdog)) {
     ev_timer_again(h->loop, &h->watchdog);
     ev_unref(h->loop);            /* it never keeps the loop alive by itself */
   }
+}
+
+static void watch(al_req *r) {
+  r->seen = -1;
+  r->quiet_since = ev_now(r->h->loop);
+  arm_watchdog(r->h);
 }
 
 /* }====================================================== */
@@ -468,6 +500,7 @@ void al_req_rearm(al_req *r) {
   r->done = r->paused = r->size_mismatch = r->over = 0;
   r->result = CURLE_OK;
   r->activity = 0;
+  r->opened_at = 0;
   r->ca_bad = 0;
   r->errbuf[0] = 0;
   reset_handle(r);
@@ -559,6 +592,10 @@ static long default_max_connections(void) {
   return n < 1 ? 1 : n;
 }
 
+void al_http_set_connect_timeout(al_http *h, double seconds) {
+  h->connect_timeout = seconds > 0 ? seconds : AL_CONNECT_TIMEOUT;
+}
+
 void al_http_set_max_connections(al_http *h, long n) {
   h->max_connections = n > 0 ? n : default_max_connections();
   curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, h->max_connections);
@@ -599,6 +636,7 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n) {
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   al_http_set_max_connections(h, 0);
+  al_http_set_connect_timeout(h, 0);
   return h;
 }
 

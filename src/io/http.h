@@ -17,6 +17,10 @@ typedef struct al_req al_req;
 ** timeout fails (see al_req.stall). */
 #define AL_STALL_DEFAULT 60L
 
+/* Seconds a request may take to get its connection up, from the moment it opened a socket
+** (al_http.connect_timeout; http.configure sets it). */
+#define AL_CONNECT_TIMEOUT 30.0
+
 typedef enum { AL_SINK_MEMORY, AL_SINK_FILE, AL_SINK_STREAM } al_sink;
 typedef enum { AL_REQ_DATA, AL_REQ_DONE } al_req_event;
 
@@ -29,7 +33,8 @@ struct al_http {
   int npool;
   al_req *live;            /* every request handed out and not yet freed: freed at exit */
   long max_connections;    /* open connections at most; more transfers wait in libcurl's queue */
-  ev_timer watchdog;       /* once a second while a request with a 'stall' limit runs */
+  ev_timer watchdog;       /* once a second while a request connects or may stall */
+  double connect_timeout;  /* seconds from a request's first socket to its connection up */
   int proxy_env;           /* the environment named a proxy as the core started */
   struct sockw **socks;     /* the watcher of each descriptor libcurl has used, by number */
   size_t nsocks;
@@ -57,6 +62,7 @@ struct al_req {
   long stall;              /* fail after this many seconds without a byte either way (0: never) */
   curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
   double quiet_since;      /* when the watchdog last saw the request make progress */
+  double opened_at;        /* when it opened its first socket (0: none; it reuses or waits) */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
   curl_off_t max_body;     /* the most body bytes taken (decoded), or -1 */
   int over;                /* stopped: 1 the body passed 'expect', 2 it passed 'max_body' */
@@ -84,6 +90,8 @@ al_http *al_http_new(struct ev_loop *loop, char *err, size_t n);
 /* Caps the open connections (and sizes the idle cache to match); 0 restores the default, which
 ** leaves half the descriptors RLIMIT_NOFILE allows to files, pipes and the rest. */
 void al_http_set_max_connections(al_http *h, long n);
+/* Seconds a connection may take (see AL_CONNECT_TIMEOUT); <= 0 restores the default. */
+void al_http_set_connect_timeout(al_http *h, double seconds);
 /* Aborts every request still running (their temporary files are removed) and frees the core. */
 void al_http_free(al_http *h);
 
