@@ -6,8 +6,9 @@ can also be run on its own once they are there.
     python3 scripts/bench/harness.py [JOB...]        JOB: flood limited files big tasks startup serve
                                                     (default: all of them; `dx` on request)
 
-Each run of a client is one process under GNU time (`/usr/bin/time -f "%e %U %S %M"`): wall
-time, user+sys CPU and peak RSS come from there, the job's own figure from what the client
+Each run of a client is one process, reaped with wait4(): user+sys CPU and peak RSS come from
+its rusage (to the microsecond; GNU time prints hundredths), wall time from the harness's clock
+around it, the job's own figure from what the client
 prints or, for the rate-limited jobs, from the fake server's request log. Within a round the
 clients of a job run one after the other, the first one rotating from round to round. Flood,
 a job of half a second a client, runs FLOOD_REPEAT times in each round: a burst of noise from
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -275,60 +277,39 @@ class Failed(Exception):
     pass
 
 
-GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-
-
 def measure(argv, timeout, cwd=None, env=None):
-    """Runs argv under GNU time: (stdout, stderr, wall s, cpu s, peak RSS MiB). Without GNU time
-    (Debian's `time` package) the same figures come from wait4()'s rusage, as GNU time reads them."""
+    """Runs argv: (stdout, stderr, wall s, cpu s, peak RSS MiB). CPU and peak RSS are wait4()'s
+    rusage of the process, which counts the children it waited for, as GNU time reads them; GNU
+    time prints them in hundredths of a second, 2 % of a flood run, so the harness reads them
+    itself, to the microsecond. Wall runs from just before the fork to the reap."""
     argv = [str(a) for a in argv]
     env = dict(os.environ, **env) if env else None
-    if GNU_TIME is None:
-        return measure_rusage(argv, timeout, cwd, env)
-    tf = tempfile.NamedTemporaryFile(prefix="time-", delete=False)
-    tf.close()
-    # its own process group, so that a timeout or an interrupted harness ends the client too
-    p = subprocess.Popen([GNU_TIME, "-f", "%e %U %S %M", "-o", tf.name] + argv, cwd=cwd, env=env, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        stdout, stderr = p.communicate(timeout=timeout)
-        with open(tf.name) as f:
-            lines = [ln for ln in f.read().splitlines() if ln.strip()]
-    except BaseException as e:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
-        if isinstance(e, subprocess.TimeoutExpired):
-            raise Failed("timed out after %d s: %s" % (timeout, " ".join(argv)))
-        raise
-    finally:
-        os.unlink(tf.name)
-    if p.returncode != 0:
-        raise Failed("exit %d: %s\n%s%s" % (p.returncode, " ".join(argv), stdout[-1500:], stderr[-2500:]))
-    wall, user, sys_, rss = lines[-1].split()
-    return stdout, stderr, float(wall), float(user) + float(sys_), int(rss) / 1024
-
-
-def measure_rusage(argv, timeout, cwd, env):
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
+        # its own process group, so that a timeout or an interrupted harness ends the client too
         p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
+        timed_out = []
+
+        def kill():
+            timed_out.append(True)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        timer = threading.Timer(timeout, kill)
+        timer.start()
         try:
-            while True:
-                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() - t0 > timeout:
-                    raise Failed("timed out after %d s: %s" % (timeout, " ".join(argv)))
-                time.sleep(0.002)
+            _, status, ru = os.wait4(p.pid, 0)
         except BaseException:
-            os.killpg(p.pid, signal.SIGKILL)
+            kill()
             os.wait4(p.pid, 0)
             raise
+        finally:
+            timer.cancel()
         wall = time.monotonic() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        if timed_out:
+            raise Failed("timed out after %d s: %s" % (timeout, " ".join(argv)))
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -1027,8 +1008,7 @@ def describe(env, argv):
              ("libcurl", first_line(["curl-config", "--version"])),
              ("OpenSSL", first_line(["openssl", "version"])),
              ("hyperfine", env.hyperfine and first_line([env.hyperfine, "--version"])),
-             ("python (harness, fake APIs)", sys.version.split()[0]),
-             ("GNU time", GNU_TIME and first_line(["dpkg-query", "-W", "-f=${Package} ${Version}", "time"]))]
+             ("python (harness, fake APIs)", sys.version.split()[0])]
     for name, v in vers:
         if v:
             lines.append("- %s: %s" % (name, v))
