@@ -6,9 +6,9 @@ can also be run on its own once they are there.
     python3 scripts/bench/harness.py [JOB...]        JOB: flood limited files big tasks startup serve
                                                     (default: all of them; `dx` on request)
 
-Each run of a client is one process, reaped with wait4(): user+sys CPU and peak RSS come from
-its rusage (to the microsecond; GNU time prints hundredths), wall time from the harness's clock
-around it, the job's own figure from what the client
+Each run of a client is one process under GNU time (`/usr/bin/time -f %M`): peak RSS comes from
+there, user+sys CPU from wait4()'s rusage of GNU time (to the microsecond; GNU time prints
+hundredths), wall time from the harness's clock around it, the job's own figure from what the client
 prints or, for the rate-limited jobs, from the fake server's request log. Within a round the
 clients of a job run one after the other, the first one rotating from round to round. Flood,
 a job of half a second a client, runs FLOOD_REPEAT times in each round: a burst of noise from
@@ -277,45 +277,64 @@ class Failed(Exception):
     pass
 
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def measure(argv, timeout, cwd=None, env=None):
-    """Runs argv: (stdout, stderr, wall s, cpu s, peak RSS MiB). CPU and peak RSS are wait4()'s
-    rusage of the process, which counts the children it waited for, as GNU time reads them; GNU
-    time prints them in hundredths of a second, 2 % of a flood run, so the harness reads them
-    itself, to the microsecond. Wall runs from just before the fork to the reap."""
+    """Runs argv: (stdout, stderr, wall s, cpu s, peak RSS MiB). The client runs under GNU time,
+    which forks it from its own small process, so its peak RSS (%M) is the client's alone: a
+    child forked from this Python would start with the harness's pages in its high-water mark.
+    CPU is wait4()'s rusage of GNU time, which counts the client it waited for, to the
+    microsecond (GNU time prints hundredths of a second, 2 % of a half-second flood run) plus
+    GNU time's own ~0.6 ms. Wall is this harness's clock around the run. Without GNU time
+    (Debian's `time` package) the RSS includes the harness's own."""
     argv = [str(a) for a in argv]
     env = dict(os.environ, **env) if env else None
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.monotonic()
-        # its own process group, so that a timeout or an interrupted harness ends the client too
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
-        timed_out = []
+    tf = tempfile.NamedTemporaryFile(prefix="time-", delete=False)
+    tf.close()
+    wrapped = [GNU_TIME, "-f", "%M", "-o", tf.name] + argv if GNU_TIME else argv
+    try:
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            t0 = time.monotonic()
+            # its own process group, so that a timeout or an interrupted harness ends the client too
+            p = subprocess.Popen(wrapped, cwd=cwd, env=env, stdout=out, stderr=err, text=True,
+                                 start_new_session=True)
+            timed_out = []
 
-        def kill():
-            timed_out.append(True)
+            def kill():
+                timed_out.append(True)
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            timer = threading.Timer(timeout, kill)
+            timer.start()
             try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, ru = os.wait4(p.pid, 0)
-        except BaseException:
-            kill()
-            os.wait4(p.pid, 0)
-            raise
-        finally:
-            timer.cancel()
-        wall = time.monotonic() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        if timed_out:
-            raise Failed("timed out after %d s: %s" % (timeout, " ".join(argv)))
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
+                _, status, ru = os.wait4(p.pid, 0)
+            except BaseException:
+                kill()
+                os.wait4(p.pid, 0)
+                raise
+            finally:
+                timer.cancel()
+            wall = time.monotonic() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+            if timed_out:
+                raise Failed("timed out after %d s: %s" % (timeout, " ".join(argv)))
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        rss = ru.ru_maxrss / 1024
+        if GNU_TIME:
+            with open(tf.name) as f:
+                lines = [ln for ln in f.read().splitlines() if ln.strip()]
+            if lines and lines[-1].strip().isdigit():
+                rss = int(lines[-1]) / 1024
+    finally:
+        os.unlink(tf.name)
     if p.returncode != 0:
         raise Failed("exit %d: %s\n%s%s" % (p.returncode, " ".join(argv), stdout[-1500:], stderr[-2500:]))
-    return stdout, stderr, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+    return stdout, stderr, wall, ru.ru_utime + ru.ru_stime, rss
 
 
 def grab(pattern, text, what, kind=float):
@@ -1008,7 +1027,8 @@ def describe(env, argv):
              ("libcurl", first_line(["curl-config", "--version"])),
              ("OpenSSL", first_line(["openssl", "version"])),
              ("hyperfine", env.hyperfine and first_line([env.hyperfine, "--version"])),
-             ("python (harness, fake APIs)", sys.version.split()[0])]
+             ("python (harness, fake APIs)", sys.version.split()[0]),
+             ("GNU time", GNU_TIME and first_line(["dpkg-query", "-W", "-f=${Package} ${Version}", "time"]))]
     for name, v in vers:
         if v:
             lines.append("- %s: %s" % (name, v))

@@ -31,8 +31,8 @@ def make_jobs(h, env):
 
 
 def _wrapper(h, env, n, argv, extra_env):
-    """A shell line that starts n copies of argv at once and waits for them all (the shell's
-    rusage then counts the CPU of every one)."""
+    """A shell line that starts n copies of argv at once and waits for them all (the rusage of
+    GNU time, the shell's parent, then counts the CPU of every one)."""
     line = " ".join("'%s'" % str(a).replace("'", "'\\''") for a in argv)
     envs = " ".join("%s='%s'" % (k, v) for k, v in extra_env.items())
     return ["sh", "-c", "for i in $(seq %d); do %s %s >/dev/null & done; wait" % (n, envs, line)]
