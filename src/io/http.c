@@ -239,10 +239,11 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
-/* libcurl's own socket(), but a request learns why it failed: out of descriptors (EMFILE) is
-** no refused connection. Runs only when a new connection opens. */
 static void arm_watchdog(al_http *h);
 
+/* libcurl's own socket(), but a request learns why it failed: out of descriptors (EMFILE) is
+** no refused connection. Runs only when a new connection opens, which starts the request's
+** connect clock (the watchdog below). */
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
   (void)purpose;
   al_req *r = ud;
@@ -392,7 +393,7 @@ int al_req_sink_file(al_req *r, const char *path) {
   return 0;
 }
 
-/* {====================================================== the stall watchdog */
+/* {====================================================== the watchdog: connect and stall */
 
 /* libcurl's own stall detector (CURLOPT_LOW_SPEED_*) and its connect timeout arm a timer for
 ** every transfer, on a kept-alive connection too: together about 3 % of a flood's instructions.
