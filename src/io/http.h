@@ -62,7 +62,8 @@ struct al_req {
   long stall;              /* fail after this many seconds without a byte either way (0: never) */
   curl_off_t activity, seen;   /* header and body bytes received; what the watchdog saw last */
   double quiet_since;      /* when the watchdog last saw the request make progress */
-  double opened_at;        /* when it opened its first socket (0: none; it reuses or waits) */
+  double opened_at;        /* when its connect clock started, at its first socket (0: none yet: it
+                           ** reuses or waits; or connected, the watchdog done with it) */
   int size_mismatch;       /* the body arrived whole but with another size than 'expect' */
   curl_off_t max_body;     /* the most body bytes taken (decoded), or -1 */
   int over;                /* stopped: 1 the body passed 'expect', 2 it passed 'max_body' */
