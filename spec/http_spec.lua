@@ -112,6 +112,34 @@ describe("autolua.http", function()
     assert.is_true(res.reused)
   end)
 
+  it("sends each request where its own URL says when one handle serves URL after URL", function()
+    -- a pooled handle keeps the URL it fetched last, parsed once (CURLOPT_CURLU, http.c): a
+    -- request with another host, port, path or query must not go where the last one went
+    local port = url("/"):match("^http://[^/]*:(%d+)/")
+    local function echo(u)
+      local res = http.request { url = u }
+      assert.equal(200, res.status, u)
+      return res:json()
+    end
+    local function check(u, path, query, host)
+      local e = echo(u)
+      assert.equal(path, e.path, u)
+      assert.same(query, e.query, u)
+      assert.equal(host, e.headers.host, u)
+    end
+    check(url("/echo?a=1"), "/echo", { a = { "1" } }, "127.0.0.1:" .. port)
+    check("http://localhost:" .. port .. "/echo", "/echo", {}, "localhost:" .. port)
+    S.reset("dx")
+    local res = http.request { url = S.url("dx", "/elsewhere?x=1") }   -- another server's port
+    local seen = S.requests("dx")
+    assert.equal("/elsewhere", seen[#seen].path, res.body)
+    assert.same({ x = { "1" } }, seen[#seen].query)
+    check(url("/echo?b=2&b=3"), "/echo", { b = { "2", "3" } }, "127.0.0.1:" .. port)
+    for _ = 1, 2 do check(url("/echo?a=1"), "/echo", { a = { "1" } }, "127.0.0.1:" .. port) end
+    assert.equal(404, http.request { url = url("/status/404") }.status)
+    check(url("/echo"), "/echo", {}, "127.0.0.1:" .. port)
+  end)
+
   it("keeps its connections open between bursts (the connection cache is not sized by chance)", function()
     -- libcurl sizes its cache at 4x the handles in flight when none is set; as a burst ends that
     -- count runs low, and connections the next burst needs were closed (and opened again)

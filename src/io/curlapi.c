@@ -22,6 +22,7 @@ int al_curl_load(char *err, size_t n) {
     SYM(multi_assign, "curl_multi_assign"), SYM(multi_socket_action, "curl_multi_socket_action"),
     SYM(multi_info_read, "curl_multi_info_read"), SYM(multi_cleanup, "curl_multi_cleanup"),
     SYM(multi_strerror, "curl_multi_strerror"), SYM(slist_append, "curl_slist_append"),
-    SYM(slist_free_all, "curl_slist_free_all"), {0, 0}};
+    SYM(slist_free_all, "curl_slist_free_all"), SYM(url, "curl_url"), SYM(url_set, "curl_url_set"),
+    SYM(url_cleanup, "curl_url_cleanup"), {0, 0}};
   return al_dynload("libcurl.so.4", &handle, syms, err, n);
 }

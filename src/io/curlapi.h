@@ -31,6 +31,9 @@ typedef struct al_curl_api {
   const char *(*multi_strerror)(CURLMcode);
   struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
   void (*slist_free_all)(struct curl_slist *);
+  CURLU *(*url)(void);
+  CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+  void (*url_cleanup)(CURLU *);
 } al_curl_api;
 
 extern al_curl_api al_curl;
@@ -64,5 +67,8 @@ int al_curl_load(char *err, size_t n);
 #define curl_multi_strerror al_curl.multi_strerror
 #define curl_slist_append al_curl.slist_append
 #define curl_slist_free_all al_curl.slist_free_all
+#define curl_url al_curl.url
+#define curl_url_set al_curl.url_set
+#define curl_url_cleanup al_curl.url_cleanup
 
 #endif

@@ -507,12 +507,37 @@ void al_req_rearm(al_req *r) {
   reset_handle(r);
 }
 
-/* libcurl copies a URL set (and frees the last), and each transfer reads the URL set anew: a
-** handle fetching the URL it fetched last (a poll, a flood, a paged endpoint's first page)
-** keeps it, for a comparison instead of ~300 instructions. */
+/* An IPv6 address with a zone ("http://[fe80::1%25eth0]/"): libcurl 7.88 drops the zone when
+** it copies a parsed URL for a transfer (curl_url_dup), so such a URL goes as text. */
+static int has_zone(const char *url) {
+  const char *a = strstr(url, "://");
+  if (!a) return 0;
+  a += 3;
+  size_t n = strcspn(a, "/?#");
+  const char *b = memchr(a, '[', n);
+  return b && memchr(b, '%', n - (size_t)(b - a)) != NULL;
+}
+
+/* Parses 'url' into the request's URL handle as libcurl would parse it itself: 0, or -1 when
+** the parser refuses it, the handle would lose part of it, or no handle can be made. */
+static int parse_url(al_req *r, const char *url) {
+  if (has_zone(url)) return -1;
+  if (!r->uh && !(r->uh = curl_url())) return -1;
+  curl_url_set(r->uh, CURLUPART_URL, NULL, 0);    /* empty first: nothing resolves against the last URL */
+  return curl_url_set(r->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK ? 0 : -1;
+}
+
+/* Given a URL as text, libcurl (7.88) parses it again for every transfer, then prints it back
+** a byte at a time: ~11 000 instructions a request, an eighth of an HTTPS request's cost. Given
+** it parsed (CURLOPT_CURLU), libcurl only copies the parts. So the URL is parsed here, and only
+** when it changes: a handle fetching the URL it fetched last (a poll, a flood, a paged
+** endpoint's first page) sets nothing at all. The text goes too, as what libcurl reports and
+** reads when the handle is not used. A URL the parser refuses goes as text alone, and the
+** transfer fails with libcurl's own error for it, as before. */
 void al_req_set_url(al_req *r, const char *url) {
   size_t n = strlen(url) + 1;
   if (r->o_url_set && r->o_url_len == n && memcmp(r->o_url, url, n) == 0) return;
+  curl_easy_setopt(r->easy, CURLOPT_CURLU, parse_url(r, url) == 0 ? r->uh : NULL);
   curl_easy_setopt(r->easy, CURLOPT_URL, url);
   r->o_url_set = 0;
   if (n > r->o_url_cap) {
@@ -555,6 +580,7 @@ int al_req_set_ca(al_req *r, const char *ca) {
 
 static void destroy(al_req *r) {
   curl_easy_cleanup(r->easy);
+  curl_url_cleanup(r->uh);
   free(r->o_ca);
   free(r->o_url);
   al_buf_free(&r->body);

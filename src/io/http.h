@@ -82,6 +82,7 @@ struct al_req {
   char *o_url;             /* the URL the handle has (when o_url_set), in a buffer kept for reuse */
   size_t o_url_len, o_url_cap;   /* its length with the NUL; the buffer's size */
   int o_url_set;
+  CURLU *uh;               /* o_url parsed, for CURLOPT_CURLU (al_req_set_url) */
   int o_plain;             /* a plain GET without body: no method options to undo */
   char errbuf[CURL_ERROR_SIZE];
 };
