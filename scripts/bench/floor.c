@@ -8,7 +8,9 @@
  *
  * For the TLS jobs: FLOOR_CA=FILE trusts that certificate, FLOOR_H2=1 asks for HTTP/2 and waits
  * to multiplex on one connection (CURLOPT_PIPEWAIT), FLOOR_FRESH=1 opens a fresh connection for
- * every request (cold-tls).
+ * every request (cold-tls). FLOOR_CURLU=1 hands libcurl the URL parsed once (CURLOPT_CURLU),
+ * as autolua does, instead of as text it parses and prints back for every transfer: a floor
+ * for that way of using libcurl (scripts/bench/instr prints it; the timed jobs use the text).
  *
  * Each LINE is a request header line sent as is ("User-Agent: x"); an "Accept-Encoding:" line
  * also turns on decoding of that encoding, as autolua does. The bench runs the floor bare and
@@ -187,10 +189,22 @@ int main(int argc, char **argv) {
     if (strncasecmp(argv[i], "Accept-Encoding:", 16) == 0) encoding = argv[i] + 16 + strspn(argv[i] + 16, " ");
   }
 
+  /* libcurl only reads a CURLU (it copies it for each transfer): one serves every handle */
+  CURLU *parsed = NULL;
+  const char *curlu = getenv("FLOOR_CURLU");
+  if (curlu && strcmp(curlu, "1") == 0) {
+    parsed = curl_url();
+    if (!parsed || curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK) {
+      fprintf(stderr, "floor: cannot parse %s\n", url);
+      return 1;
+    }
+  }
+
   CURL **easy = calloc((size_t)conc, sizeof *easy);
   for (long i = 0; i < conc; i++) {
     easy[i] = curl_easy_init();
     curl_easy_setopt(easy[i], CURLOPT_URL, url);
+    if (parsed) curl_easy_setopt(easy[i], CURLOPT_CURLU, parsed);
     curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)easy[i]);
     /* no SIGPIPE dance around every libcurl call (two sigaction()s each); autolua sets it too */
@@ -213,6 +227,7 @@ int main(int argc, char **argv) {
   }
   curl_multi_cleanup(multi);                    /* may still call socket_fn: loop is alive */
   for (long i = 0; i < conc; i++) curl_easy_cleanup(easy[i]);
+  curl_url_cleanup(parsed);
   free(easy);
   curl_slist_free_all(lines);
   ev_timer_stop(loop, &timer);
