@@ -112,7 +112,8 @@ void al_req_forget_options(al_req *r);
 void al_req_free(al_req *r);
 /* Prepares the same request object for another transfer (a followed redirect). */
 void al_req_rearm(al_req *r);
-/* Sets the URL to fetch; a pooled handle that has it already sets nothing. */
+/* Sets the URL to fetch, parsed for libcurl (CURLOPT_CURLU); a pooled handle that has it
+** already sets nothing. */
 void al_req_set_url(al_req *r, const char *url);
 /* Points the handle at a CA file (NULL: the default store); -1 when out of memory. */
 int al_req_set_ca(al_req *r, const char *ca);
