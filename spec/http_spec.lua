@@ -112,6 +112,33 @@ describe("autolua.http", function()
     assert.is_true(res.reused)
   end)
 
+  it("closes the connection of a request with reuse = false once it is done", function()
+    -- a call that must not be repeated gets a connection of its own; kept, each would wait
+    -- idle, and a run of such calls would hold one descriptor apiece up to the cap
+    local r = S.run_script(([[
+      local http = require "autolua.http"
+      local function open_descriptors()
+        local stat = io.open("/proc/self/stat")
+        local ls = io.popen("ls /proc/" .. stat:read("n") .. "/fd")
+        stat:close()
+        local n = 0
+        for _ in ls:lines() do n = n + 1 end
+        ls:close()
+        return n
+      end
+      assert(http.request { url = %q }.status == 200)
+      local before = open_descriptors()
+      for _ = 1, 20 do
+        local res = http.request { method = "POST", url = %q, json = {}, reuse = false }
+        assert(res.status == 200 and not res.reused)
+      end
+      local res = http.request { url = %q }
+      print(open_descriptors() - before, res.reused)
+    ]]):format(url("/echo"), url("/echo"), url("/echo")))
+    assert.equal(0, r.code, r.err)
+    assert.equal("0\ttrue", r.out:match("^[^\n]*"))
+  end)
+
   it("sends each request where its own URL says when one handle serves URL after URL", function()
     -- a pooled handle keeps the URL it fetched last, parsed once (CURLOPT_CURLU, http.c): a
     -- request with another host, port, path or query must not go where the last one went
