@@ -79,8 +79,11 @@ static void configure(lua_State *L, lhttp_call *c) {
   ** itself; a call that must not be repeated (a POST that may have acted) asks for a
   ** connection of its own instead, closed once the call is done: the next such call opens
   ** its own again anyway, so a run of them would leave an idle connection each, up to the cap. */
-  if (r->o_fresh != (long)c->fresh) curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, (long)c->fresh);
-  setlong(r, CURLOPT_FRESH_CONNECT, &r->o_fresh, (long)c->fresh);
+  if (r->o_fresh != (long)c->fresh) {
+    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, (long)c->fresh);
+    curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, (long)c->fresh);
+    r->o_fresh = c->fresh;
+  }
   /* a body streamed to a sink is read in large pieces (as the curl tool does): fewer reads,
   ** callbacks and writes; small answers kept in memory keep the small default buffer */
   setlong(r, CURLOPT_BUFFERSIZE, &r->o_bufsize, c->sink == AL_SINK_MEMORY ? (long)CURL_MAX_WRITE_SIZE : 128L * 1024);
